@@ -1,0 +1,99 @@
+"""What every task provides: a seeded batch generator, its loss, a metric and its baseline loss.
+
+A task's module docstring states its encoding, its loss and its baseline loss (the loss of the
+best predictor that ignores the dependency the task is about). The trainer only ever calls
+`sample`, `loss` and `accuracy`, so adding a task means writing one module and listing it in
+`rnnviz.tasks.REGISTRY`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from ..config import TaskConfig
+
+OUTPUTS = ("last", "per_step", "seq2seq")  # one prediction per sequence, one per step, or a decoded sequence
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # (B, T, F) float features, or (B, T) token ids
+    y: torch.Tensor  # targets: (B, O) values, (B,) / (B, T) class ids, or (B, T, O) values
+    dec_in: torch.Tensor | None = None  # seq2seq: (B, T_out) decoder input ids (teacher forcing)
+    mask: torch.Tensor | None = None  # (B, T) bool, True at real input positions (False = padding)
+
+    def to(self, device) -> "Batch":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Batch(move(self.x), move(self.y), move(self.dec_in), move(self.mask))
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """What the model needs to know about a task's inputs and outputs."""
+
+    n_in: int  # feature count, or vocabulary size for token inputs
+    tokens_in: bool  # True: x holds token ids and the model embeds them
+    n_out: int  # regression outputs, or classes
+    output: str  # one of OUTPUTS
+
+
+class Task:
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line for menus: what the network must do and why it is hard
+    output: ClassVar[str]  # one of OUTPUTS
+    loss_kind: ClassVar[str]  # "mse" or "ce"
+    variants: ClassVar[tuple[str, ...]] = ()  # task-specific choices; the first is the default
+    attention: ClassVar[tuple[str, ...]] = ("none",)  # attention choices this task accepts
+    takes_data: ClassVar[str | None] = None  # "text" or "csv" where the task reads a user's file
+    defaults: ClassVar[dict] = {}  # flat config values that show a result within a minute on a laptop CPU
+
+    n_in: int
+    tokens_in: bool = False
+    n_out: int
+    in_vocab: list[str] | None = None  # id -> display text for token inputs
+    out_vocab: list[str] | None = None  # id -> display text for class outputs
+    baseline_loss: float
+
+    def __init__(self, cfg: TaskConfig):
+        if cfg.name != self.name:
+            raise ValueError(f"config is for task {cfg.name!r}, not {self.name!r}")
+        if self.variants and cfg.variant not in ("", *self.variants):
+            raise ValueError(f"unknown {self.name} variant {cfg.variant!r}: choose one of {', '.join(self.variants)}")
+        if cfg.data and not self.takes_data:
+            raise ValueError(f"task {self.name!r} generates its own data and takes no data file")
+        self.cfg = replace(cfg, variant=cfg.variant or (self.variants[0] if self.variants else ""))
+        self.seq_len = cfg.seq_len
+
+    @property
+    def variant(self) -> str:
+        return self.cfg.variant
+
+    @property
+    def io(self) -> IOSpec:
+        return IOSpec(self.n_in, self.tokens_in, self.n_out, self.output)
+
+    def sample(self, n: int, gen: torch.Generator, split: str = "train") -> Batch:
+        """n fresh examples drawn with gen (a CPU generator); split is "train" or "val" for file-backed tasks."""
+        raise NotImplementedError
+
+    def loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean loss: MSE for regression, cross-entropy over every predicted position for classes."""
+        if self.loss_kind == "mse":
+            return F.mse_loss(pred, y)
+        return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), y.reshape(-1))
+
+    def accuracy(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+        """Fraction of positions classified right (a 0-d tensor), or None for regression."""
+        if self.loss_kind == "mse":
+            return None
+        return (pred.argmax(-1) == y).float().mean()
+
+    def prediction(self, pred: torch.Tensor) -> torch.Tensor:
+        """The model's output in the target's terms: values for regression, class probabilities otherwise."""
+        return pred if self.loss_kind == "mse" else torch.softmax(pred, dim=-1)
