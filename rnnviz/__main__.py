@@ -1,0 +1,157 @@
+"""Command line: `python -m rnnviz train | probe | bench | tasks`.
+
+Bad options and unreadable files exit with code 2 and one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+from .tasks import REGISTRY, resolve_config
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        raise CliError(message)
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    """Every option defaults to None, meaning: the task's default, else the config's."""
+    add = p.add_argument
+    add("--task", required=True, help=f"one of: {', '.join(REGISTRY)}")
+    add("--cell", help="rnn, lstm or gru")
+    add("--nonlinearity", help="tanh or relu (rnn only)")
+    add("--hidden", type=int)
+    add("--layers", type=int)
+    add("--seq-len", type=int, dest="seq_len")
+    add("--variant", help="task-specific choice, e.g. parity final|running, charlm brackets|stdlib")
+    add("--steps", type=int)
+    add("--batch", type=int)
+    add("--lr", type=float)
+    add("--optimizer", help="adam, rmsprop or sgd")
+    add("--clip", type=float, help="clip the gradient's global norm at this value; 0 = off")
+    add("--init", help="default, orthogonal or identity")
+    add("--init-gain", type=float, dest="init_gain", help="rho: gain of orthogonal/identity W_hh")
+    add("--forget-bias", type=float, dest="forget_bias")
+    add("--attention", help="none, dot or additive")
+    add("--seed", type=int)
+    add("--device", help="auto, cpu, cuda or mps")
+    add("--probe-every", type=int, dest="probe_every")
+    add("--data", help="your text file (charlm) or CSV (sine)")
+    add("--column", help="CSV column for sine (default: the first numeric one)")
+    add("--out", required=True, help="directory for run.json and model.safetensors")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m rnnviz", description="Train small recurrent networks and look inside them.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train_options(sub.add_parser("train", help="train a model and save the run"))
+    probe = sub.add_parser("probe", help="record a Trace of a saved run on fresh data")
+    probe.add_argument("run_dir")
+    probe.add_argument("--out", required=True, help="the .npz file to write")
+    probe.add_argument("--batch", type=int, default=8)
+    probe.add_argument("--seed", type=int, default=0)
+    bench = sub.add_parser("bench", help="steps/s of plain PyTorch vs the Trainer, and the time of one Trace")
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    bench.add_argument("--json", help="also write the results to this file")
+    sub.add_parser("tasks", help="list the tasks and their defaults")
+    return parser
+
+
+class Progress:
+    """A one-line progress bar on a terminal; occasional lines otherwise."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.stream, self.tty = total, stream, stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, trainer, entry) -> None:
+        now = time.monotonic()
+        done = entry["step"] >= trainer.target_steps
+        if now - self.last < (0.2 if self.tty else 10.0) and not done:
+            return
+        self.last = now
+        rate = trainer.steps_per_second
+        left = (trainer.target_steps - entry["step"]) / rate if rate else 0.0
+        filled = int(30 * entry["step"] / trainer.target_steps)
+        line = (f"[{'#' * filled}{'.' * (30 - filled)}] step {entry['step']}/{trainer.target_steps} "
+                f"loss {entry['loss']:.4g}  {rate:.1f} steps/s  {left:.0f}s left")
+        self.stream.write(f"\r{line}" if self.tty else f"{line}\n")
+        if self.tty and done:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def cmd_train(args) -> int:
+    from .runs import save_run
+    from .train import Trainer
+
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "out")}
+    cfg = resolve_config(options)
+    trainer = Trainer(cfg, on_step=Progress(cfg.train.steps))
+    print(f"training {cfg.model.cell} on {cfg.task.name} (T={cfg.task.seq_len}, H={cfg.model.hidden}) "
+          f"on {trainer.device_name}; baseline loss {trainer.task.baseline_loss:.4g}", file=sys.stderr)
+    trainer.start()
+    try:
+        while trainer.is_alive():
+            trainer.join(0.2)
+    except KeyboardInterrupt:  # keep what was learned: stop, then save as usual
+        trainer.stop()
+        trainer.join()
+    evaluation = save_run(trainer, args.out)["eval"]
+    acc = "" if evaluation["accuracy"] is None else f", accuracy {evaluation['accuracy']:.3f}"
+    print(f"{trainer.status}: eval loss {evaluation['loss']:.4g}{acc} (baseline {trainer.task.baseline_loss:.4g}), "
+          f"{trainer.steps_per_second:.1f} steps/s; saved {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from .models import SeqModel
+    from .probe import record_trace
+    from .runs import load_run
+    from .tasks import make_task
+
+    if not 1 <= args.batch <= 1024:
+        raise CliError(f"--batch must be between 1 and 1024, got {args.batch}")
+    saved = load_run(args.run_dir)
+    task = make_task(saved.config.task)
+    twin = SeqModel(saved.config.model, task.io, unrolled=True)
+    twin.load_state_dict(saved.model_state)
+    batch = task.sample(args.batch, torch.Generator().manual_seed(args.seed), "val")
+    trace = record_trace(twin, task, batch, step=int(saved.record.get("step", 0)))
+    np.savez(args.out, **trace.arrays)
+    print(f"wrote {len(trace.arrays)} arrays to {args.out}: {', '.join(trace.names())}", file=sys.stderr)
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    for name, cls in REGISTRY.items():
+        defaults = " ".join(f"{k}={v}" for k, v in cls.defaults.items())
+        print(f"{name:10s} {cls.summary}\n{'':10s} defaults: {defaults}")
+    return 0
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "bench":
+            from .bench import main as bench_main
+
+            return bench_main(args.device, args.seconds, args.json)
+        return {"train": cmd_train, "probe": cmd_probe, "tasks": cmd_tasks}[args.command](args)
+    except (CliError, ValueError, OSError) as err:
+        print(f"rnnviz: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Benchmark: steps/s of a plain fused PyTorch loop next to the Trainer, and the time of one Trace.
+
+Each cell (rnn, lstm, gru) at T=50 and T=100, H=128, B=64 on the adding task with Adam and
+clipping at 1. "plain" is the loop any PyTorch user would write (forward, backward,
+clip_grad_norm_, step, loss.item()); "trainer" is rnnviz's Trainer with a probe every 50 steps and
+its per-step bookkeeping. Targets on a CPU: trainer >= 0.9 x plain, one Trace < 50 ms.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from .config import RunConfig
+from .models import make_model
+from .probe import load_weights, make_twin, record_trace
+from .tasks import make_task
+from .train import Trainer, describe_device, pick_device
+
+HIDDEN, BATCH, PROBE_EVERY = 128, 64, 50
+
+
+def _config(cell: str, seq_len: int, device: str, batch: int = BATCH) -> RunConfig:
+    return RunConfig.from_flat({"task": "adding", "cell": cell, "seq_len": seq_len, "hidden": HIDDEN, "batch": batch,
+                                "lr": 1e-3, "clip": 1.0, "device": device, "probe_every": PROBE_EVERY, "steps": 10**5})
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def plain_steps_per_second(cfg: RunConfig, device: torch.device, seconds: float) -> float:
+    task = make_task(cfg.task)
+    model = make_model(cfg.model, task.io, seed=0).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    gen = torch.Generator().manual_seed(0)
+
+    def step():
+        batch = task.sample(cfg.train.batch, gen).to(device)
+        loss = task.loss(model(batch.x), batch.y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)
+        opt.step()
+        return loss.item()
+
+    for _ in range(5):  # warm-up: allocator, cuDNN plans
+        step()
+    _sync(device)
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        step()
+        steps += 1
+    return steps / (time.perf_counter() - started)
+
+
+def trainer_steps_per_second(cfg: RunConfig, steps: int) -> float:
+    trainer = Trainer(cfg)
+    trainer.run(steps=5)  # warm-up, and the step-0 probe every run starts with
+    started = time.perf_counter()
+    status = trainer.run(steps=5 + steps)
+    if status != "completed":
+        raise RuntimeError(f"trainer did not complete: {status}")
+    return steps / (time.perf_counter() - started)
+
+
+def trace_milliseconds(device_name: str, repeats: int = 7) -> float:
+    """Median time of one full Trace (weights copied to the twin, unrolled forward and all dL/dh_t):
+    LSTM, T=100, H=128, B=8."""
+    cfg = _config("lstm", 100, device_name)
+    task = make_task(cfg.task)
+    model = make_model(cfg.model, task.io, seed=0).to(pick_device(device_name))
+    twin = make_twin(model)
+    batch = task.sample(8, torch.Generator().manual_seed(0))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        load_weights(twin, model)
+        record_trace(twin, task, batch)
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times[1:])
+
+
+def run(device_name: str = "auto", seconds: float = 2.0, out=sys.stdout) -> dict:
+    device = pick_device(device_name)
+    rows = []
+    print(f"rnnviz bench on {describe_device(device)}: adding task, H={HIDDEN}, B={BATCH}, Adam, clip 1, "
+          f"trainer probes every {PROBE_EVERY} steps", file=out)
+    print(f"{'cell':5s} {'T':>4s} {'plain steps/s':>14s} {'trainer steps/s':>16s} {'ratio':>6s}", file=out)
+    for cell in ("rnn", "lstm", "gru"):
+        for seq_len in (50, 100):
+            cfg = _config(cell, seq_len, device.type)
+            plain = plain_steps_per_second(cfg, device, seconds)
+            trainer = trainer_steps_per_second(cfg, max(2 * PROBE_EVERY, int(plain * seconds)))
+            rows.append({"cell": cell, "seq_len": seq_len, "plain_steps_per_s": round(plain, 2),
+                         "trainer_steps_per_s": round(trainer, 2), "ratio": round(trainer / plain, 3)})
+            print(f"{cell:5s} {seq_len:4d} {plain:14.1f} {trainer:16.1f} {trainer / plain:6.2f}", file=out, flush=True)
+    trace_ms = trace_milliseconds(device.type)
+    print(f"one Trace (LSTM, T=100, H=128, B=8, on the CPU twin): {trace_ms:.1f} ms", file=out)
+    return {"device": describe_device(device), "hidden": HIDDEN, "batch": BATCH, "rows": rows, "trace_ms": round(trace_ms, 2)}
+
+
+def main(device_name: str = "auto", seconds: float = 2.0, json_path: str | None = None) -> int:
+    result = run(device_name, seconds)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if json_path:
+        with open(json_path, "w") as f:
+            f.write(text + "\n")
+    return 0

@@ -1,0 +1,326 @@
+"""Trainer: the fused training loop, with exact probes on an unrolled CPU twin every `probe_every` steps.
+
+Training runs on the fused torch.nn layer (cuDNN on a GPU, fast C++ on a CPU). Each step costs
+one device sync: loss, global gradient norm, accuracy and every parameter's gradient norm come
+back to the host together. Probes copy the weights into the unrolled twin (probe.py) and run it on
+a fixed probe batch; they are skipped while they would take more than `PROBE_TIME_FRACTION` of the
+wall time, so they never slow training down much.
+
+Thread safety: `run()` trains in the calling thread; `start()` runs it in a daemon thread. From any
+other thread, `pause()`, `resume()`, `stop()`, `set_lr()` and `snapshot()` are safe: controls are
+events and a pending value read between steps, and everything the loop writes that a snapshot reads
+is guarded by one lock.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+from .models import SeqModel, make_model
+from .probe import Trace, load_weights, make_twin, record_trace, summarize
+from .tasks import Task, check_compatible, make_task
+
+PROBE_TIME_FRACTION = 0.05  # probes may take at most this share of the training wall time
+TRACE_BUDGET_BYTES = 64 * 2**20  # full Traces kept per run; older ones are thinned beyond this
+PROBE_SEED_OFFSET, EVAL_SEED_OFFSET = 1_000_003, 2_000_003  # separate data streams from one seed
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """auto: cuda, then mps, then cpu. An unavailable explicit choice is a ValueError."""
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda was asked for but this machine has no CUDA GPU (use --device auto or cpu)")
+    if name == "mps" and not has_mps:
+        raise ValueError("device mps was asked for but this machine has no Apple GPU (use --device auto or cpu)")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """For people: "CUDA · NVIDIA H100 80GB HBM3", "MPS · Apple GPU", "CPU · 2 threads"."""
+    if device.type == "cuda":
+        return f"CUDA · {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "MPS · Apple GPU"
+    return f"CPU · {torch.get_num_threads()} threads"
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum)
+
+
+@dataclass
+class History:
+    """One entry per training step (the last entry may be the non-finite step that stopped the run)."""
+
+    step: list = field(default_factory=list)  # step number, starting at 1
+    loss: list = field(default_factory=list)  # training batch loss
+    grad_norm: list = field(default_factory=list)  # global gradient norm before clipping
+    clipped: list = field(default_factory=list)  # True where clipping rescaled the gradient
+    lr: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)  # training batch accuracy, nan for regression
+    time: list = field(default_factory=list)  # seconds of training (pauses excluded) when this step began
+    param_norms: dict = field(default_factory=dict)  # parameter name -> gradient norm per step
+
+    COLUMNS = ("step", "loss", "grad_norm", "clipped", "lr", "accuracy", "time")
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        dtypes = {"step": np.int64, "clipped": bool}
+        out = {name: np.asarray(getattr(self, name), dtype=dtypes.get(name, np.float32)) for name in self.COLUMNS}
+        out["param_norms"] = {k: np.asarray(v, dtype=np.float32) for k, v in self.param_norms.items()}
+        return out
+
+
+@dataclass
+class Snapshot:
+    """A consistent copy of a trainer's state for another thread to draw."""
+
+    step: int
+    target_steps: int
+    status: str
+    lr: float
+    elapsed: float  # seconds of training, probes included, pauses excluded
+    steps_per_second: float
+    history: dict  # History.arrays()
+    probes: list[dict]  # summarize() of every probe so far, oldest first
+    trace: Trace | None  # the latest full Trace
+    trace_steps: list[int]  # steps whose full Traces are kept (see Trainer.trace_at)
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, task: Task | None = None, model: SeqModel | None = None,
+                 on_step: Callable | None = None, on_probe: Callable | None = None):
+        """Builds the task, model and optimizer; nothing runs until run() or start().
+        on_step(trainer, entry: dict) runs after every step; on_probe(trainer, trace) after every probe."""
+        self.cfg = cfg
+        self.task = task or make_task(cfg.task)
+        check_compatible(cfg)
+        t = cfg.train
+        self.device = pick_device(t.device)
+        self.device_name = describe_device(self.device)
+        self.model = (model or make_model(cfg.model, self.task.io, seed=t.seed)).to(self.device)
+        self.params = dict(self.model.named_parameters())
+        self.optimizer = make_optimizer(t.optimizer, self.params.values(), t.lr, t.momentum)
+        self.data_gen = torch.Generator().manual_seed(t.seed)  # the training data stream
+        self.probe_batch = self.task.sample(t.probe_batch, torch.Generator().manual_seed(t.seed + PROBE_SEED_OFFSET), "val")
+        self.twin = make_twin(self.model)
+        self.on_step, self.on_probe = on_step, on_probe
+        self.history = History(param_norms={name: [] for name in self.params})
+        self.probes: list[dict] = []
+        self.traces: list[Trace] = []
+        self.step = 0
+        self.target_steps = t.steps
+        self.elapsed = 0.0  # training wall seconds, probes included, pauses excluded
+        self.probe_seconds = 0.0
+        self.status = "ready"
+        self.lr = t.lr
+        self._lock = threading.Lock()
+        self._go = threading.Event()  # set = may run; cleared by pause()
+        self._go.set()
+        self._stop = threading.Event()
+        self._pending_lr: float | None = None
+        self._thread: threading.Thread | None = None
+        self._backup = [p.detach().clone() for p in self.params.values()]  # weights before the latest update
+
+    # ---- controls, safe from any thread -------------------------------------------------------
+    def start(self, steps: int | None = None) -> threading.Thread:
+        """Train in a daemon thread (until `steps` in total, default the config's)."""
+        if self.is_alive():
+            raise RuntimeError("this trainer is already running")
+        self._thread = threading.Thread(target=self.run, args=(steps,), name="rnnviz-trainer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def pause(self) -> None:
+        self._go.clear()
+        with self._lock:
+            if self.status == "running":
+                self.status = "paused"
+
+    def resume(self) -> None:
+        with self._lock:
+            if self.status == "paused":
+                self.status = "running"
+        self._go.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._go.set()  # wake a paused loop so it can end
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def set_lr(self, lr: float) -> None:
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= 10):
+            raise ValueError(f"learning rate must be between 1e-06 and 10, got {lr!r}")
+        self._pending_lr = float(lr)
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(
+                step=self.step, target_steps=self.target_steps, status=self.status, lr=self.lr,
+                elapsed=self.elapsed, steps_per_second=self.steps_per_second,
+                history=self.history.arrays(), probes=list(self.probes),
+                trace=self.traces[-1] if self.traces else None, trace_steps=[tr.step for tr in self.traces])
+
+    def trace_at(self, step: int) -> Trace | None:
+        """The kept full Trace nearest to step."""
+        with self._lock:
+            if not self.traces:
+                return None
+            return min(self.traces, key=lambda tr: abs(tr.step - step))
+
+    @property
+    def steps_per_second(self) -> float:
+        return len(self.history) / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "completed" or self.status.startswith("stopped")
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def run(self, steps: int | None = None) -> str:
+        """Train until `steps` in total (default: the config's), stop(), or a non-finite value.
+        Returns the final status. Never raises: an unexpected error becomes the status."""
+        with self._lock:
+            if steps is not None:
+                self.target_steps = steps
+            self.status = "running"
+        self._stop.clear()
+        try:
+            if not self.probes:
+                self.probe()  # the untrained model, step 0
+            while self.step < self.target_steps:
+                if not self._go.is_set():
+                    self._go.wait()
+                if self._stop.is_set():
+                    self._set_status(f"stopped: by user at step {self.step}")
+                    return self.status
+                started = time.perf_counter()
+                entry = self._train_step()
+                if entry is not None and self._probe_due():
+                    self.probe()
+                self.elapsed += time.perf_counter() - started  # wall time while running, probes included
+                if entry is None:
+                    return self.status
+                if self.on_step:
+                    self.on_step(self, entry)
+            if self.probes[-1]["step"] != self.step:
+                self.probe()
+            self._set_status("completed")
+        except Exception as err:  # noqa: BLE001 -- the caller (a UI thread) must never see a traceback
+            self._set_status(f"stopped: error at step {self.step}: {type(err).__name__}: {err}")
+        return self.status
+
+    def _set_status(self, status: str) -> None:
+        with self._lock:
+            self.status = status
+
+    def _probe_due(self) -> bool:
+        """Every probe_every steps, unless probes have already taken their share of the time."""
+        on_schedule = self.step % self.cfg.train.probe_every == 0 and self.step < self.target_steps
+        return on_schedule and self.probe_seconds <= PROBE_TIME_FRACTION * self.elapsed
+
+    def _train_step(self) -> dict | None:
+        """One optimizer step. Returns the history entry, or None when a non-finite value stopped the run."""
+        if self._pending_lr is not None:
+            self.lr, self._pending_lr = self._pending_lr, None
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr
+        batch = self.task.sample(self.cfg.train.batch, self.data_gen).to(self.device)
+        pred = self.model(batch.x, batch.dec_in, batch.mask)
+        loss = self.task.loss(pred, batch.y)
+        accuracy = self.task.accuracy(pred.detach(), batch.y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = list(self.params.values())
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        norms = torch._foreach_norm(grads)  # one norm per parameter
+        total = torch.linalg.vector_norm(torch.stack(norms))
+        clip = self.cfg.train.clip
+        if clip > 0:  # rescale like clip_grad_norm_, without a host sync
+            torch._foreach_mul_(grads, (clip / (total + 1e-6)).clamp(max=1.0))
+        acc = accuracy if accuracy is not None else torch.tensor(float("nan"), device=self.device)
+        stats = torch.stack([loss.detach(), total, acc, *norms]).float().cpu().tolist()  # the step's one sync
+        loss_v, total_v, acc_v, param_v = stats[0], stats[1], stats[2], stats[3:]
+        finite = math.isfinite(loss_v) and math.isfinite(total_v)
+        if finite:
+            torch._foreach_copy_(self._backup, [p.detach() for p in params])
+            self.optimizer.step()
+        entry = {"step": self.step + 1, "loss": loss_v, "grad_norm": total_v, "clipped": bool(clip > 0 and total_v > clip),
+                 "lr": self.lr, "accuracy": acc_v, "time": self.elapsed}
+        with self._lock:
+            for name in History.COLUMNS:
+                getattr(self.history, name).append(entry[name])
+            for name, value in zip(self.params, param_v):
+                self.history.param_norms[name].append(value)
+            self.step += 1
+            if not finite:
+                what = "loss" if not math.isfinite(loss_v) else "gradient"
+                self.status = (f"stopped: non-finite {what} at step {self.step}; "
+                               "the weights are the last finite ones (try clipping, a lower learning rate or a smaller gain)")
+        if not finite:
+            self._restore_finite_weights()
+            return None
+        return entry
+
+    @torch.no_grad()
+    def _restore_finite_weights(self) -> None:
+        params = list(self.params.values())
+        if not all(torch.isfinite(p).all() for p in params):
+            torch._foreach_copy_(params, self._backup)
+
+    # ---- probes and evaluation ------------------------------------------------------------------
+    def probe(self) -> Trace:
+        """Record a Trace of the current weights on the fixed probe batch and keep its summary."""
+        started = time.perf_counter()
+        load_weights(self.twin, self.model)
+        trace = record_trace(self.twin, self.task, self.probe_batch, self.step)
+        summary = summarize(trace, self.twin)
+        with self._lock:
+            self.probes.append(summary)
+            self.traces.append(trace)
+            self._thin_traces()
+        self.probe_seconds += time.perf_counter() - started
+        if self.on_probe:
+            self.on_probe(self, trace)
+        return trace
+
+    def _thin_traces(self) -> None:
+        """Keep full Traces within TRACE_BUDGET_BYTES by dropping every other one (first and last stay)."""
+        while len(self.traces) > 2 and sum(tr.nbytes for tr in self.traces) > TRACE_BUDGET_BYTES:
+            self.traces = self.traces[:-1:2] + [self.traces[-1]]
+
+    @torch.no_grad()
+    def evaluate(self, n: int = 1000, chunk: int = 250) -> dict:
+        """Mean loss and accuracy (None for regression) on n fresh examples from a fixed stream."""
+        gen = torch.Generator().manual_seed(self.cfg.train.seed + EVAL_SEED_OFFSET)
+        total_loss, total_acc, seen = 0.0, 0.0, 0
+        while seen < n:
+            size = min(chunk, n - seen)
+            batch = self.task.sample(size, gen, "val").to(self.device)
+            pred = self.model(batch.x, batch.dec_in, batch.mask)
+            total_loss += float(self.task.loss(pred, batch.y)) * size
+            acc = self.task.accuracy(pred, batch.y)
+            total_acc += float(acc) * size if acc is not None else 0.0
+            seen += size
+        return {"loss": total_loss / n, "accuracy": total_acc / n if self.task.loss_kind != "mse" else None}
