@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -104,9 +105,11 @@ class Snapshot:
 
 class Trainer:
     def __init__(self, cfg: RunConfig, task: Task | None = None, model: SeqModel | None = None,
-                 on_step: Callable | None = None, on_probe: Callable | None = None):
+                 on_step: Callable | None = None, on_probe: Callable | None = None, probe_fraction: float | None = None):
         """Builds the task, model and optimizer; nothing runs until run() or start().
-        on_step(trainer, entry: dict) runs after every step; on_probe(trainer, trace) after every probe."""
+        on_step(trainer, entry: dict) runs after every step; on_probe(trainer, trace) after every probe.
+        probe_fraction: the share of wall time probes may take (default PROBE_TIME_FRACTION); 1.0 or more
+        probes exactly every probe_every steps, as side-by-side comparisons need."""
         self.cfg = cfg
         self.task = task or make_task(cfg.task)
         check_compatible(cfg)
@@ -120,6 +123,7 @@ class Trainer:
         self.probe_batch = self.task.sample(t.probe_batch, torch.Generator().manual_seed(t.seed + PROBE_SEED_OFFSET), "val")
         self.twin = make_twin(self.model)
         self.on_step, self.on_probe = on_step, on_probe
+        self.probe_fraction = PROBE_TIME_FRACTION if probe_fraction is None else probe_fraction
         self.history = History(param_norms={name: [] for name in self.params})
         self.probes: list[dict] = []
         self.traces: list[Trace] = []
@@ -129,7 +133,8 @@ class Trainer:
         self.probe_seconds = 0.0
         self.status = "ready"
         self.lr = t.lr
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards what snapshot() reads
+        self._step_lock = threading.Lock()  # held for each step and probe; see held()
         self._go = threading.Event()  # set = may run; cleared by pause()
         self._go.set()
         self._stop = threading.Event()
@@ -138,11 +143,29 @@ class Trainer:
         self._backup = [p.detach().clone() for p in self.params.values()]  # weights before the latest update
 
     # ---- controls, safe from any thread -------------------------------------------------------
-    def start(self, steps: int | None = None) -> threading.Thread:
-        """Train in a daemon thread (until `steps` in total, default the config's)."""
+    def start(self, steps: int | None = None, slot=None) -> threading.Thread:
+        """Train in a daemon thread (until `steps` in total, default the config's).
+        slot: optional, limits how many trainers run at once: an object with acquire(trainer) -> bool,
+        which may block (the status reads "queued" meanwhile) and returns False if the run should not
+        start, and release()."""
         if self.is_alive():
             raise RuntimeError("this trainer is already running")
-        self._thread = threading.Thread(target=self.run, args=(steps,), name="rnnviz-trainer", daemon=True)
+        self._stop.clear()
+
+        def work():
+            if slot is None:
+                self._run(steps)
+                return
+            self._set_status("queued")
+            if not slot.acquire(self):
+                self._set_status(f"stopped: by user at step {self.step}")
+                return
+            try:
+                self._run(steps)
+            finally:
+                slot.release()
+
+        self._thread = threading.Thread(target=work, name="rnnviz-trainer", daemon=True)
         self._thread.start()
         return self._thread
 
@@ -165,6 +188,10 @@ class Trainer:
         self._stop.set()
         self._go.set()  # wake a paused loop so it can end
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
@@ -173,6 +200,12 @@ class Trainer:
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= 10):
             raise ValueError(f"learning rate must be between 1e-06 and 10, got {lr!r}")
         self._pending_lr = float(lr)
+
+    @contextmanager
+    def held(self):
+        """Keep training between two steps for the duration, e.g. to save a consistent copy."""
+        with self._step_lock:
+            yield self
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -201,11 +234,14 @@ class Trainer:
     def run(self, steps: int | None = None) -> str:
         """Train until `steps` in total (default: the config's), stop(), or a non-finite value.
         Returns the final status. Never raises: an unexpected error becomes the status."""
+        self._stop.clear()
+        return self._run(steps)
+
+    def _run(self, steps: int | None) -> str:
         with self._lock:
             if steps is not None:
                 self.target_steps = steps
-            self.status = "running"
-        self._stop.clear()
+            self.status = "paused" if not self._go.is_set() else "running"
         try:
             if not self.probes:
                 self.probe()  # the untrained model, step 0
@@ -216,9 +252,10 @@ class Trainer:
                     self._set_status(f"stopped: by user at step {self.step}")
                     return self.status
                 started = time.perf_counter()
-                entry = self._train_step()
-                if entry is not None and self._probe_due():
-                    self.probe()
+                with self._step_lock:
+                    entry = self._train_step()
+                    if entry is not None and self._probe_due():
+                        self.probe()
                 self.elapsed += time.perf_counter() - started  # wall time while running, probes included
                 if entry is None:
                     return self.status
@@ -238,7 +275,7 @@ class Trainer:
     def _probe_due(self) -> bool:
         """Every probe_every steps, unless probes have already taken their share of the time."""
         on_schedule = self.step % self.cfg.train.probe_every == 0 and self.step < self.target_steps
-        return on_schedule and self.probe_seconds <= PROBE_TIME_FRACTION * self.elapsed
+        return on_schedule and (self.probe_fraction >= 1 or self.probe_seconds <= self.probe_fraction * self.elapsed)
 
     def _train_step(self) -> dict | None:
         """One optimizer step. Returns the history entry, or None when a non-finite value stopped the run."""
