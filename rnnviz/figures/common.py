@@ -1,0 +1,62 @@
+"""Shared pieces of the figure builders: readable defaults and keeping what goes over the wire small."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+MAX_POINTS = 1500  # points per line sent to the browser
+MAX_CELLS = 200 * 256  # heatmap cells sent to the browser
+
+
+def f32(a) -> np.ndarray:
+    """float32 for the browser: half the bytes of float64 and all the precision a chart needs."""
+    return np.asarray(a, dtype=np.float32)
+
+
+def bucket(x, y, max_points: int = MAX_POINTS, how: str = "mean"):
+    """Shorten a long series to at most max_points by averaging (or taking the max of) equal buckets.
+    Returns float32 x, y; short series come back unchanged."""
+    x, y = np.asarray(x), np.asarray(y, dtype=np.float64)
+    if len(x) <= max_points:
+        return f32(x), f32(y)
+    edges = np.linspace(0, len(x), max_points + 1).astype(int)
+    reduce = {"mean": np.nanmean, "max": np.nanmax}[how]
+    with np.errstate(all="ignore"):
+        xs = [x[a:b][-1] for a, b in zip(edges[:-1], edges[1:])]
+        ys = [reduce(y[a:b]) if np.isfinite(y[a:b]).any() else np.nan for a, b in zip(edges[:-1], edges[1:])]
+    return f32(xs), f32(ys)
+
+
+def pool2d(z: np.ndarray, max_cells: int = MAX_CELLS):
+    """Average-pool a 2-D array along its longer axes until it has at most max_cells cells.
+    Returns (pooled float32 array, row factor, column factor) so axes and notes can say so."""
+    z = np.asarray(z, dtype=np.float32)
+    rows, cols = z.shape
+    fr = fc = 1
+    while (rows // fr) * (cols // fc) > max_cells:
+        if rows // fr >= cols // fc:
+            fr += 1
+        else:
+            fc += 1
+    if fr == fc == 1:
+        return z, 1, 1
+    r, c = rows // fr * fr, cols // fc * fc
+    pooled = z[:r, :c].reshape(r // fr, fr, c // fc, fc).mean(axis=(1, 3))
+    return pooled.astype(np.float32), fr, fc
+
+
+def style(fig: go.Figure, title: str | None = None, height: int = 320) -> go.Figure:
+    """Large enough type for a projector, little chrome, a legend above the plot."""
+    fig.update_layout(
+        title=title, height=height, template="plotly_white", font=dict(size=14),
+        margin=dict(l=60, r=20, t=50 if title else 20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        hoverlabel=dict(font_size=13))
+    return fig
+
+
+def note(fig: go.Figure, text: str) -> go.Figure:
+    """A small grey note under the plot, e.g. that data was downsampled."""
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=-0.22, showarrow=False,
+                       font=dict(size=11, color="#777"), xanchor="left")
+    return fig

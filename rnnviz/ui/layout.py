@@ -1,0 +1,55 @@
+"""What every page shares: the navigation groups and the sidebar with the current run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ..train import describe_device, pick_device
+from .i18n import language_switch, t
+from .live import live
+from .state import tab
+
+PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
+
+# (group key, [(file stem, material icon)]); titles come from the text files as nav.<stem>
+NAVIGATION = [
+    ("train", [("train", "model_training"), ("compare", "compare_arrows")]),
+    ("inside", [("hidden_states", "grid_on"), ("gates", "door_sliding"), ("attention", "visibility"),
+                ("gradients", "trending_down")]),
+    ("learn", [("lab", "science"), ("theory", "functions"), ("lessons", "school")]),
+]
+
+
+def pages() -> dict[str, list]:
+    """st.navigation's input: every page file in its group, Train first (the default page)."""
+    language_switch()
+    groups = {}
+    for group, entries in NAVIGATION:
+        groups[t(f"nav.{group}")] = [
+            st.Page(PAGES_DIR / f"{stem}.py", title=t(f"nav.{stem}"), icon=f":material/{icon}:",
+                    url_path=stem, default=(stem == "train"))
+            for stem, icon in entries]
+    return groups
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.divider()
+        live(_run_summary, interval=1.0)
+
+
+def _run_summary() -> None:
+    trainer = tab().trainer
+    if trainer is None:
+        st.caption(t("sidebar.no_run"))
+        st.caption(t("sidebar.device", device=describe_device(pick_device("auto"))))
+        return
+    cfg, snap = trainer.cfg, trainer.snapshot()
+    loss = snap.history["loss"]
+    st.markdown(f"**{t('sidebar.run')}** · {cfg.model.cell.upper()} · {cfg.task.name} "
+                f"(T={cfg.task.seq_len}, H={cfg.model.hidden})")
+    last = f"{loss[-1]:.4g}" if len(loss) else "–"
+    st.caption(t("sidebar.progress", step=snap.step, total=snap.target_steps, loss=last))
+    st.caption(t("sidebar.status", status=snap.status))
+    st.caption(t("sidebar.device", device=trainer.device_name))

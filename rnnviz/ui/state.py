@@ -1,0 +1,66 @@
+"""Per-tab state: everything one browser tab owns lives in st.session_state, never in a shared cache."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from ..config import RunConfig
+from ..train import Trainer
+from .lifecycle import start_training
+
+KEY = "rnnviz_tab"
+
+
+@dataclass
+class TabState:
+    trainer: Trainer | None = None  # the run the Train and Look-inside pages show
+    compare: dict[str, Trainer] = field(default_factory=dict)  # Compare page: label -> trainer
+    workdir: tempfile.TemporaryDirectory | None = None  # this tab's uploads; deleted with the session
+    notice: str | None = None  # a one-off message for the next render (e.g. why a run could not start)
+
+    def folder(self) -> Path:
+        if self.workdir is None:
+            self.workdir = tempfile.TemporaryDirectory(prefix="rnnviz-tab-")
+        return Path(self.workdir.name)
+
+    def busy(self) -> bool:
+        """True while any of this tab's trainers is queued or stepping (not paused, not finished)."""
+        trainers = [self.trainer, *self.compare.values()]
+        return any(t is not None and t.is_alive() and t.status in ("queued", "running") for t in trainers)
+
+
+def tab() -> TabState:
+    if KEY not in st.session_state:
+        st.session_state[KEY] = TabState()
+    return st.session_state[KEY]
+
+
+def session_id() -> str | None:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def train_in_background(trainer: Trainer, steps: int | None = None) -> None:
+    start_training(trainer, session_id(), steps)
+
+
+def new_run(cfg: RunConfig, start: bool = True) -> Trainer:
+    """Replace this tab's run with a fresh one for cfg (and start it). Raises ValueError for bad configs."""
+    state = tab()
+    if state.trainer is not None:
+        state.trainer.stop()
+    state.trainer = Trainer(cfg)
+    if start:
+        train_in_background(state.trainer)
+    return state.trainer
+
+
+def release(trainer: Trainer | None) -> None:
+    """Stop a trainer and wait briefly for its thread, so its memory can go."""
+    if trainer is not None:
+        trainer.stop()
+        trainer.join(timeout=5)
