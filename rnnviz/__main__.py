@@ -108,8 +108,9 @@ def cmd_train(args) -> int:
         trainer.stop()
         trainer.join()
     evaluation = save_run(trainer, args.out)["eval"]
+    loss = "not finite" if evaluation["loss"] is None else f"{evaluation['loss']:.4g}"
     acc = "" if evaluation["accuracy"] is None else f", accuracy {evaluation['accuracy']:.3f}"
-    print(f"{trainer.status}: eval loss {evaluation['loss']:.4g}{acc} (baseline {trainer.task.baseline_loss:.4g}), "
+    print(f"{trainer.status}: eval loss {loss}{acc} (baseline {trainer.task.baseline_loss:.4g}), "
           f"{trainer.steps_per_second:.1f} steps/s; saved {args.out}", file=sys.stderr)
     return 0
 

@@ -1,0 +1,40 @@
+"""Ready-made runs, each showing one effect within about a minute on a laptop CPU.
+
+A preset is a set of flat config options (the CLI's names) laid over the task's defaults by
+`rnnviz.tasks.resolve_config`; `compare` lists the cells the Compare page trains side by side.
+Titles and descriptions for people live in the text files under presets.<key>.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import RunConfig
+from .tasks import resolve_config
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    options: dict  # flat config options; everything else comes from the task's defaults
+    compare: tuple[str, ...] = ("rnn", "lstm", "gru")  # cells for the Compare page
+
+    def config(self, **overrides) -> RunConfig:
+        return resolve_config({**self.options, **overrides})
+
+
+_ADDING = {"task": "adding", "seq_len": 50, "hidden": 64, "batch": 50, "steps": 2000, "lr": 3e-3, "clip": 1.0,
+           "optimizer": "adam", "init": "default", "seed": 0}
+# SGD (unlike Adam) feels the gradient's size, so a recurrent gain above 1 blows it up within ~40 steps.
+_EXPLODING = {"task": "adding", "cell": "rnn", "nonlinearity": "tanh", "seq_len": 20, "hidden": 64, "batch": 50,
+              "steps": 2000, "optimizer": "sgd", "lr": 0.05, "init": "orthogonal", "init_gain": 1.3, "seed": 0}
+
+PRESETS: dict[str, Preset] = {p.key: p for p in (
+    Preset("vanishing", {**_ADDING, "cell": "rnn"}),
+    Preset("vanishing_lstm", {**_ADDING, "cell": "lstm"}),
+    Preset("exploding", {**_EXPLODING, "clip": 0.0}, compare=("rnn",)),
+    Preset("clipping", {**_EXPLODING, "clip": 1.0}, compare=("rnn",)),
+    Preset("reversal", {"task": "reversal", "cell": "lstm", "attention": "dot"}),
+    Preset("sentiment", {"task": "sentiment", "cell": "lstm", "attention": "dot"}),
+    Preset("charlm", {"task": "charlm", "cell": "lstm", "variant": "brackets"}),
+    Preset("sine", {"task": "sine", "cell": "gru"}),
+)}

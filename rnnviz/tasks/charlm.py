@@ -1,0 +1,220 @@
+"""Character language model: predict the next character of a text at every step.
+
+Encoding: the corpus becomes one long sequence of character ids. x = text[i : i + T] and
+y = text[i + 1 : i + T + 1] as ids, both (B, T), with i drawn at random inside one split: the first
+90% of the corpus is "train", the last 10% "val". The vocabulary is the corpus's distinct characters,
+sorted; past 96 of them only the 95 most frequent are kept and the rest share one replacement
+character, so a stray symbol cannot blow up the output layer.
+Corpora (variants):
+  brackets  ~200k generated characters (the same every time): lines of 40-80 characters made of
+            words, nested () and [] up to depth 3 and "double-quoted phrases", so units that count
+            bracket depth, track "inside quotes" or the position in the line can appear.
+  stdlib    the Python standard library's own top-level .py files, read from the directory of the
+            `os` module, sorted by name and concatenated up to 1 MB (depends on the Python version).
+A UTF-8 text file in cfg.data replaces the variant's corpus.
+Loss: cross-entropy over the vocabulary, averaged over all T steps.
+Baseline: the unigram model, which always predicts the corpus's character frequencies: its loss is
+their entropy, -sum_c p_c ln p_c nats (measured per corpus; about 3 nats for English text).
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections import Counter
+from functools import lru_cache
+
+import torch
+
+from ..config import LIMITS
+from .base import Batch, Task
+
+MAX_VOCAB = 96
+REPLACEMENT = "\ufffd"  # stands for every character outside the kept vocabulary
+TRAIN_FRACTION = 0.9
+STDLIB_CHARS = 1_000_000
+
+WORDS = (
+    "the a an of to in is was it that on for with as by at from this be are or not but all "
+    "time line word tree node list value state gate cell loop step memory signal token input output "
+    "small large first last open close inner outer left right early late quick slow bright quiet "
+    "reads writes keeps holds forgets counts returns opens closes carries"
+).split()
+
+
+class CharLM(Task):
+    name = "charlm"
+    summary = "Predict the next character of a text: brackets, quotes and line lengths to keep track of."
+    output = "per_step"
+    loss_kind = "ce"
+    variants = ("brackets", "stdlib")
+    takes_data = "text"
+    defaults = {"seq_len": 64, "hidden": 128, "batch": 32, "steps": 500, "lr": 3e-3, "clip": 1.0}
+    tokens_in = True
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        if cfg.data:
+            text, self.source = _read_text(cfg.data), os.path.basename(cfg.data)
+        else:
+            text, self.source = (_brackets_corpus() if self.variant == "brackets" else _stdlib_corpus()), self.variant
+        counts = Counter(text)
+        if len(counts) <= MAX_VOCAB:
+            vocab = sorted(counts)
+        else:
+            counts.pop(REPLACEMENT, None)
+            vocab = sorted(_most_frequent(counts, MAX_VOCAB - 1)) + [REPLACEMENT]
+        self.in_vocab = self.out_vocab = vocab
+        self._index = {c: i for i, c in enumerate(vocab)}
+        self.n_in = self.n_out = len(vocab)
+        self.ids = self.encode(text)  # (N,)
+        self.frequencies = torch.bincount(self.ids, minlength=self.n_out).double() / len(self.ids)  # (V,) unigram model
+        seen = self.frequencies[self.frequencies > 0]
+        self.baseline_loss = -(seen * seen.log()).sum().item()
+        self.split_at = int(len(self.ids) * TRAIN_FRACTION)
+        shortest = min(self.split_at, len(self.ids) - self.split_at)  # both splits need T + 1 characters
+        T = self.seq_len
+        if shortest < T + 1:
+            fits = f"the largest sequence length that works is {shortest - 1}" if shortest >= 2 else "use a longer text"
+            raise ValueError(
+                f"the text has {len(self.ids):,} characters: too few for sequence length {T}, which needs "
+                f"T + 1 = {T + 1} in both the first 90% (train) and the last 10% (val); {fits}")
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Character ids of text, (len(text),) int64; characters outside the vocabulary become the replacement."""
+        unknown = self._index.get(REPLACEMENT)
+        ids = [self._index.get(c, unknown) for c in text]
+        if None in ids:  # only possible when the corpus had few enough characters to need no replacement
+            raise ValueError(f"character {text[ids.index(None)]!r} does not occur in this corpus, so the model cannot read it")
+        return torch.tensor(ids, dtype=torch.long)
+
+    def decode(self, ids) -> str:
+        """The text for a sequence of ids (a tensor or a list)."""
+        return "".join(self.in_vocab[i] for i in torch.as_tensor(ids).tolist())
+
+    def sample(self, n, gen, split="train"):
+        if split not in ("train", "val"):
+            raise ValueError(f"unknown split {split!r}: choose train or val")
+        T = self.seq_len
+        part = self.ids[:self.split_at] if split == "train" else self.ids[self.split_at:]
+        start = torch.randint(0, len(part) - T, (n,), generator=gen)  # (B,)
+        window = part[start[:, None] + torch.arange(T + 1)]  # (B, T + 1)
+        return Batch(window[:, :-1], window[:, 1:])
+
+
+def _most_frequent(counts: Counter, k: int) -> list[str]:
+    """The k most frequent characters, ties broken by the character so the choice is deterministic."""
+    return [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+@torch.no_grad()
+def sample_text(model, task: CharLM, n_chars: int, temperature: float, gen: torch.Generator, prime: str = "") -> str:
+    """n_chars characters written by a trained character model after prime, drawn one at a time.
+
+    The model's own modules run one step per character (embed -> rnn with its state hx carried over ->
+    head), so each character costs one step however long the text gets. The next character is drawn
+    from softmax(logits / temperature) with gen (a CPU generator): 1 samples the model as trained,
+    lower is more conservative, higher more adventurous. Without prime the first character is drawn
+    from the corpus's character frequencies.
+    """
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
+        raise ValueError(f"temperature must be a number above 0 (1 samples the model as trained), got {temperature!r}")
+    if n_chars < 0:
+        raise ValueError(f"the number of characters to write must be 0 or more, got {n_chars}")
+    if model.embed is None or model.io.output != "per_step" or model.embed.num_embeddings != task.n_in:
+        raise ValueError("sample_text needs a model trained on this character task (token inputs, a prediction per step)")
+    device = model.head.weight.device
+    ids = task.encode(prime) if prime else torch.multinomial(task.frequencies, 1, generator=gen)  # (L,)
+    out = [] if prime else ids.tolist()
+    hx = None
+    while len(out) < n_chars:
+        hs, hx = model.rnn(model.embed(ids.to(device)).unsqueeze(0), hx)  # (1, L, H)
+        logits = model.head(hs[0, -1]).float().cpu()  # (V,)
+        # log_softmax first keeps a tiny temperature finite: the best character gets 0, others -> -inf
+        probs = torch.softmax(torch.log_softmax(logits, -1) / temperature, -1)
+        ids = torch.multinomial(probs, 1, generator=gen)  # (1,)
+        out.append(ids.item())
+    return task.decode(out[:n_chars])
+
+
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 32 and b not in b"\t\n\r" or b == 127))
+
+
+def _read_text(path: str) -> str:
+    """The UTF-8 text of a user's file, or a ValueError saying what is wrong with it."""
+    name = os.path.basename(path)
+    limit = LIMITS["text_bytes"][1]
+    try:
+        size = os.path.getsize(path)
+        if size > limit:
+            raise ValueError(f"{name} is {size:,} bytes: a text file may have at most {limit:,} bytes")
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    if not raw.strip():
+        raise ValueError(f"{name} is empty: it holds no text to learn from")
+    control = len(raw.translate(None, _NOT_CONTROL))  # bytes that are control characters (not tab or newline)
+    if b"\0" in raw or control > 0.3 * len(raw):
+        raise ValueError(f"{name} looks binary (it has NUL bytes or many control characters): give a plain text file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{name} is not UTF-8 text: byte {e.start} (0x{raw[e.start]:02x}) is invalid; save it as UTF-8") from None
+    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+
+
+@lru_cache(maxsize=1)
+def _brackets_corpus(n_chars: int = 200_000) -> str:
+    """Lines of 40-80 characters of words, nested brackets and quotes, from a fixed seed: the same every run."""
+    rng = random.Random(1997)
+    lines, line, width, total = [], "", rng.randint(40, 80), 0
+    while total < n_chars:
+        sentence = _phrase(rng, depth=0, quoted=False)
+        sentence[-1] += "."
+        for word in sentence:
+            if line and len(line) + 1 + len(word) > width:  # break before the word that would overflow
+                lines.append(line)
+                total += len(line) + 1
+                line, width = "", rng.randint(40, 80)
+            line = f"{line} {word}" if line else word
+    return "\n".join(lines) + "\n"
+
+
+def _phrase(rng: random.Random, depth: int, quoted: bool) -> list[str]:
+    """2 to 6 items, each a word, a bracketed phrase (depth < 3) or a quoted phrase (not inside quotes)."""
+    words = []
+    for _ in range(rng.randint(2, 6)):
+        r = rng.random()
+        if r < 0.15 and depth < 3:
+            opening, closing = rng.choice(("()", "[]"))
+            inner = _phrase(rng, depth + 1, quoted)
+            inner[0], inner[-1] = opening + inner[0], inner[-1] + closing
+            words += inner
+        elif r < 0.22 and not quoted:
+            inner = _phrase(rng, depth, True)
+            inner[0], inner[-1] = '"' + inner[0], inner[-1] + '"'
+            words += inner
+        else:
+            words.append(rng.choice(WORDS))
+    return words
+
+
+@lru_cache(maxsize=1)
+def _stdlib_corpus() -> str:
+    """The standard library's top-level .py files next to `os`, in name order, up to STDLIB_CHARS characters."""
+    folder = os.path.dirname(os.__file__)
+    parts, total = [], 0
+    for name in sorted(os.listdir(folder)):
+        if total >= STDLIB_CHARS:
+            break
+        if name.endswith(".py"):
+            try:
+                with open(os.path.join(folder, name), encoding="utf-8") as f:
+                    parts.append(f.read())
+            except (OSError, UnicodeDecodeError):
+                continue
+            total += len(parts[-1])
+    if not parts:
+        raise ValueError(f"found no Python source files in {folder}: choose the brackets corpus or give a text file")
+    return "".join(parts)[:STDLIB_CHARS]
