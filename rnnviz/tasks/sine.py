@@ -106,8 +106,13 @@ def _number(cell: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _read_column(path: str, column: str | None) -> tuple[str, list[float]]:
-    """(column name, its values in row order) from a CSV file, or a ValueError saying what to fix."""
+def numeric_columns(path: str) -> list[str]:
+    """The names of a CSV file's numeric columns (for a column picker), or a ValueError saying what to fix."""
+    return _read_table(path)[3]
+
+
+def _read_table(path: str) -> tuple[list[str], list[tuple[int, list[str]]], list[list[str]], list[str]]:
+    """(header, data rows as (line number, cells), cells per column, numeric column names) of a CSV file."""
     name = os.path.basename(path)
     limit = LIMITS["csv_bytes"][1]
     try:
@@ -139,6 +144,13 @@ def _read_column(path: str, column: str | None) -> tuple[str, list[float]]:
     cells = [[row[j].strip() if j < len(row) else "" for _, row in rows] for j in range(len(header))]  # per column
     # A column counts as numeric when most of its cells are numbers; the chosen one must be all numbers.
     numeric = [h for h, col in zip(header, cells) if sum(_number(c) is not None for c in col) * 2 > len(col)]
+    return header, rows, cells, numeric
+
+
+def _read_column(path: str, column: str | None) -> tuple[str, list[float]]:
+    """(column name, its values in row order) from a CSV file, or a ValueError saying what to fix."""
+    name = os.path.basename(path)
+    header, rows, cells, numeric = _read_table(path)
     if column is None:
         if not numeric:
             raise ValueError(f"{name} has no numeric column: its columns are {', '.join(map(repr, header))}")
