@@ -1,0 +1,64 @@
+"""Attention: the encoder-decoder attention matrix at several training steps, or attention pooling's weight
+on each word of a sentence next to the prediction."""
+import streamlit as st
+
+from rnnviz.figures import inside
+from rnnviz.ui import inspect
+from rnnviz.ui.i18n import t
+from rnnviz.ui.live import live
+
+st.title(t("nav.attention"))
+st.markdown(t("attention.intro"))
+trainer = inspect.current_run()
+if trainer is None or inspect.lacks(trainer, "attention"):
+    st.stop()
+L = inspect.fig_labels()
+task = trainer.task
+seq2seq = task.output == "seq2seq"
+
+
+def draw():
+    view = inspect.controls(trainer, example=seq2seq)
+    if view is None:
+        return
+    if seq2seq:
+        matrices(view)
+    else:
+        pooling(view)
+
+
+def matrices(view):
+    """Output step x input step for the picked example, at up to four kept steps up to the picked one."""
+    st.markdown(t("attention.matrix_intro"))
+    steps = inspect.spread_steps(view.snap.trace_steps, view.step)
+    mats = [(tr.step, tr["attn"][view.example]) for tr in map(trainer.trace_at, steps)]
+    x, y = view.trace["x"][view.example], view.trace["y"][view.example]
+    in_tokens = inside.describe_inputs(x, task.in_vocab)
+    out_tokens = inside.describe_inputs(y, task.out_vocab)
+    inspect.chart(inside.attention_steps(mats, in_tokens=in_tokens, out_tokens=out_tokens, labels=L, height=420,
+                                         title=t("attention.matrix_title", example=view.example + 1)))
+
+
+def pooling(view):
+    """Every probe example as a row: its words shaded by α, labelled with the prediction."""
+    st.markdown(t("attention.pooling_intro"))
+    trace, tokens_in = view.trace, task.in_vocab is not None
+    rows, names = [], []
+    for b in range(trace["x"].shape[0]):
+        keep = trace["mask"][b] if "mask" in trace else slice(None)  # drop the padding
+        words = inside.describe_inputs(trace["x"][b][keep], task.in_vocab)
+        rows.append((words if tokens_in else [""] * len(words), trace["attn"][b, 0][keep]))
+        names.append(prediction(trace["pred"][b], trace["y"][b]))
+    inspect.chart(inside.attention_sentences(rows, names, labels=L, title=t("attention.pooling_title", step=view.step)))
+
+
+def prediction(pred, y) -> str:
+    """"positive 93% ✓" for classes, "1.02 (target 1.05)" for values."""
+    if task.out_vocab is None:
+        return t("attention.predicted_value", pred=float(pred.ravel()[0]), target=float(y.ravel()[0]))
+    k = int(pred.argmax())
+    return t("attention.predicted_class", label=task.out_vocab[k], share=100 * float(pred[k]),
+             mark="✓" if k == int(y) else "✗")
+
+
+live(draw)

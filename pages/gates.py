@@ -1,0 +1,59 @@
+"""Gates: LSTM i, f, g, o or GRU r, z, n over time, their saturation over training, and the forget gate
+next to the gradient it lets through."""
+import numpy as np
+import streamlit as st
+
+from rnnviz.cells import GATES
+from rnnviz.features import order_units
+from rnnviz.figures import inside
+from rnnviz.ui import inspect
+from rnnviz.ui.i18n import t
+from rnnviz.ui.live import live
+
+st.title(t("nav.gates"))
+st.markdown(t("gates.intro"))
+trainer = inspect.current_run()
+if trainer is None or inspect.lacks(trainer, "gates"):
+    st.stop()
+L = inspect.fig_labels()
+cell = trainer.cfg.model.cell
+gates = GATES[cell]  # ("i", "f", "g", "o") or ("r", "z", "n")
+sigmoid = [g for g in gates if g not in ("g", "n")]  # in [0, 1]; g and n are tanh, in [-1, 1]
+carry = "f" if cell == "lstm" else "z"  # the gate that keeps the old state: f c_{t-1}, z h_{t-1}
+
+
+def draw():
+    view = inspect.controls(trainer)
+    if view is None:
+        return
+    states = view.trace[view.name("h")]  # (B, T, H)
+    order = order_units(states.reshape(-1, states.shape[-1]))  # the hidden-state page's default order
+    st.subheader(t("gates.heat_title", step=view.step, example=view.example + 1))
+    columns = st.columns(2)
+    for k, gate in enumerate(gates):
+        zrange, scale = ((0.0, 1.0), inside.SEQUENTIAL) if gate in sigmoid else ((-1.0, 1.0), inside.DIVERGING)
+        with columns[k % 2]:
+            inspect.chart(inside.time_unit_heatmap(
+                view.array("gate", gate), inputs=view.inputs(), order=order, zrange=zrange, colorscale=scale,
+                value_name=gate, unit_title=t("gates.units_by_variance"), title=t(f"gates.name_{gate}"),
+                height=360, labels=L))
+
+    st.subheader(t("gates.carry_title", gate=carry))
+    st.markdown(t(f"gates.carry_{cell}"))
+    grads = {f"‖∂L/∂{kind}_t‖": np.linalg.norm(g, axis=-1)  # (T,) for the picked example
+             for kind in ("c", "h") if (g := view.array("grad." + kind)) is not None}
+    inspect.chart(inside.gate_and_gradient(view.array("gate", carry), grads, gate_name=carry, labels=L,
+                                           title=t("gates.carry_figure", step=view.step, example=view.example + 1)))
+
+    st.subheader(t("gates.saturation_title"))
+    st.markdown(t("gates.saturation_intro"))
+    shown = inspect.spread_steps([p["step"] for p in view.snap.probes], view.step, n=3)
+    sat = {g: [(s, view.summary(s)["sat." + view.name("gate", g)]) for s in shown] for g in sigmoid}
+    inspect.chart(inside.saturation_scatter(sat, labels=L))
+    probes = view.snap.probes
+    history = {g: np.stack([p["sat." + view.name("gate", g)] for p in probes]) for g in sigmoid}
+    inspect.chart(inside.saturation_over_training([p["step"] for p in probes], history, labels=L,
+                                                  title=t("gates.saturation_history")))
+
+
+live(draw)

@@ -1,0 +1,58 @@
+"""Gradients through time: ‖∂L/∂h_t‖ against t with the vanilla-RNN bound, the same over training as a
+heatmap, and every parameter's gradient norm with clipping and non-finite stops."""
+import numpy as np
+import streamlit as st
+
+from rnnviz.figures import inside
+from rnnviz.theory import GAMMA
+from rnnviz.ui import inspect
+from rnnviz.ui.i18n import t
+from rnnviz.ui.live import live
+
+st.title(t("nav.gradients"))
+st.markdown(t("gradients.intro"))
+trainer = inspect.current_run()
+if trainer is None:
+    st.stop()
+L = inspect.fig_labels()
+model = trainer.cfg.model
+
+
+def draw():
+    snap = trainer.snapshot()
+    if snap.status.startswith("stopped: non-finite"):
+        st.error(t("gradients.nonfinite", step=snap.step, clip=trainer.cfg.train.clip, lr=snap.lr))
+    view = inspect.controls(trainer, example=False)
+    if view is None:
+        return
+    kinds = [k for k in ("h", "c") if "grad." + view.name(k) in view.trace]
+    names = {k: "grad." + view.name(k) for k in kinds}
+    probes = view.snap.probes
+    curves = {f"‖∂L/∂{k}_t‖": view.summary()[name] for k, name in names.items()}  # batch means, (T,)
+    rate = None
+    if model.cell == "rnn":
+        rate = view.summary()[f"sigma_max.{view.prefix}{view.layer}"] * GAMMA[model.nonlinearity]
+        st.markdown(t("gradients.bound_rnn", sigma=rate / GAMMA[model.nonlinearity], gamma=GAMMA[model.nonlinearity], rate=rate))
+    else:
+        st.markdown(t(f"gradients.bound_{model.cell}"))
+    y_range = inside.log_range([p[name] for p in probes for name in names.values()])
+    inspect.chart(inside.gradient_through_time(curves, rate=rate, y_range=y_range, labels=L,
+                                               title=t("gradients.curve_title", step=view.step)))
+
+    st.subheader(t("gradients.heat_title"))
+    st.markdown(t("gradients.heat_intro"))
+    for kind, col in zip(kinds, st.columns(len(kinds))):
+        with col:
+            norms = np.stack([p[names[kind]] for p in probes])  # (P, T)
+            inspect.chart(inside.gradient_heatmap([p["step"] for p in probes], norms, labels=L,
+                                                  value_name=f"log₁₀ ‖∂L/∂{kind}_t‖",
+                                                  title=t("gradients.heat_figure", state=kind)))
+
+    st.subheader(t("gradients.params_title"))
+    h = snap.history
+    stopped = snap.step if snap.status.startswith("stopped: non-finite") else None
+    inspect.chart(inside.parameter_gradients(h["step"], h["param_norms"], clipped=h["clipped"], grad_norm=h["grad_norm"],
+                                             clip=trainer.cfg.train.clip, stopped_at=stopped, labels=L))
+
+
+live(draw)

@@ -1,0 +1,82 @@
+"""Hidden states: h_t (and the LSTM's c_t) over time, one unit's activation over the text, PCA trajectories."""
+import numpy as np
+import streamlit as st
+
+from rnnviz.features import order_units, unit_correlation
+from rnnviz.figures import inside
+from rnnviz.ui import inspect
+from rnnviz.ui.i18n import t
+from rnnviz.ui.live import live
+
+st.title(t("nav.hidden_states"))
+st.markdown(t("hidden_states.intro"))
+trainer = inspect.current_run()
+if trainer is None:
+    st.stop()
+L = inspect.fig_labels()
+bounded = trainer.cfg.model.cell != "rnn" or trainer.cfg.model.nonlinearity == "tanh"
+
+
+def draw():
+    view = inspect.controls(trainer)
+    if view is None:
+        return
+    states = view.trace[view.name("h")]  # (B, T, H)
+    B, T, H = states.shape
+    signals = inspect.signals(view)
+    sort = st.segmented_control(t("hidden_states.sort"), ["variance", *signals, "index"], default="variance",
+                                format_func=lambda s: t(f"hidden_states.sort_{s}") if s in ("variance", "index")
+                                else inspect.signal_label(s), key="hs_sort", required=True)
+    flat = states.reshape(B * T, H)
+    order = None if sort == "index" else order_units(flat, None if sort == "variance" else signals[sort].reshape(-1))
+    kinds = ["h", "c"] if view.array("c") is not None else ["h"]
+    for kind, col in zip(kinds, st.columns(len(kinds))):
+        with col:
+            zrange = inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h")
+            inspect.chart(inside.time_unit_heatmap(
+                view.array(kind), inputs=view.inputs(), order=order, zrange=zrange, value_name=kind,
+                unit_title=t("hidden_states.units_by", order=t(f"hidden_states.sort_{sort}") if sort in ("variance", "index")
+                             else inspect.signal_label(sort)),
+                title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1), labels=L))
+    if view.tokens() is not None and not view.prefix:
+        coloured_text(view, states, signals)
+    pca_section(view)
+
+
+def coloured_text(view, states, signals):
+    B, T, H = states.shape
+    st.subheader(t("hidden_states.text_title"))
+    features = [s for s in signals if s not in ("time",)]
+    best = int(order_units(states.reshape(B * T, H))[0])
+    if features:
+        feature = st.segmented_control(t("hidden_states.feature"), features, default=features[0], required=True,
+                                       format_func=inspect.signal_label, key="hs_feature")
+        r = unit_correlation(states.reshape(B * T, H), signals[feature].reshape(-1))
+        best = int(np.argmax(np.abs(r)))
+        inspect.chart(inside.unit_ranking(r, feature=inspect.signal_label(feature), labels=L,
+                                          title=t("hidden_states.ranking_title", feature=inspect.signal_label(feature))))
+    unit = st.selectbox(t("hidden_states.unit"), [-1, *range(H)], key="hs_unit",
+                        format_func=lambda u: t("hidden_states.best_unit", unit=best) if u < 0 else f"u{u}")
+    unit = best if unit is None or unit < 0 else unit
+    vocab, x = view.trainer.task.in_vocab, view.trace["x"]
+    examples = [([vocab[int(i)] for i in x[b]], states[b, :, unit]) for b in range(B)]
+    width = 64 if view.trainer.cfg.task.name == "charlm" else T
+    lo, hi = inspect.state_range(trainer, view.name("h"), view.example, bounded)
+    inspect.chart(inside.text_heatmap(examples, zrange=(lo, hi), width=width, value_name=f"h[u{unit}]", labels=L,
+                                      title=t("hidden_states.text_figure", unit=unit, step=view.step)))
+
+
+def pca_section(view):
+    st.subheader(t("hidden_states.pca_title"))
+    dims = st.segmented_control(t("hidden_states.pca_dims"), ["2d", "3d"], default="2d", required=True,
+                                format_func=lambda d: t(f"hidden_states.pca_{d}"), key="hs_pca")
+    name = view.name("h")
+    if dims == "3d":
+        inspect.chart(inside.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
+        return
+    steps = inspect.spread_steps(view.snap.trace_steps, view.step)
+    panels = [(tr.step, tr[name]) for tr in map(trainer.trace_at, steps)]
+    inspect.chart(inside.pca_trajectories(panels, labels=L))
+
+
+live(draw)

@@ -1,0 +1,187 @@
+"""Shared controls of the Look-inside pages: the run to show, and which probe step, example and layer.
+
+Pages call `current_run()` (None, after a message pointing to the Train page, when the tab has no run),
+`lacks(...)` (a message saying what to pick instead when the run has no such data), and inside their
+live fragment `controls(trainer)`, which draws the step slider and pickers and returns a `View`.
+The step slider lists the steps whose full Traces the trainer keeps; it follows the newest probe
+while the user leaves it at the newest one, and stays where the user put it otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from ..features import TEXT_FEATURES, text_feature
+from ..figures.inside import default_labels, describe_inputs
+from ..probe import Trace
+from ..train import Snapshot, Trainer
+from .i18n import t
+from .state import tab
+
+STEP_KEY, FOLLOW_KEY, EXAMPLE_KEY, STACK_KEY = "inspect_step", "inspect_follow", "inspect_example", "inspect_stack"
+TRAIN_PAGE = "pages/train.py"
+
+
+@dataclass
+class View:
+    """What the user picked, and the data to draw it from."""
+
+    trainer: Trainer
+    snap: Snapshot
+    trace: Trace  # the kept Trace nearest to the picked step
+    example: int  # index into the probe batch
+    prefix: str  # "" for the (encoder) stack, "dec." for an encoder-decoder's decoder
+    layer: int
+
+    @property
+    def cell(self) -> str:
+        return self.trainer.cfg.model.cell
+
+    @property
+    def step(self) -> int:
+        return self.trace.step
+
+    def name(self, kind: str, gate: str = "") -> str:
+        """The Trace name for this stack and layer: name("h") -> "h.0", name("gate", "f") -> "dec.gate.0.f"."""
+        return f"{self.prefix}{kind}.{self.layer}" + (f".{gate}" if gate else "")
+
+    def array(self, kind: str, gate: str = "") -> np.ndarray | None:
+        """(T, H) for the picked example, or None when the Trace has no such array."""
+        name = self.name(kind, gate)
+        return self.trace[name][self.example] if name in self.trace else None
+
+    def summary(self, step: int | None = None) -> dict:
+        """The probe summary at step (default: the picked one), or the nearest one recorded."""
+        step = self.step if step is None else step
+        return min(self.snap.probes, key=lambda p: abs(p["step"] - step))
+
+    def inputs(self) -> list[str]:
+        """What the stack reads at each step, as short texts: the encoder its input, the decoder the
+        output it is asked to write (its own input is that output one step late)."""
+        task = self.trainer.task
+        if self.prefix == "dec.":
+            return ["→ " + s for s in describe_inputs(self.trace["y"][self.example], task.out_vocab)]
+        return describe_inputs(self.trace["x"][self.example], task.in_vocab)
+
+    def tokens(self) -> list[str] | None:
+        """The raw input tokens of the picked example (token tasks only), for the coloured-text view."""
+        vocab, x = self.trainer.task.in_vocab, self.trace["x"][self.example]
+        return [vocab[int(i)] for i in x] if vocab is not None and x.ndim == 1 else None
+
+
+def current_run() -> Trainer | None:
+    """This tab's run, or None after saying there is none yet and linking to the Train page."""
+    trainer = tab().trainer
+    if trainer is None:
+        st.info(t("inspect.no_run"))
+        st.page_link(TRAIN_PAGE, label=t("inspect.to_train"), icon=":material/model_training:")
+    return trainer
+
+
+def lacks(trainer: Trainer, what: str) -> bool:
+    """True, after explaining what to pick instead, when the run has no `what` ("gates" or "attention")."""
+    model = trainer.cfg.model
+    missing = {"gates": model.cell == "rnn", "attention": model.attention == "none"}[what]
+    if missing:
+        st.info(t(f"inspect.no_{what}", cell=model.cell.upper(), task=trainer.cfg.task.name))
+        st.page_link(TRAIN_PAGE, label=t("inspect.to_train"), icon=":material/model_training:")
+    return missing
+
+
+def fig_labels() -> dict[str, str]:
+    """Axis titles and legend names for rnnviz.figures.inside in the tab's language."""
+    return {key: t(f"inspect.fig.{key}") for key in default_labels()}
+
+
+def chart(fig) -> None:
+    st.plotly_chart(fig, theme=None, config={"displaylogo": False})
+
+
+def _follow_choice(latest: int) -> None:
+    st.session_state[FOLLOW_KEY] = st.session_state[STEP_KEY] == latest
+
+
+def step_slider(trainer: Trainer, snap: Snapshot) -> Trace | None:
+    """A slider over the kept probe steps; returns the picked Trace (None before the first probe)."""
+    steps = snap.trace_steps
+    if not steps:
+        st.caption(t("inspect.waiting"))
+        return None
+    picked = st.session_state.get(STEP_KEY)
+    if st.session_state.get(FOLLOW_KEY, True) or picked is None:
+        st.session_state[STEP_KEY] = steps[-1]
+    elif picked not in steps:  # thinned away: move to the nearest kept step
+        st.session_state[STEP_KEY] = min(steps, key=lambda s: abs(s - picked))
+    if len(steps) == 1:
+        st.caption(t("inspect.one_probe", step=steps[0]))
+        return trainer.trace_at(steps[0])
+    step = st.select_slider(t("inspect.step"), options=steps, key=STEP_KEY, on_change=_follow_choice,
+                            args=(steps[-1],), help=t("inspect.step_help"))
+    return trainer.trace_at(step)
+
+
+def controls(trainer: Trainer, example: bool = True) -> View | None:
+    """The step slider, example and layer pickers in one row; None (with a caption) before the first probe."""
+    snap = trainer.snapshot()
+    left, mid, right = st.columns([4, 1, 1])
+    with left:
+        trace = step_slider(trainer, snap)
+    if trace is None:
+        return None
+    stacks = [(prefix, layer) for prefix in ("", "dec.") for layer in range(trace.layers(prefix))]
+    B = trace["x"].shape[0]
+    with mid:
+        chosen = st.selectbox(t("inspect.example"), range(B), format_func=lambda i: f"#{i + 1}", key=EXAMPLE_KEY,
+                              disabled=not example or B == 1, help=t("inspect.example_help")) or 0
+    with right:
+        prefix, layer = st.selectbox(t("inspect.layer"), stacks, format_func=_stack_name, key=STACK_KEY,
+                                     disabled=len(stacks) == 1) or stacks[0]
+    return View(trainer, snap, trace, min(chosen, B - 1), prefix, layer)
+
+
+def _stack_name(stack: tuple[str, int]) -> str:
+    prefix, layer = stack
+    return t("inspect.decoder_layer" if prefix else "inspect.layer_n", layer=layer)
+
+
+def state_range(trainer: Trainer, name: str, example: int, bounded: bool) -> tuple[float, float]:
+    """A colour range for a state that stays put while the user scrubs: ±1 for tanh-bounded states,
+    else ± the largest 99th percentile of |value| over every kept Trace (the picked example)."""
+    if bounded:
+        return -1.0, 1.0
+    snap = trainer.snapshot()
+    highs = [np.percentile(np.abs(tr[name][example]), 99) for s in snap.trace_steps
+             if (tr := trainer.trace_at(s)) is not None and name in tr]
+    top = float(max(highs, default=1.0)) or 1.0
+    return -top, top
+
+
+def spread_steps(steps: list[int], upto: int, n: int = 4) -> list[int]:
+    """Up to n of the kept steps, evenly spread from the first to `upto` (included, last)."""
+    steps = [s for s in steps if s <= upto] or steps[:1]
+    picks = np.linspace(0, len(steps) - 1, min(n, len(steps))).round().astype(int)
+    return [steps[i] for i in sorted(set(picks))]
+
+
+def signals(view: View) -> dict[str, np.ndarray]:
+    """Signals to sort units by or search units for, id -> (B, T): the time step, each numeric input
+    feature, and for character tasks the text features of rnnviz.features."""
+    x = view.trace["x"]
+    B, T = x.shape[:2]
+    out = {"time": np.broadcast_to(np.arange(T, dtype=np.float32), (B, T))}
+    if view.prefix:  # the decoder's steps are not the input's steps
+        return out
+    if x.ndim == 3:
+        out.update({f"input_{k}": x[..., k] for k in range(x.shape[2])})
+    if view.trainer.cfg.task.name == "charlm":
+        vocab = view.trainer.task.in_vocab
+        texts = ["".join(vocab[int(i)] for i in row) for row in x]
+        out.update({name: text_feature(name, texts) for name in TEXT_FEATURES})
+    return out
+
+
+def signal_label(signal_id: str) -> str:
+    kind, _, k = signal_id.partition("_")
+    return t("inspect.signal.input", k=k) if kind == "input" and k.isdigit() else t(f"inspect.signal.{signal_id}")
