@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import RunConfig
+from .config import RunConfig, check_range
 from .models import SeqModel, make_model
 from .probe import Trace, load_weights, make_twin, record_trace, summarize
 from .tasks import Task, check_compatible, make_task
@@ -51,7 +51,8 @@ def describe_device(device: torch.device) -> str:
         return f"CUDA · {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "MPS · Apple GPU"
-    return f"CPU · {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU · {threads} thread{'s' if threads > 1 else ''}"
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
@@ -197,8 +198,9 @@ class Trainer:
             self._thread.join(timeout)
 
     def set_lr(self, lr: float) -> None:
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= 10):
-            raise ValueError(f"learning rate must be between 1e-06 and 10, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+            raise ValueError(f"learning rate must be a number, got {lr!r}")
+        check_range("lr", lr, "learning rate")  # the same limits as the config's
         self._pending_lr = float(lr)
 
     @contextmanager

@@ -21,11 +21,17 @@ class TabState:
     compare: dict[str, Trainer] = field(default_factory=dict)  # Compare page: label -> trainer
     workdir: tempfile.TemporaryDirectory | None = None  # this tab's uploads; deleted with the session
     notice: str | None = None  # a one-off message for the next render (e.g. why a run could not start)
+    data: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # task -> (uploaded file path, CSV column)
+    restored_upload: str | None = None  # file id of the last run bundle restored, so a rerun does not restore it again
 
     def folder(self) -> Path:
         if self.workdir is None:
             self.workdir = tempfile.TemporaryDirectory(prefix="rnnviz-tab-")
         return Path(self.workdir.name)
+
+    def data_for(self, task: str) -> tuple[str, str | None] | None:
+        """The user's file (and CSV column) this tab trains the task on, or None for generated data."""
+        return self.data.get(task)
 
     def busy(self) -> bool:
         """True while any of this tab's trainers is queued or stepping (not paused, not finished)."""

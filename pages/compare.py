@@ -1,0 +1,36 @@
+"""Compare: the same task, seed and budget for RNN, LSTM and GRU, side by side."""
+import streamlit as st
+
+from rnnviz.presets import PRESETS
+from rnnviz.ui import compare, controls
+from rnnviz.ui.i18n import t
+from rnnviz.ui.state import tab
+
+st.title(t("compare.title"))
+st.markdown(t("compare.intro"))
+
+sources = ["current", *PRESETS]
+
+
+def use_preset_cells():
+    source = st.session_state["cmp_source"]
+    st.session_state["cmp_cells"] = list(PRESETS[source].compare) if source in PRESETS else list(compare.DEFAULT_CELLS)
+
+
+source = st.selectbox(t("compare.source"), sources, index=sources.index("vanishing"), key="cmp_source",
+                      bind="query-params", on_change=use_preset_cells,
+                      format_func=lambda k: t("compare.source_current") if k == "current" else t(f"presets.{k}.title"))
+cells = st.pills(t("compare.cells"), controls.CELL_CHOICES, selection_mode="multi", default=compare.DEFAULT_CELLS,
+                 key="cmp_cells", bind="query-params", format_func=lambda c: t(f"controls.cell_{c}"))
+current = tab().trainer
+settings = PRESETS[source].config() if source in PRESETS else (current.cfg if current else None)
+if settings is None:
+    st.error(t("compare.bad_train_settings"), icon=":material/error:")
+else:
+    st.caption(t("compare.setting", task=t(f"tasks.{settings.task.name}.title"), seq_len=settings.task.seq_len,
+                 hidden=settings.model.hidden, steps=settings.train.steps, seed=settings.train.seed))
+if st.button(t("compare.start"), type="primary", icon=":material/play_arrow:", disabled=settings is None or not cells):
+    compare.start(settings, cells)
+    st.rerun()
+compare.buttons()
+compare.live_view()

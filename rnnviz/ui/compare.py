@@ -1,0 +1,133 @@
+"""The Compare page's runs: the same task, seed and budget for several cells, trained side by side.
+
+Each cell gets its own Trainer in its own thread (within the server-wide cap), probing exactly
+every `probe_every` steps so that gradient curves can be compared at matching steps.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..config import RunConfig
+from ..figures import training as figs
+from ..presets import PRESETS
+from ..train import Trainer
+from .charts import chart
+from .controls import CELL_CHOICES, options_from, widget_values
+from .i18n import t
+from .live import live
+from .state import release, tab, train_in_background
+
+COMPARE_PAGE = "pages/compare.py"
+DEFAULT_CELLS = ("rnn", "lstm", "gru")
+COLOURS = {"rnn": figs.PALETTE["rnn"], "rnn_relu": "#ff7f0e", "lstm": figs.PALETTE["lstm"], "gru": figs.PALETTE["gru"]}
+
+
+def cell_config(base: RunConfig, cell: str) -> RunConfig:
+    """base with its cell replaced by one of CELL_CHOICES (rnn_relu = vanilla RNN with ReLU)."""
+    options = options_from({**widget_values(base), "cell": cell})
+    return base.replace(cell=options["cell"], nonlinearity=options["nonlinearity"])
+
+
+def start(base: RunConfig, cells: list[str]) -> None:
+    """Replace this tab's comparison with one run per cell, all started now."""
+    state = tab()
+    for trainer in state.compare.values():
+        release(trainer)
+    state.compare = {cell: Trainer(cell_config(base, cell), probe_fraction=1.0) for cell in cells}
+    for trainer in state.compare.values():
+        train_in_background(trainer)
+
+
+def start_compare(preset_key: str, switch: bool = True) -> None:
+    """Train a preset's `compare` cells side by side and (by default) open the Compare page."""
+    preset = PRESETS[preset_key]
+    start(preset.config(), list(preset.compare))
+    if switch:
+        st.switch_page(COMPARE_PAGE)
+
+
+def buttons() -> None:
+    state = tab()
+    runs = list(state.compare.values())
+    running = [r for r in runs if r.is_alive() and r.status in ("running", "queued")]
+    paused = [r for r in runs if r.status == "paused"]
+    left, middle, right = st.columns(3)
+    if left.button(t("compare.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
+        for r in running:
+            r.pause()
+        st.rerun()
+    if middle.button(t("compare.resume"), icon=":material/resume:", disabled=not paused, width="stretch"):
+        for r in paused:
+            r.resume()
+        st.rerun()
+    if right.button(t("compare.reset"), icon=":material/restart_alt:", disabled=not runs, width="stretch"):
+        for r in runs:
+            release(r)
+        state.compare = {}
+        st.rerun()
+
+
+def live_view() -> None:
+    live(_draw)
+
+
+def _draw() -> None:
+    runs = tab().compare
+    if not runs:
+        st.info(t("compare.none"), icon=":material/info:")
+        return
+    snaps = {cell: trainer.snapshot() for cell, trainer in runs.items()}
+    labels = {cell: t(f"controls.cell_{cell}") for cell in runs}
+    colours = {labels[c]: COLOURS[c] for c in runs}
+    cols = st.columns(len(runs))
+    for col, (cell, snap) in zip(cols, snaps.items()):
+        loss = snap.history["loss"]
+        recent = f"{np.nanmean(loss[-50:]):.4g}" if len(loss) else "–"
+        col.metric(labels[cell], recent, help=t("compare.loss_help"))
+        col.progress(min(1.0, snap.step / max(1, snap.target_steps)),
+                     text=t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{snap.steps_per_second:.0f}"))
+        if snap.status.startswith("stopped"):
+            col.caption(snap.status)
+    first = next(iter(runs.values()))
+    loss_runs = {labels[c]: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
+    chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, baseline_label=t("run.baseline"),
+                                   colours=colours, title=t("compare.loss_title")),
+          "compare_loss", lambda: _loss_columns(snaps))
+    _gradient_view(snaps, labels, colours, first.cfg.model.layers - 1)
+
+
+def _common_probe_steps(snaps) -> list[int]:
+    steps = None
+    for snap in snaps.values():
+        mine = {p["step"] for p in snap.probes}
+        steps = mine if steps is None else steps & mine
+    return sorted(steps or [])
+
+
+def _gradient_view(snaps, labels, colours, last_layer: int) -> None:
+    steps = _common_probe_steps(snaps)
+    if not steps:
+        return
+    st.markdown(f"**{t('compare.grad_title')}**")
+    st.caption(t("compare.grad_help"))
+    step = steps[-1]
+    if len(steps) > 1:
+        following = st.toggle(t("compare.follow"), value=True, key="compare_follow")
+        if not following:
+            step = st.select_slider(t("compare.probe_step"), steps, value=steps[-1], key="compare_step")
+    name = f"grad.h.{last_layer}"
+    curves = {labels[c]: next(p[name] for p in s.probes if p["step"] == step) for c, s in snaps.items()}
+    chart(figs.compare_grad_figure(curves, colours=colours, title=t("compare.grad_at", step=step)),
+          "compare_grad", lambda: {"t": np.arange(1, len(next(iter(curves.values()))) + 1), **curves})
+
+
+def _loss_columns(snaps) -> dict[str, np.ndarray]:
+    """Per-step losses of every run side by side (shorter runs padded with nan)."""
+    n = max(len(s.history["loss"]) for s in snaps.values())
+    out = {"step": np.arange(1, n + 1)}
+    for cell, snap in snaps.items():
+        column = np.full(n, np.nan, dtype=np.float32)
+        column[:len(snap.history["loss"])] = snap.history["loss"]
+        out[f"loss_{cell}"] = column
+    return out

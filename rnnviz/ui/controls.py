@@ -1,0 +1,210 @@
+"""The Train page's settings: one widget per config option, each bound to the URL, plus presets.
+
+Widget keys are the CLI's flat option names (task, seq_len, hidden, lr, ...), so a copied link
+such as `/train?task=reversal&cell=gru` opens the same configuration. Two widgets differ from the
+flat names: `cell` also carries the vanilla RNN's nonlinearity ("rnn", "rnn_relu", "lstm", "gru"),
+and the clip threshold has an on/off toggle (`clipping`) beside it.
+
+Bound widgets drop from the URL whatever equals their default, so every widget's default is a
+constant: the resolved config of the default task. Changing the task writes that task's defaults
+into the other widgets. Presets and other pages load settings by switching to the Train page with
+every widget's value in the query string, which Streamlit applies to the bound widgets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ..config import ATTENTIONS, INITS, LIMITS, OPTIMIZERS, RunConfig, TaskConfig, TrainConfig
+from ..presets import PRESETS
+from ..tasks import REGISTRY, resolve_config, task_class
+from .i18n import t
+from .state import new_run, tab
+
+TRAIN_PAGE = "pages/train.py"
+CELL_CHOICES = ("rnn", "rnn_relu", "lstm", "gru")
+# Options that a task change keeps; the rest come from the new task's defaults.
+KEPT_ON_TASK_CHANGE = ("cell", "layers", "init", "init_gain", "forget_bias", "optimizer", "seed", "probe_every")
+
+
+def widget_values(cfg: RunConfig) -> dict:
+    """Every settings widget's value for a config."""
+    flat = cfg.flat()
+    values = {k: flat[k] for k in ("task", "variant", "attention", "hidden", "layers", "seq_len", "init", "init_gain",
+                                   "forget_bias", "optimizer", "lr", "batch", "steps", "seed", "probe_every")}
+    values["cell"] = "rnn_relu" if (cfg.model.cell == "rnn" and cfg.model.nonlinearity == "relu") else cfg.model.cell
+    values["variant"] = values["variant"] or (task_class(cfg.task.name).variants or ("",))[0]
+    values["clipping"] = cfg.train.clip > 0
+    values["clip"] = cfg.train.clip if cfg.train.clip > 0 else TrainConfig.clip  # the threshold to use when switched on
+    return values
+
+
+def options_from(values: dict) -> dict:
+    """Flat config options (the CLI's names) from widget values."""
+    options = {k: v for k, v in values.items() if k not in ("cell", "clipping", "clip")}
+    options["cell"], options["nonlinearity"] = ("rnn", "relu") if values["cell"] == "rnn_relu" else (values["cell"], "tanh")
+    options["clip"] = float(values["clip"]) if values["clipping"] else 0.0
+    return options
+
+
+DEFAULTS = widget_values(resolve_config({"task": TaskConfig.name}))
+
+
+def _query_string(values: dict) -> dict[str, str]:
+    """Widget values as URL query parameters, in the form Streamlit reads back into bound widgets."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else str(v) for k, v in values.items() if v != ""}
+
+
+def load_options(options: dict, start: bool = False) -> None:
+    """Open the Train page with these flat options (over the task's defaults) in its controls, and train them
+    now if start. Raises ValueError for options no config accepts. Call from a button, not a callback."""
+    cfg = resolve_config(options)
+    if start:
+        new_run(cfg)
+    show_in_controls(cfg)
+
+
+def show_in_controls(cfg: RunConfig) -> None:
+    """Switch to the Train page with cfg in its controls and in the URL."""
+    st.switch_page(TRAIN_PAGE, query_params=_query_string(widget_values(cfg)))
+
+
+def load_preset(key: str, start: bool = False) -> None:
+    load_options(PRESETS[key].options, start)
+
+
+# ---- the widgets -----------------------------------------------------------------------------
+
+def _on_task_change() -> None:
+    """A new task brings its own defaults (sequence length, size, steps, attention ...)."""
+    state = st.session_state
+    kept = {k: state[k] for k in KEPT_ON_TASK_CHANGE if k in state}
+    kept_options = {k: v for k, v in options_from({**DEFAULTS, **kept}).items() if k in (*kept, "nonlinearity")}
+    try:
+        cfg = resolve_config({"task": state["task"], **kept_options})
+    except ValueError:  # e.g. a cell the new task cannot take: fall back to the task's own defaults
+        cfg = resolve_config({"task": state["task"]})
+    for k, v in widget_values(cfg).items():
+        state[k] = v
+
+
+def _ensure_valid_choice(key: str, choices) -> None:
+    """Before a select widget renders: a stale value (from another task or a hand-made URL) becomes the first choice."""
+    if st.session_state.get(key, DEFAULTS[key]) not in choices:
+        st.session_state[key] = choices[0]
+
+
+@dataclass
+class Settings:
+    config: RunConfig | None  # None when the values do not make a valid config
+    error: str | None
+
+
+def _number(label_key: str, key: str, *, integer: bool = True, step=None, fmt: str | None = None, lo=None, hi=None):
+    lo_lim, hi_lim = LIMITS[key] if key in LIMITS else (lo, hi)
+    lo, hi = lo if lo is not None else lo_lim, hi if hi is not None else hi_lim
+    kind = int if integer else float
+    return st.number_input(t(label_key), min_value=kind(lo), max_value=kind(hi), value=kind(DEFAULTS[key]),
+                           step=kind(step) if step is not None else None, format=fmt, key=key, bind="query-params",
+                           help=t(f"{label_key}_help", lo=lo, hi=hi))
+
+
+def settings(disabled: bool = False) -> None:
+    """Draw every setting; the caller places them (e.g. in an expander) and reads current_settings()."""
+    state = st.session_state
+    task_names = list(REGISTRY)
+    col_task, col_model, col_train = st.columns(3, gap="large")
+    with col_task:
+        st.markdown(f"**{t('controls.task_group')}**")
+        st.selectbox(t("controls.task"), task_names, index=task_names.index(DEFAULTS["task"]), key="task",
+                     format_func=lambda name: t(f"tasks.{name}.title"), on_change=_on_task_change,
+                     bind="query-params", disabled=disabled)
+        cls = task_class(state.get("task", DEFAULTS["task"]))
+        st.caption(t(f"tasks.{cls.name}.summary"))
+        if cls.variants:
+            _ensure_valid_choice("variant", cls.variants)
+            st.selectbox(t("controls.variant"), cls.variants, key="variant", bind="query-params", disabled=disabled,
+                         format_func=lambda v: t(f"tasks.{cls.name}.variant_{v}"))
+        _number("controls.seq_len", "seq_len")
+    with col_model:
+        st.markdown(f"**{t('controls.model_group')}**")
+        st.selectbox(t("controls.cell"), CELL_CHOICES, index=CELL_CHOICES.index(DEFAULTS["cell"]), key="cell",
+                     format_func=lambda c: t(f"controls.cell_{c}"), bind="query-params", disabled=disabled)
+        attention_choices = [a for a in ATTENTIONS if a in cls.attention]
+        if len(attention_choices) > 1:
+            _ensure_valid_choice("attention", attention_choices)
+            st.selectbox(t("controls.attention"), attention_choices, key="attention", bind="query-params",
+                         format_func=lambda a: t(f"controls.attention_{a}"), disabled=disabled)
+        else:
+            state["attention"] = attention_choices[0]
+        left, right = st.columns(2)
+        with left:
+            _number("controls.hidden", "hidden")
+        with right:
+            _number("controls.layers", "layers")
+        st.selectbox(t("controls.init"), INITS, key="init", bind="query-params", disabled=disabled,
+                     format_func=lambda i: t(f"controls.init_{i}"))
+        left, right = st.columns(2)
+        with left:
+            _number("controls.init_gain", "init_gain", integer=False, step=0.05, fmt="%.2f", hi=3.0)
+        with right:
+            _number("controls.forget_bias", "forget_bias", integer=False, step=0.5, fmt="%.1f")
+    with col_train:
+        st.markdown(f"**{t('controls.train_group')}**")
+        left, right = st.columns(2)
+        with left:
+            st.selectbox(t("controls.optimizer"), OPTIMIZERS, key="optimizer", bind="query-params", disabled=disabled)
+        with right:
+            _number("controls.lr", "lr", integer=False, step=1e-3, fmt="%g")
+        left, right = st.columns(2)
+        with left:
+            _number("controls.batch", "batch")
+        with right:
+            _number("controls.steps", "steps", step=100)
+        left, right = st.columns(2)
+        with left:
+            st.toggle(t("controls.clipping"), value=DEFAULTS["clipping"], key="clipping", bind="query-params",
+                      help=t("controls.clipping_help"), disabled=disabled)
+        with right:
+            _number("controls.clip", "clip", integer=False, step=0.5, fmt="%g", lo=0.01, hi=100.0)
+        left, right = st.columns(2)
+        with left:
+            _number("controls.seed", "seed", hi=10**6)
+        with right:
+            _number("controls.probe_every", "probe_every", step=10, hi=10_000)
+
+
+def current_settings() -> Settings:
+    """The config the settings widgets (and this tab's uploaded data) make, or the reason they make none."""
+    options = options_from({k: st.session_state.get(k, v) for k, v in DEFAULTS.items()})
+    if not task_class(options["task"]).variants:
+        options["variant"] = ""  # left over from a task that had variants
+    data = tab().data_for(options["task"])
+    if data is not None:
+        options["data"], options["column"] = data
+    try:
+        return Settings(resolve_config(options), None)
+    except ValueError as err:
+        return Settings(None, str(err))
+
+
+def describe_changes(old: RunConfig, new: RunConfig) -> str:
+    """ "hidden 64 → 128, lr 0.003 → 0.01": the options that differ between two configs."""
+    a, b = old.flat(), new.flat()
+    return ", ".join(f"{k} {a[k]} → {b[k]}" for k in a if a[k] != b[k])
+
+
+def preset_picker() -> None:
+    """A row to pick a ready-made experiment, read what it shows, and load it (optionally training at once)."""
+    keys = list(PRESETS)
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    with left:
+        key = st.selectbox(t("presets.pick"), keys, format_func=lambda k: t(f"presets.{k}.title"), key="preset_choice")
+    with right:
+        load, run = st.columns(2)
+        if load.button(t("presets.load"), width="stretch"):
+            load_preset(key)
+        if run.button(t("presets.load_and_train"), type="primary", width="stretch"):
+            load_preset(key, start=True)
+    st.caption(t(f"presets.{key}.description"))

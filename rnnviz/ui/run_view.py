@@ -1,0 +1,202 @@
+"""The Train page's run: its buttons, and the live view of loss, gradients, speed and outputs.
+
+Buttons sit outside the live fragment, so each press reruns the whole page and the fragment starts
+or stops polling with the run. The view itself reads one Snapshot per refresh and draws from it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+import torch
+
+from ..figures import training as figs
+from ..tasks.charlm import sample_text
+from ..train import Snapshot, Trainer
+from .charts import chart
+from .i18n import t
+from .live import live
+from .state import new_run, release, tab, train_in_background
+
+SAMPLE_CHARS = 400
+
+
+def run_buttons(config, error: str | None) -> None:
+    """Train (a new run from the settings) / Pause / Resume / Reset, and the learning rate while it runs."""
+    state = tab()
+    trainer = state.trainer
+    status = trainer.status if trainer else "none"
+    cols = st.columns([1.2, 1, 1, 1, 2.4], vertical_alignment="bottom")
+    if cols[0].button(t("run.train"), type="primary", icon=":material/play_arrow:", disabled=config is None,
+                      width="stretch", help=t("run.train_help")):
+        new_run(config)
+        st.rerun()
+    running = trainer is not None and status in ("running", "queued")
+    if cols[1].button(t("run.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
+        trainer.pause()
+        st.rerun()
+    can_resume = trainer is not None and not running and not status.startswith("stopped: non-finite")
+    if cols[2].button(t("run.resume"), icon=":material/resume:", disabled=not can_resume, width="stretch",
+                      help=t("run.resume_help")):
+        _resume(trainer)
+        st.rerun()
+    if cols[3].button(t("run.reset"), icon=":material/restart_alt:", disabled=trainer is None, width="stretch",
+                      help=t("run.reset_help")):
+        release(trainer)
+        state.trainer = None
+        st.rerun()
+    if trainer is not None and not trainer.finished:
+        with cols[4].container(horizontal=True, vertical_alignment="bottom"):
+            lr = st.number_input(t("run.lr_now"), min_value=1e-6, max_value=10.0, value=float(trainer.lr), format="%g",
+                                 step=1e-3, key=f"lr_now_{id(trainer)}")
+            if st.button(t("run.apply_lr"), disabled=math.isclose(lr, trainer.lr)):
+                trainer.set_lr(lr)
+                st.toast(t("run.lr_set", lr=f"{lr:g}"))
+    if error:
+        st.error(t("run.bad_settings", error=error), icon=":material/error:")
+
+
+def _resume(trainer: Trainer) -> None:
+    """Continue a paused run, or train a finished / restored one for another round of its configured steps."""
+    if trainer.is_alive():
+        trainer.resume()
+        return
+    more = trainer.target_steps if trainer.step < trainer.target_steps else trainer.step + trainer.cfg.train.steps
+    trainer.resume()
+    train_in_background(trainer, more)
+
+
+def live_view() -> None:
+    """Everything about the tab's run that changes while it trains, redrawn twice a second."""
+    live(_draw)
+
+
+def _draw() -> None:
+    trainer = tab().trainer
+    if trainer is None:
+        st.info(t("run.none"), icon=":material/info:")
+        return
+    snap = trainer.snapshot()
+    _status_line(trainer, snap)
+    hist = snap.history
+    task = trainer.task
+    loss_col, grad_col = st.columns(2)
+    with loss_col:
+        chart(figs.loss_figure(hist["step"], hist["loss"], task.baseline_loss, baseline_label=t("run.baseline"),
+                               title=t("run.loss_title")),
+              "loss", lambda: {"step": hist["step"], "loss": hist["loss"]})
+    with grad_col:
+        chart(figs.grad_norm_figure(hist["step"], hist["grad_norm"], hist["clipped"], trainer.cfg.train.clip,
+                                    title=t("run.grad_title"), clip_label=t("run.clip_threshold"),
+                                    events_label=t("run.clipped")),
+              "grad_norm", lambda: {"step": hist["step"], "grad_norm": hist["grad_norm"],
+                                    "clipped": hist["clipped"].astype(np.float32)})
+    _task_output(trainer, snap)
+
+
+def _status_line(trainer: Trainer, snap: Snapshot) -> None:
+    done = min(1.0, snap.step / max(1, snap.target_steps))
+    rate = snap.steps_per_second
+    left = (snap.target_steps - snap.step) / rate if rate > 0 and not trainer.finished else 0.0
+    st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
+    loss = snap.history["loss"]
+    cols = st.columns(5)
+    cols[0].metric(t("run.status"), _status_word(snap.status))
+    cols[1].metric(t("run.loss"), f"{loss[-1]:.4g}" if len(loss) else "–",
+                   help=t("run.baseline_help", baseline=f"{trainer.task.baseline_loss:.4g}"))
+    cols[2].metric(t("run.speed"), f"{rate:.1f}")
+    cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
+    cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
+    if snap.status.startswith("stopped: non-finite"):
+        st.error(t("run.non_finite", status=snap.status), icon=":material/warning:")
+    elif snap.status.startswith("stopped: error"):
+        st.error(snap.status, icon=":material/error:")
+    elif snap.status == "queued":
+        st.info(t("run.queued"), icon=":material/hourglass_top:")
+
+
+def _status_word(status: str) -> str:
+    word = status.split(":")[0]
+    return t(f"run.status_{word}") if word in ("ready", "queued", "running", "paused", "completed", "stopped") else word
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# ---- what the model does, per task ------------------------------------------------------------
+
+def _task_output(trainer: Trainer, snap: Snapshot) -> None:
+    task, trace, hist = trainer.task, snap.trace, snap.history
+    if task.loss_kind == "ce" and task.name != "charlm":
+        chance = 1 / 8 if task.name == "copy" else 1 / task.n_out
+        chart(figs.accuracy_figure(hist["step"], hist["accuracy"], chance, title=t("run.accuracy_title"),
+                                   chance_label=t("run.chance")),
+              "accuracy", lambda: {"step": hist["step"], "accuracy": hist["accuracy"]})
+    if trace is None:
+        return
+    st.markdown(f"**{t('run.outputs_title', step=trace.step)}**")
+    if task.name == "charlm":
+        _text_sample(trainer, trace.step)
+    elif task.name == "sine":
+        unit = task.column or t("run.value")
+        chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0], units=unit),
+              "forecast", lambda: {"input": trace["x"][0, :, 0], "truth": trace["y"][0, :, 0],
+                                   "forecast": trace["pred"][0, :, 0]})
+    elif task.loss_kind == "mse":
+        chart(figs.regression_scatter(trace["y"], trace["pred"]), "predictions",
+              lambda: {"target": trace["y"].ravel(), "predicted": trace["pred"].ravel()})
+    elif task.output in ("per_step", "seq2seq") or task.name == "reversal":
+        _token_rows(task, trace)
+    else:
+        _class_table(task, trace)
+
+
+def _tokens(vocab, ids) -> list[str]:
+    return [vocab[int(i)] for i in np.asarray(ids).ravel()]
+
+
+def _token_rows(task, trace) -> None:
+    """Copy, reversal and running parity: the sequence to reproduce next to what the model wrote."""
+    x, y, guess = trace["x"][0], trace["y"][0], trace["pred"][0].argmax(-1)  # (T,), (T,), (T,)
+    if task.name == "copy":
+        x, y, guess = x[:10], y[-10:], guess[-10:]  # the symbols to remember, and the recall at the end
+    in_vocab = task.in_vocab or ["0", "1"]
+    out_vocab = task.out_vocab or ["0", "1"]
+    rows = {t("run.row_input"): _tokens(in_vocab, x if x.ndim == 1 else x[:, 0]),
+            t("run.row_target"): _tokens(out_vocab, y), t("run.row_model"): _tokens(out_vocab, guess)}
+    correct = np.full((3, len(y)), np.nan, dtype=np.float32)
+    correct[2] = (guess == y).astype(np.float32)
+    st.plotly_chart(figs.token_rows_figure(rows, correct), key="tokens")
+
+
+def _class_table(task, trace) -> None:
+    """One-label classifiers: each probe example's input, label and the model's answer with its confidence."""
+    probs = trace["pred"]  # (B, classes)
+    rows = []
+    for b in range(min(8, probs.shape[0])):
+        x = trace["x"][b]
+        if task.in_vocab is not None:
+            text = " ".join(w for w in _tokens(task.in_vocab, x) if w != "<pad>")
+        else:
+            text = "".join(str(int(v)) for v in np.asarray(x).ravel())
+        guess = int(probs[b].argmax())
+        rows.append({t("run.col_input"): text, t("run.col_target"): task.out_vocab[int(trace["y"][b])],
+                     t("run.col_model"): task.out_vocab[guess], t("run.col_confidence"): float(probs[b, guess])})
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={t("run.col_confidence"): st.column_config.ProgressColumn(min_value=0, max_value=1)})
+
+
+def _text_sample(trainer: Trainer, step: int) -> None:
+    """Text written by the character model at the chosen temperature; rewritten after each new probe."""
+    temperature = st.slider(t("run.temperature"), 0.1, 2.0, 0.8, 0.1, key="temperature", help=t("run.temperature_help"))
+    cache = st.session_state.setdefault("rnnviz_sample", {})
+    key = (id(trainer), step, temperature)
+    if key not in cache:
+        with trainer.held():  # between two training steps: the weights do not change under the sampler
+            text = sample_text(trainer.model, trainer.task, SAMPLE_CHARS, temperature, torch.Generator().manual_seed(step))
+        cache.clear()
+        cache[key] = text
+    st.code(cache[key], language=None, wrap_lines=True)
