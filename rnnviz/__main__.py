@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,6 +98,7 @@ def cmd_train(args) -> int:
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "out")}
     cfg = resolve_config(options)
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before training, not after, if it cannot be written
     trainer = Trainer(cfg, on_step=Progress(cfg.train.steps))
     print(f"training {cfg.model.cell} on {cfg.task.name} (T={cfg.task.seq_len}, H={cfg.model.hidden}) "
           f"on {trainer.device_name}; baseline loss {trainer.task.baseline_loss:.4g}", file=sys.stderr)
@@ -116,17 +118,17 @@ def cmd_train(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from .models import SeqModel
+    from .config import check_range
     from .probe import record_trace
-    from .runs import load_run
+    from .runs import load_model, load_run
     from .tasks import make_task
 
     if not 1 <= args.batch <= 1024:
         raise CliError(f"--batch must be between 1 and 1024, got {args.batch}")
+    check_range("seed", args.seed)
     saved = load_run(args.run_dir)
     task = make_task(saved.config.task)
-    twin = SeqModel(saved.config.model, task.io, unrolled=True)
-    twin.load_state_dict(saved.model_state)
+    twin = load_model(saved, task, unrolled=True)
     batch = task.sample(args.batch, torch.Generator().manual_seed(args.seed), "val")
     trace = record_trace(twin, task, batch, step=int(saved.record.get("step", 0)))
     np.savez(args.out, **trace.arrays)

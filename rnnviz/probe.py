@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import SeqModel
+from .models import SeqModel, make_model
 from .tasks.base import Batch, Task
 
 STATE_KINDS = ("h", "c")  # recorded states whose gradients a Trace also holds
@@ -48,7 +48,7 @@ class Trace:
 
 def make_twin(model: SeqModel) -> SeqModel:
     """A CPU copy of model with unrolled recurrent stacks (same parameter names, so state dicts match)."""
-    twin = SeqModel(model.cfg, model.io, unrolled=True)
+    twin = make_model(model.cfg, model.io, seed=0, unrolled=True)  # seeded: leaves the global RNG alone
     load_weights(twin, model)
     return twin
 

@@ -26,7 +26,8 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from .config import RunConfig
-from .tasks import check_compatible, make_task
+from .models import SeqModel, make_model
+from .tasks import Task, check_compatible, make_task
 from .train import Trainer
 
 FORMAT, FORMAT_VERSION = "rnnviz-run", 1
@@ -136,6 +137,8 @@ def bundle_bytes(trainer: Trainer, evaluate: bool = True) -> bytes:
 
 # ---- loading -----------------------------------------------------------------------------------
 def _describe_foreign(data: bytes) -> str:
+    if len(data) >= 9 and data[8:9] == b"{":  # a safetensors file starts with an 8-byte header length, then JSON
+        return "it is damaged or truncated"
     if data[:1] == b"\x80":
         return "it looks like a Python pickle; rnnviz never unpickles files"
     if data[:2] == b"PK":
@@ -160,6 +163,9 @@ def _read_json(data: bytes) -> dict:
     version = record.get("version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise RunFileError(f"this run was saved in format version {version!r}; this rnnviz reads versions up to {FORMAT_VERSION}")
+    for key, kind in (("config", dict), ("history", dict), ("param_norms", dict), ("probes", list), ("optimizer", list)):
+        if record.get(key) is not None and not isinstance(record[key], kind):
+            raise RunFileError(f"{RUN_JSON} is damaged: its \"{key}\" is not a {'JSON object' if kind is dict else 'list'}")
     return record
 
 
@@ -209,8 +215,9 @@ def extract_bundle(data: bytes, directory) -> Path:
     return out
 
 
-def _check_weights(trainer: Trainer, state: dict[str, torch.Tensor]) -> None:
-    expected = trainer.model.state_dict()
+def check_weights(model: SeqModel, state: dict[str, torch.Tensor]) -> None:
+    """Raise RunFileError unless state has exactly model's parameter names and shapes."""
+    expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
@@ -220,6 +227,15 @@ def _check_weights(trainer: Trainer, state: dict[str, torch.Tensor]) -> None:
         if tuple(state[name].shape) != tuple(tensor.shape):
             raise RunFileError(f"{MODEL_FILE} does not match the config in {RUN_JSON}: {name} is "
                                f"{tuple(state[name].shape)} in the file but {tuple(tensor.shape)} for this config")
+
+
+def load_model(saved: SavedRun, task: Task, unrolled: bool = False) -> SeqModel:
+    """The saved run's model for task (built from saved.config.task) on the CPU, or its unrolled twin,
+    with the weights checked against the config."""
+    model = make_model(saved.config.model, task.io, seed=0, unrolled=unrolled)
+    check_weights(model, saved.model_state)
+    model.load_state_dict(saved.model_state)
+    return model
 
 
 def _none_to_nan(values) -> list:
@@ -234,7 +250,7 @@ def restore_trainer(saved: SavedRun, device: str | None = None, **trainer_kwargs
         trainer = Trainer(config, task=make_task(config.task), **trainer_kwargs)
     except (ValueError, OSError) as err:
         raise RunFileError(f"cannot rebuild this run: {err}") from None
-    _check_weights(trainer, saved.model_state)
+    check_weights(trainer.model, saved.model_state)
     trainer.model.load_state_dict({k: v.to(trainer.device) for k, v in saved.model_state.items()})
     record = saved.record
     _restore_optimizer(trainer, saved.train_state, record.get("optimizer") or [])

@@ -7,7 +7,7 @@ Sentences come from a small grammar, each built for a label drawn by a fair coin
   "the plot was dull but it is great" two clauses of opposite sentiment: the one after "but" wins
 The label is the adjective's (or verb's) polarity, flipped by a negation: 0 negative, 1 positive.
 Encoding: word tokens, id 0 is padding and ids 1.. the words in alphabetical order (`in_vocab`).
-Sentences have 4 to MAX_WORDS = 13 words and are LEFT-padded to seq_len, so the last step is always
+Sentences have 3 ("i love it") to MAX_WORDS = 13 words and are LEFT-padded to seq_len, so the last step is always
 the last word (the model reads the last hidden state) and `Batch.mask` (B, T) is False at padding
 (attention pooling gives it no weight). seq_len below MAX_WORDS is refused rather than cutting sentences.
 x is (B, T) ids, y is (B,) class ids.
