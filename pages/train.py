@@ -8,6 +8,7 @@ from rnnviz.ui.state import tab
 st.title(t("train.title"))
 st.markdown(t("train.intro"))
 
+controls.apply_pending()
 controls.preset_picker()
 trainer = tab().trainer
 with st.expander(t("train.settings"), expanded=trainer is None, icon=":material/tune:"):
@@ -31,4 +32,4 @@ with save:
     files.bundle_download()
 with restore:
     if files.bundle_upload():
-        controls.show_in_controls(tab().trainer.cfg)
+        controls.show_later(tab().trainer.cfg)

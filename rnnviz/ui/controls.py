@@ -13,12 +13,13 @@ every widget's value in the query string, which Streamlit applies to the bound w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import streamlit as st
 
 from ..config import ATTENTIONS, INITS, LIMITS, OPTIMIZERS, RunConfig, TaskConfig, TrainConfig
 from ..presets import PRESETS
-from ..tasks import REGISTRY, resolve_config, task_class
+from ..tasks import REGISTRY, make_task, resolve_config, task_class
 from .i18n import t
 from .state import new_run, tab
 
@@ -57,21 +58,40 @@ def _query_string(values: dict) -> dict[str, str]:
 
 
 def load_options(options: dict, start: bool = False) -> None:
-    """Open the Train page with these flat options (over the task's defaults) in its controls, and train them
-    now if start. Raises ValueError for options no config accepts. Call from a button, not a callback."""
+    """From another page: open the Train page with these flat options (over the task's defaults) in its
+    controls, and train them now if start. Raises ValueError for options no config accepts. Call it from a
+    button's `if`, not from a callback (it switches pages)."""
     cfg = resolve_config(options)
     if start:
         new_run(cfg)
-    show_in_controls(cfg)
-
-
-def show_in_controls(cfg: RunConfig) -> None:
-    """Switch to the Train page with cfg in its controls and in the URL."""
     st.switch_page(TRAIN_PAGE, query_params=_query_string(widget_values(cfg)))
 
 
 def load_preset(key: str, start: bool = False) -> None:
+    """load_options for a preset, from another page."""
     load_options(PRESETS[key].options, start)
+
+
+def show_later(cfg: RunConfig) -> None:
+    """On the Train page, after its widgets were drawn: put cfg into them on the next run (see apply_pending)."""
+    tab().pending_config = cfg
+    st.rerun()
+
+
+def apply_pending() -> None:
+    """At the top of the Train page, before any widget: take over a config asked for by show_later."""
+    state = tab()
+    if state.pending_config is not None:
+        st.session_state.update(widget_values(state.pending_config))
+        state.pending_config = None
+
+
+def _preset_here(key: str, start: bool) -> None:
+    """Button callback on the Train page: the preset's settings into the widgets (and the URL)."""
+    cfg = PRESETS[key].config()
+    st.session_state.update(widget_values(cfg))
+    if start:
+        new_run(cfg)
 
 
 # ---- the widgets -----------------------------------------------------------------------------
@@ -184,9 +204,18 @@ def current_settings() -> Settings:
     if data is not None:
         options["data"], options["column"] = data
     try:
-        return Settings(resolve_config(options), None)
+        config = resolve_config(options)
+        check_task(config.task)
     except ValueError as err:
         return Settings(None, str(err))
+    return Settings(config, None)
+
+
+@lru_cache(maxsize=64)
+def check_task(task: TaskConfig) -> None:
+    """Build the task once per distinct task config, so what only the task can check (a sequence length too
+    short for its sentences, an unusable file) is reported with the settings. Raises ValueError."""
+    make_task(task)
 
 
 def describe_changes(old: RunConfig, new: RunConfig) -> str:
@@ -203,8 +232,6 @@ def preset_picker() -> None:
         key = st.selectbox(t("presets.pick"), keys, format_func=lambda k: t(f"presets.{k}.title"), key="preset_choice")
     with right:
         load, run = st.columns(2)
-        if load.button(t("presets.load"), width="stretch"):
-            load_preset(key)
-        if run.button(t("presets.load_and_train"), type="primary", width="stretch"):
-            load_preset(key, start=True)
+        load.button(t("presets.load"), width="stretch", on_click=_preset_here, args=(key, False))
+        run.button(t("presets.load_and_train"), type="primary", width="stretch", on_click=_preset_here, args=(key, True))
     st.caption(t(f"presets.{key}.description"))

@@ -30,7 +30,10 @@ def run_buttons(config, error: str | None) -> None:
     cols = st.columns([1.2, 1, 1, 1, 2.4], vertical_alignment="bottom")
     if cols[0].button(t("run.train"), type="primary", icon=":material/play_arrow:", disabled=config is None,
                       width="stretch", help=t("run.train_help")):
-        new_run(config)
+        try:
+            new_run(config)
+        except ValueError as err:  # e.g. a device this machine lacks; the current run is kept
+            state.notice = t("run.bad_settings", error=err)
         st.rerun()
     running = trainer is not None and status in ("running", "queued")
     if cols[1].button(t("run.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
@@ -55,6 +58,9 @@ def run_buttons(config, error: str | None) -> None:
                 st.toast(t("run.lr_set", lr=f"{lr:g}"))
     if error:
         st.error(t("run.bad_settings", error=error), icon=":material/error:")
+    if state.notice:
+        st.error(state.notice, icon=":material/error:")
+        state.notice = None
 
 
 def _resume(trainer: Trainer) -> None:

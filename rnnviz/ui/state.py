@@ -22,6 +22,7 @@ class TabState:
     workdir: tempfile.TemporaryDirectory | None = None  # this tab's uploads; deleted with the session
     notice: str | None = None  # a one-off message for the next render (e.g. why a run could not start)
     data: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # task -> (uploaded file path, CSV column)
+    pending_config: RunConfig | None = None  # settings to put into the Train page's widgets on its next run
     restored_upload: str | None = None  # file id of the last run bundle restored, so a rerun does not restore it again
 
     def folder(self) -> Path:
@@ -57,9 +58,9 @@ def train_in_background(trainer: Trainer, steps: int | None = None) -> None:
 def new_run(cfg: RunConfig, start: bool = True) -> Trainer:
     """Replace this tab's run with a fresh one for cfg (and start it). Raises ValueError for bad configs."""
     state = tab()
-    if state.trainer is not None:
-        state.trainer.stop()
-    state.trainer = Trainer(cfg)
+    trainer = Trainer(cfg)  # built first: if cfg is refused, the current run goes on untouched
+    release(state.trainer)
+    state.trainer = trainer
     if start:
         train_in_background(state.trainer)
     return state.trainer

@@ -1,0 +1,159 @@
+"""AppTest tests of the Train and Compare pages: they load, their controls are there, runs train.
+
+Training in these tests is stepped synchronously (Trainer.run) or in the trainer's own thread and
+joined; the live fragment's timer is never relied on.
+"""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, tiny_config
+from rnnviz.presets import PRESETS
+from rnnviz.tasks import REGISTRY, resolve_config
+from rnnviz.train import Trainer
+from rnnviz.ui.state import KEY, TabState
+
+TIMEOUT = 60
+TINY_SETTINGS = {"seq_len": 6, "hidden": 4, "steps": 12, "batch": 8, "probe_every": 4}
+
+
+def app(page: str | None = None, state: TabState | None = None, **widgets) -> AppTest:
+    """The whole app (navigation, sidebar), optionally on another page, with a tab state and widget values."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if state is not None:
+        at.session_state[KEY] = state
+    for key, value in widgets.items():
+        at.session_state[key] = value
+    at.run()
+    if page is not None:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def trained(run_steps: int = 6, **flat) -> Trainer:
+    """A tiny trainer stepped synchronously for run_steps (its configured steps may be more)."""
+    trainer = Trainer(tiny_config(**flat))
+    trainer.run(run_steps)
+    return trainer
+
+
+def test_train_page_loads_with_its_controls():
+    at = app()
+    assert at.title[0].value == "Train a recurrent network"
+    labels = {w.label for w in [*at.selectbox, *at.number_input]}
+    for label in ("Task", "Cell", "Attention", "Recurrent weights", "Optimizer", "Sequence length T", "Hidden units",
+                  "Layers", "Gain ρ", "Forget-gate bias", "Learning rate", "Batch", "Steps", "Clip threshold", "Seed",
+                  "Probe every", "Ready-made experiment"):
+        assert label in labels
+    assert [t.label for t in at.toggle] == ["Clip gradients"]
+    for label in ("Train", "Pause", "Resume", "Reset", "Load settings", "Load and train"):
+        button(at, label)
+    assert button(at, "Pause").disabled and button(at, "Reset").disabled
+    assert any("No run yet" in i.value for i in at.info)
+
+
+def test_a_short_run_trains_and_is_drawn():
+    at = app(**TINY_SETTINGS)
+    button(at, "Train").click().run()
+    trainer = at.session_state[KEY].trainer
+    assert trainer.cfg.model.hidden == 4 and trainer.cfg.train.steps == 12
+    trainer.join(timeout=TIMEOUT)
+    assert trainer.status == "completed"
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric][:2] == ["done", f"{trainer.history.loss[-1]:.4g}"]
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 3  # loss, gradient norm, predictions
+
+
+def test_pause_resume_reset():
+    trainer = trained(run_steps=4, steps=40)
+    at = app(state=TabState(trainer=trainer))
+    assert not button(at, "Resume").disabled  # a finished run can train another round of its steps
+    button(at, "Resume").click().run()
+    trainer.join(timeout=TIMEOUT)
+    assert trainer.step == 4 + 40
+    at.run()
+    button(at, "Reset").click().run()
+    assert at.session_state[KEY].trainer is None
+
+
+@pytest.mark.parametrize("task", list(REGISTRY))
+def test_every_task_shows_its_output(task):
+    sizes = {"sentiment": 13, "order": 6, "reversal": 4, "copy": 3, "charlm": 8}
+    trainer = trained(run_steps=2, task=task, seq_len=sizes.get(task, 6), attention=REGISTRY[task].defaults.get("attention", "none"))
+    at = app(state=TabState(trainer=trainer))
+    assert any("What the model does" in m.value for m in at.markdown)
+
+
+def test_settings_a_task_cannot_take_are_explained_and_not_trainable():
+    at = app(task="sentiment", seq_len=5, attention="dot")
+    assert any("at least 13" in e.value for e in at.error)
+    assert button(at, "Train").disabled
+
+
+def test_changing_the_task_brings_its_defaults():
+    at = app()
+    at.selectbox(key="task").set_value("reversal").run()
+    assert at.number_input(key="seq_len").value == REGISTRY["reversal"].defaults["seq_len"]
+    assert at.selectbox(key="attention").value == "dot"
+    assert at.selectbox(key="cell").value == "lstm"  # the cell is kept
+
+
+def test_every_preset_loads_into_the_controls():
+    for key, preset in PRESETS.items():
+        at = app()
+        at.selectbox(key="preset_choice").set_value(key).run()
+        button(at, "Load settings").click().run()
+        assert not at.exception
+        expected = preset.config()
+        assert at.selectbox(key="task").value == expected.task.name
+        assert at.number_input(key="seq_len").value == expected.task.seq_len
+        assert at.number_input(key="steps").value == expected.train.steps
+        assert at.toggle(key="clipping").value == (expected.train.clip > 0)
+
+
+def test_nonfinite_stop_is_explained():
+    trainer = Trainer(tiny_config(cell="rnn", init="orthogonal", init_gain=3.0, lr=10.0, clip=0.0, optimizer="sgd",
+                                  seq_len=20, hidden=16, steps=200))
+    trainer.run()
+    assert trainer.status.startswith("stopped: non-finite")
+    at = app(state=TabState(trainer=trainer))
+    assert any("Turn clipping on" in e.value for e in at.error)
+    assert button(at, "Resume").disabled
+
+
+def test_compare_page_trains_cells_side_by_side():
+    current = trained(run_steps=2)
+    at = app("compare", state=TabState(trainer=current))
+    assert at.title[0].value == "Compare cells"
+    at.selectbox(key="cmp_source").set_value("current").run()
+    button(at, "Train side by side").click().run()
+    runs = at.session_state[KEY].compare
+    assert list(runs) == ["rnn", "lstm", "gru"]
+    for trainer in runs.values():
+        trainer.join(timeout=TIMEOUT)
+        assert trainer.status == "completed" and trainer.cfg.task == current.cfg.task
+    at.run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["RNN · tanh", "LSTM", "GRU"]
+    assert len(at.get("plotly_chart")) == 2  # losses, and gradients through time at a matching step
+
+
+def test_compare_needs_a_run_for_the_current_settings():
+    at = app("compare")
+    at.selectbox(key="cmp_source").set_value("current").run()
+    assert at.error and button(at, "Train side by side").disabled
+
+
+def test_presets_are_valid_configs():
+    for preset in PRESETS.values():
+        resolve_config(preset.options)
