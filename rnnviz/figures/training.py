@@ -65,9 +65,9 @@ def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None
         cx, cy = bucket(step[clipped], np.asarray(grad_norm)[clipped], how="max")
         fig.add_trace(go.Scatter(x=cx, y=_positive(cy), mode="markers", name=events_label,
                                    marker=dict(color="#d62728", size=5, symbol="x")))
-    if clip > 0:
-        fig.add_hline(y=clip, line=dict(color="#d62728", dash="dot", width=1.5),
-                      annotation_text=clip_label, annotation_position="bottom right")
+    if clip > 0 and len(x):
+        fig.add_trace(go.Scatter(x=f32([x[0], x[-1]]), y=f32([clip, clip]), mode="lines", name=f"{clip_label} {clip:g}",
+                                 line=dict(color="#d62728", dash="dot", width=1.5), hoverinfo="name"))
     fig.update_xaxes(title="training step")
     log_axis(fig, "global gradient norm (log scale)", y)
     return style(fig, title, height)

@@ -1,0 +1,103 @@
+"""The live loop in a real browser: train, watch the chart update, pause, resume, reset; every page by URL.
+
+Screenshots go to shots/browser/ (or $RNNVIZ_SHOTS); the test run's summary names the folder.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from browser import ROOT, AppServer, WireMeter, browser, chromium_path, no_exceptions, settle
+from rnnviz.ui.layout import NAVIGATION
+
+SHOTS = Path(os.environ.get("RNNVIZ_SHOTS", ROOT / "shots" / "browser"))
+# A run that trains for a while at a few hundred steps a second, so the live view has something to show.
+SMALL_RUN = "seq_len=20&hidden=32&steps=5000&probe_every=25"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    chromium_path()  # skip (or fail in CI) before starting anything
+    app = AppServer(tmp_path_factory.mktemp("app") / "streamlit.log")
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with browser() as b:
+        tab = b.new_page(viewport={"width": 1400, "height": 1000})
+        tab.meter = WireMeter(tab)
+        yield tab
+
+
+def click(page, label: str) -> None:
+    page.get_by_role("button", name=re.compile(rf"^\W*\w*\W*{label}$")).first.click()
+    settle(page)
+
+
+def rerun(page) -> None:
+    """Rerun the page as a user pressing R would (a reload would start a new session)."""
+    page.locator("h1").first.click()
+    page.keyboard.press("r")
+    time.sleep(0.5)
+    settle(page)
+
+
+def current_step(page) -> int:
+    text = page.get_by_text(re.compile(r"^Step \d+ of \d+$")).first.inner_text()
+    return int(text.split()[1])
+
+
+def loss_path(page) -> str:
+    """The drawn loss line (an SVG path), which changes whenever the chart is redrawn with new data."""
+    return page.locator(".js-plotly-plot").first.locator("path.js-line").first.get_attribute("d") or ""
+
+
+def test_train_pause_resume_reset(server, page):
+    page.goto(f"{server.url}/?{SMALL_RUN}")
+    settle(page)
+    assert page.get_by_role("heading", name="Train a recurrent network").is_visible()
+    click(page, "Train")
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
+    paths, steps = set(), []
+    started = time.monotonic()
+    while time.monotonic() - started < 4:
+        paths.add(loss_path(page))
+        steps.append(current_step(page))
+        time.sleep(0.25)
+    assert len(paths) >= 3, "the loss chart should be redrawn at least twice in 4 s"
+    assert steps[-1] > steps[0]
+    rate, size = page.meter.window(started, time.monotonic())
+    print(f"\nlive view: {rate:.2f} refreshes/s, {size / 1e3:.1f} kB per refresh")
+    assert rate >= 2 and size <= 1e6
+    page.screenshot(path=str(SHOTS / "train-live.png"), full_page=True)
+
+    click(page, "Pause")
+    time.sleep(1.0)
+    rerun(page)
+    paused_at = current_step(page)
+    time.sleep(1.5)
+    rerun(page)
+    assert current_step(page) == paused_at, "a paused run must not step"
+    click(page, "Resume")
+    page.wait_for_function(f"""() => [...document.querySelectorAll('p')].some(p => {{
+        const m = p.innerText.match(/^Step (\\d+) of/); return m && +m[1] > {paused_at}; }})""", timeout=30_000)
+    click(page, "Reset")
+    assert page.get_by_text(re.compile("No run yet: choose settings")).is_visible()
+    assert not no_exceptions(page)
+
+
+@pytest.mark.parametrize("stem", [stem for _, entries in NAVIGATION for stem, _ in entries])
+def test_every_page_opens_by_url(server, page, stem):
+    page.goto(f"{server.url}/{stem}")
+    settle(page)
+    assert not no_exceptions(page), f"{stem}: {no_exceptions(page)}"
+    nav = page.locator("[data-testid='stSidebarNavLink']")
+    assert nav.count() == sum(len(entries) for _, entries in NAVIGATION), "the app's own navigation, not file names"
+    page.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=True)
