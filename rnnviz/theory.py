@@ -212,7 +212,7 @@ def _log10_norms(mats: np.ndarray) -> np.ndarray:
 
 
 def _product_norms(p: _Path, ks: np.ndarray, blocks: dict[str, tuple[slice, slice]], dtype=np.float64) -> dict:
-    """log10 ‖block of ∂s_T/∂s_{T−k}‖₂ for each k in ks (sorted, within 0..T), per named block.
+    """log10 ‖block of ∂s_T/∂s_{T−k}‖₂ for each k in ks (in the order given, within 0..T), per named block.
 
     Walks back from J_T, keeping the product P = P̂ · 10**scale with max|P̂| = 1; norms are computed in
     batches at the kept k, so the cost is T matrix products plus len(ks) small eigenvalue problems.
@@ -230,7 +230,8 @@ def _product_norms(p: _Path, ks: np.ndarray, blocks: dict[str, tuple[slice, slic
             kept.clear()
             scales.clear()
 
-    wanted = set(int(k) for k in ks)
+    wanted = np.unique(np.asarray(ks, dtype=int))  # the walk visits k in increasing order
+    keep = set(wanted.tolist())
     prod, scale = np.eye(S, dtype=dtype), 0.0
     for k in range(T + 1):
         if k > 0 and scale > -np.inf:
@@ -240,13 +241,14 @@ def _product_norms(p: _Path, ks: np.ndarray, blocks: dict[str, tuple[slice, slic
                 scale = -np.inf
             else:
                 prod, scale = prod / m, scale + float(np.log10(m))
-        if k in wanted:
+        if k in keep:
             kept.append(prod)
             scales.append(scale)
             if len(kept) >= batch:
                 flush()
     flush()
-    return {name: np.concatenate(v) for name, v in out.items()}
+    order = np.searchsorted(wanted, ks)  # back to the caller's order (labs pass k = T − t, decreasing)
+    return {name: np.concatenate(v)[order] for name, v in out.items()}
 
 
 def _clamp(values: np.ndarray) -> tuple[np.ndarray, bool]:
