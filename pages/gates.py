@@ -20,6 +20,7 @@ cell = trainer.cfg.model.cell
 gates = GATES[cell]  # ("i", "f", "g", "o") or ("r", "z", "n")
 sigmoid = [g for g in gates if g not in ("g", "n")]  # in [0, 1]; g and n are tanh, in [-1, 1]
 carry = "f" if cell == "lstm" else "z"  # the gate that keeps the old state: f c_{t-1}, z h_{t-1}
+GATE_UNITS = 64  # four heatmaps on one page: half the hidden-state page's rows keeps each refresh small
 
 
 def draw():
@@ -33,27 +34,28 @@ def draw():
     for k, gate in enumerate(gates):
         zrange, scale = ((0.0, 1.0), inside.SEQUENTIAL) if gate in sigmoid else ((-1.0, 1.0), inside.DIVERGING)
         with columns[k % 2]:
-            inspect.chart(inside.time_unit_heatmap(
+            inspect.show(("gate", gate, *view.key), lambda: inside.time_unit_heatmap(
                 view.array("gate", gate), inputs=view.inputs(), order=order, zrange=zrange, colorscale=scale,
                 value_name=gate, unit_title=t("gates.units_by_variance"), title=t(f"gates.name_{gate}"),
-                height=360, labels=L))
+                max_units=GATE_UNITS, height=360, labels=L))
 
     st.subheader(t("gates.carry_title", gate=carry))
     st.markdown(t(f"gates.carry_{cell}"))
     grads = {f"‖∂L/∂{kind}_t‖": np.linalg.norm(g, axis=-1)  # (T,) for the picked example
              for kind in ("c", "h") if (g := view.array("grad." + kind)) is not None}
-    inspect.chart(inside.gate_and_gradient(view.array("gate", carry), grads, gate_name=carry, labels=L,
-                                           title=t("gates.carry_figure", step=view.step, example=view.example + 1)))
+    inspect.show(("carry", *view.key), lambda: inside.gate_and_gradient(
+        view.array("gate", carry), grads, gate_name=carry, labels=L,
+        title=t("gates.carry_figure", step=view.step, example=view.example + 1)))
 
     st.subheader(t("gates.saturation_title"))
     st.markdown(t("gates.saturation_intro"))
     shown = inspect.spread_steps([p["step"] for p in view.snap.probes], view.step, n=3)
     sat = {g: [(s, view.summary(s)["sat." + view.name("gate", g)]) for s in shown] for g in sigmoid}
-    inspect.chart(inside.saturation_scatter(sat, labels=L))
+    inspect.show(("sat", *shown, view.prefix, view.layer), lambda: inside.saturation_scatter(sat, labels=L))
     probes = view.snap.probes
     history = {g: np.stack([p["sat." + view.name("gate", g)] for p in probes]) for g in sigmoid}
-    inspect.chart(inside.saturation_over_training([p["step"] for p in probes], history, labels=L,
-                                                  title=t("gates.saturation_history")))
+    inspect.show(("sat_history", len(probes), view.prefix, view.layer), lambda: inside.saturation_over_training(
+        [p["step"] for p in probes], history, labels=L, title=t("gates.saturation_history")))
 
 
 live(draw)

@@ -30,14 +30,14 @@ def draw():
     flat = states.reshape(B * T, H)
     order = None if sort == "index" else order_units(flat, None if sort == "variance" else signals[sort].reshape(-1))
     kinds = ["h", "c"] if view.array("c") is not None else ["h"]
+    by = t(f"hidden_states.sort_{sort}") if sort in ("variance", "index") else inspect.signal_label(sort)
     for kind, col in zip(kinds, st.columns(len(kinds))):
         with col:
-            zrange = inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h")
-            inspect.chart(inside.time_unit_heatmap(
-                view.array(kind), inputs=view.inputs(), order=order, zrange=zrange, value_name=kind,
-                unit_title=t("hidden_states.units_by", order=t(f"hidden_states.sort_{sort}") if sort in ("variance", "index")
-                             else inspect.signal_label(sort)),
-                title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1), labels=L))
+            inspect.show(("heat", kind, sort, view.snap.trace_steps[-1], *view.key), lambda: inside.time_unit_heatmap(
+                view.array(kind), inputs=view.inputs(), order=order, value_name=kind, labels=L,
+                zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h"),
+                unit_title=t("hidden_states.units_by", order=by),
+                title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1)))
     if view.tokens() is not None and not view.prefix:
         coloured_text(view, states, signals)
     pca_section(view)
@@ -53,17 +53,18 @@ def coloured_text(view, states, signals):
                                        format_func=inspect.signal_label, key="hs_feature")
         r = unit_correlation(states.reshape(B * T, H), signals[feature].reshape(-1))
         best = int(np.argmax(np.abs(r)))
-        inspect.chart(inside.unit_ranking(r, feature=inspect.signal_label(feature), labels=L,
-                                          title=t("hidden_states.ranking_title", feature=inspect.signal_label(feature))))
+        label = inspect.signal_label(feature)
+        inspect.show(("rank", feature, *view.key), lambda: inside.unit_ranking(
+            r, feature=label, labels=L, title=t("hidden_states.ranking_title", feature=label)))
     unit = st.selectbox(t("hidden_states.unit"), [-1, *range(H)], key="hs_unit",
                         format_func=lambda u: t("hidden_states.best_unit", unit=best) if u < 0 else f"u{u}")
     unit = best if unit is None or unit < 0 else unit
     vocab, x = view.trainer.task.in_vocab, view.trace["x"]
     examples = [([vocab[int(i)] for i in x[b]], states[b, :, unit]) for b in range(B)]
     width = 64 if view.trainer.cfg.task.name == "charlm" else T
-    lo, hi = inspect.state_range(trainer, view.name("h"), view.example, bounded)
-    inspect.chart(inside.text_heatmap(examples, zrange=(lo, hi), width=width, value_name=f"h[u{unit}]", labels=L,
-                                      title=t("hidden_states.text_figure", unit=unit, step=view.step)))
+    inspect.show(("text", unit, view.snap.trace_steps[-1], *view.key), lambda: inside.text_heatmap(
+        examples, zrange=inspect.state_range(trainer, view.name("h"), view.example, bounded), width=width,
+        value_name=f"h[u{unit}]", labels=L, title=t("hidden_states.text_figure", unit=unit, step=view.step)))
 
 
 def pca_section(view):
@@ -72,11 +73,11 @@ def pca_section(view):
                                 format_func=lambda d: t(f"hidden_states.pca_{d}"), key="hs_pca")
     name = view.name("h")
     if dims == "3d":
-        inspect.chart(inside.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
+        inspect.show(("pca3", *view.key), lambda: inside.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
         return
     steps = inspect.spread_steps(view.snap.trace_steps, view.step)
-    panels = [(tr.step, tr[name]) for tr in map(trainer.trace_at, steps)]
-    inspect.chart(inside.pca_trajectories(panels, labels=L))
+    inspect.show(("pca2", name, *steps), lambda: inside.pca_trajectories(
+        [(tr.step, tr[name]) for tr in map(trainer.trace_at, steps)], labels=L))
 
 
 live(draw)

@@ -14,6 +14,7 @@ Unit statistics work on states shaped (N, H) (N = examples x steps flattened) an
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 OPENING, CLOSING = "([", ")]"
 QUOTE = '"'
@@ -99,15 +100,18 @@ def order_units(states: np.ndarray, signal: np.ndarray | None = None) -> np.ndar
 def pca(states: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Project (N, H) states on their top-k principal components.
     Returns (N, k) coordinates and (k,) fractions of the variance each component explains. Each
-    component's sign is fixed (its largest loading positive) so pictures do not flip between redraws."""
+    component's sign is fixed (its largest loading positive) so pictures do not flip between redraws.
+    Uses the H x H covariance's eigenvectors, far cheaper than an SVD of the (N, H) data, and torch's
+    solver, which keeps to torch's thread setting (numpy's BLAS threads crawl on a busy server)."""
     x = np.asarray(states, dtype=np.float64)
     x = x - x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)  # vt: (min(N, H), H)
-    comps = vt[:k]
+    eigvals, eigvecs = (a.numpy() for a in torch.linalg.eigh(torch.from_numpy(x.T @ x)))  # ascending
+    top = np.argsort(-eigvals, kind="stable")[:k]
+    comps = eigvecs[:, top].T  # (<= k, H)
     flip = np.sign(comps[np.arange(len(comps)), np.abs(comps).argmax(axis=1)])
     comps = comps * np.where(flip == 0, 1, flip)[:, None]
-    total = (s**2).sum()
-    explained = (s[:len(comps)] ** 2) / total if total > 0 else np.zeros(len(comps))
+    total = np.clip(eigvals, 0, None).sum()
+    explained = np.clip(eigvals[top], 0, None) / total if total > 0 else np.zeros(len(top))
     coords = x @ comps.T  # (N, <= k)
-    missing = k - coords.shape[1]  # fewer units or points than components: pad with zeros
+    missing = k - coords.shape[1]  # fewer units than components: pad with zeros
     return np.pad(coords, ((0, 0), (0, missing))), np.pad(explained, (0, missing))

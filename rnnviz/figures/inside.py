@@ -27,12 +27,13 @@ from .common import MAX_POINTS, bucket, f32, note, style
 MAX_UNITS = 128  # heatmap rows: more units than a projector can show apart
 MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged over buckets
 MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
+MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
 TOKEN_TICKS = 40  # up to this many columns, the time axis is labelled with the input tokens
 DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red positive
 SEQUENTIAL = "Viridis"  # sigmoid gates and attention weights in [0, 1]
 GRADIENT_SCALE = "Inferno"  # log10 gradient norms: dark = vanished, bright = large
 LOG_DECADES = 16  # gradient heatmaps show at most this many decades below their maximum
-STEP_COLOURS = ("#c7dcef", "#6baed6", "#2171b5", "#08306b")  # earlier -> later training steps
+STEP_COLOURS = ("#d0d0d0", "#9ecae1", "#3182bd", "#d62728")  # earlier -> later training steps; the last pops
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
 BOUND_STYLE = dict(color="#555", dash="dash", width=2)
 
@@ -95,6 +96,14 @@ def _time_axis(T: int, inputs: list[str] | None, factor: int, L: dict) -> tuple[
     return labels, dict(axis, type="category", tickangle=0)
 
 
+def _legend_on_top(fig: go.Figure, title: str | None, height: int) -> go.Figure:
+    """style(), with room above the plot for the title and, below it, a one-line legend."""
+    fig = style(fig, title, height)
+    fig.update_layout(margin=dict(t=95 if title else 45),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom"))
+    return fig
+
+
 def _downsample_note(fig: go.Figure, L: dict, units: tuple[int, int] | None, factor: int, T: int) -> None:
     parts = []
     if units and units[0] < units[1]:
@@ -110,14 +119,14 @@ def _downsample_note(fig: go.Figure, L: dict, units: tuple[int, int] | None, fac
 
 def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, order=None, zrange=(-1.0, 1.0),
                       colorscale: str = DIVERGING, value_name: str = "h", unit_title: str | None = None,
-                      title: str | None = None, height: int = 420, labels=None) -> go.Figure:
+                      max_units: int = MAX_UNITS, title: str | None = None, height: int = 420, labels=None) -> go.Figure:
     """Heatmap of (T, H) values: time across, units down (in `order`, default 0..H-1), colours fixed to zrange.
-    Shows the first MAX_UNITS units of the order and at most MAX_STEPS columns, and notes when it cut."""
+    Shows the first max_units units of the order and at most MAX_STEPS columns, and notes when it cut."""
     L = _labels(labels)
     values = f32(values)
     T, H = values.shape
     order = np.arange(H) if order is None else np.asarray(order)
-    shown = order[:MAX_UNITS]
+    shown = order[:max_units]
     factor = math.ceil(T / MAX_STEPS)
     z = _pool_time(values[:, shown].T, factor)  # (units shown, columns)
     x, xaxis = _time_axis(T, inputs, factor, L)
@@ -198,7 +207,7 @@ def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None 
     Each panel has its own principal components; markers are coloured by time step on one shared scale."""
     L = _labels(labels)
     T = panels[0][1].shape[1] if panels else 1
-    stride = math.ceil(T / MAX_STEPS)
+    stride = math.ceil(T / MAX_PATH_POINTS)
     titles = []
     projected = []
     for step, states in panels:
@@ -229,7 +238,7 @@ def pca_trajectory_3d(states: np.ndarray, *, step: int, title: str | None = None
     """One 3-D PCA trajectory per example of (B, T, H) states, coloured by time step."""
     L = _labels(labels)
     B, T, H = states.shape
-    stride = math.ceil(T / MAX_STEPS)
+    stride = math.ceil(T / MAX_PATH_POINTS)
     coords, explained = pca(states.reshape(B * T, H), 3)
     coords = coords.reshape(B, T, 3)[:, ::stride]
     time = f32(np.arange(0, T, stride))
@@ -259,7 +268,7 @@ def saturation_scatter(gates: dict[str, list[tuple[int, np.ndarray]]], *, title:
     for col, name in enumerate(names, start=1):
         series = gates[name]
         for k, (step, sat) in enumerate(series):
-            colour = STEP_COLOURS[len(STEP_COLOURS) - len(series) + k] if len(series) <= len(STEP_COLOURS) else STEP_COLOURS[-1]
+            colour = STEP_COLOURS[max(0, len(STEP_COLOURS) - len(series) + k)]
             fig.add_trace(go.Scatter(
                 x=f32(sat[0]), y=f32(sat[1]), mode="markers", name=L["step_named"].format(step=step),
                 legendgroup=str(step), showlegend=(col == 1),
@@ -271,7 +280,9 @@ def saturation_scatter(gates: dict[str, list[tuple[int, np.ndarray]]], *, title:
         fig.update_xaxes(title=L["left_saturated"], range=[-0.03, 1.03], row=1, col=col)
         fig.update_yaxes(range=[-0.03, 1.03], row=1, col=col)
     fig.update_yaxes(title=L["right_saturated"], row=1, col=1)
-    return style(fig, title, height)
+    fig = style(fig, title, height)
+    fig.update_layout(legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top"))
+    return fig
 
 
 def saturation_over_training(steps, gates: dict[str, np.ndarray], *, title: str | None = None, height: int = 320,
@@ -288,7 +299,7 @@ def saturation_over_training(steps, gates: dict[str, np.ndarray], *, title: str 
                                      line=dict(color=colour, dash=dash, width=2), marker=dict(size=5)))
     fig.update_xaxes(title=L["training_step"])
     fig.update_yaxes(title=L["saturated_share"], range=[0, 1])
-    return style(fig, title, height)
+    return _legend_on_top(fig, title, height)
 
 
 def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_name: str = "f",
@@ -321,7 +332,7 @@ def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_na
     fig.update_yaxes(title=L["gate_value"].format(gate=gate_name), range=[0, 1], row=1, col=1)
     fig.update_yaxes(title=L["grad_norm"], type="log", exponentformat="power", row=2, col=1)
     fig.update_xaxes(title=L["time"], row=2, col=1)
-    return style(fig, title, height)
+    return _legend_on_top(fig, title, height)
 
 
 # --- attention ------------------------------------------------------------------------------------------------
@@ -350,7 +361,8 @@ def attention_steps(mats: list[tuple[int, np.ndarray]], *, in_tokens: list[str] 
         fig.update_xaxes(xaxis, row=1, col=col)
         fig.update_xaxes(title=L["input_step"] if in_tokens is None or f_in > 1 else L["input_token"], row=1, col=col)
         fig.update_yaxes(yaxis, autorange="reversed", showticklabels=(col == 1), row=1, col=col)
-    fig.update_yaxes(title=L["output_step"] if out_tokens is None or f_out > 1 else L["output_token"], row=1, col=1)
+        fig.update_yaxes(title=(L["output_step"] if out_tokens is None or f_out > 1 else L["output_token"]) if col == 1 else None,
+                         row=1, col=col)
     _downsample_note(fig, L, None, max(f_in, f_out), max(T_in, T_out))
     return style(fig, title, height)
 
@@ -414,7 +426,7 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
     fig.update_xaxes(title=L["time"])
     fig.update_yaxes(title=L["grad_norm"], type="log", exponentformat="power",
                      range=list(y_range) if y_range is not None else None)
-    return style(fig, title, height)
+    return _legend_on_top(fig, title, height)
 
 
 def log_range(curves: list[np.ndarray], decades: int = LOG_DECADES) -> tuple[float, float] | None:
@@ -445,14 +457,15 @@ def gradient_heatmap(steps, norms: np.ndarray, *, value_name: str = "log₁₀ �
     logs = np.where(norms == 0, rng[0], logs)
     f_t, f_p = math.ceil(T / MAX_STEPS), math.ceil(P / MAX_STEPS)
     z = _pool_time(_pool_time(logs, f_t).T, f_p).T  # (rows, columns)
-    y = f32(_pool_time(steps[None, :].astype(np.float64), f_p)[0])
+    rows = _pool_time(steps[None, :].astype(np.float64), f_p)[0]
+    y = [f"{s:.0f}" for s in rows]  # one row per probe, evenly spaced whatever the probe schedule
     x = f32(np.arange(0, T, f_t))
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=y, zmin=rng[0], zmax=rng[1], colorscale=GRADIENT_SCALE,
         colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
-        hovertemplate=f"{L['training_step']}: %{{y:.0f}}<br>{L['time']}: %{{x}}<br>{value_name} = %{{z:.2f}}<extra></extra>"))
+        hovertemplate=f"{L['training_step']}: %{{y}}<br>{L['time']}: %{{x}}<br>{value_name} = %{{z:.2f}}<extra></extra>"))
     fig.update_xaxes(title=L["time"])
-    fig.update_yaxes(title=L["training_step"], autorange="reversed")
+    fig.update_yaxes(title=L["training_step"], type="category", autorange="reversed")
     _downsample_note(fig, L, None, max(f_t, f_p), max(T, P))
     return style(fig, title, height)
 
@@ -489,7 +502,7 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
     fig.update_yaxes(title=L["param_grad_norm"], type="log", exponentformat="power")
     if len(step) > MAX_POINTS:
         note(fig, L["note_bucketed"].format(total=len(step)))
-    return style(fig, title, height)
+    return _legend_on_top(fig, title, height)
 
 
 def _finite_or_nan(a) -> np.ndarray:

@@ -8,7 +8,9 @@ while the user leaves it at the newest one, and stays where the user put it othe
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -17,11 +19,14 @@ from ..features import TEXT_FEATURES, text_feature
 from ..figures.inside import default_labels, describe_inputs
 from ..probe import Trace
 from ..train import Snapshot, Trainer
-from .i18n import t
+from .i18n import lang, t
+from .layout import PAGES_DIR
 from .state import tab
 
 STEP_KEY, FOLLOW_KEY, EXAMPLE_KEY, STACK_KEY = "inspect_step", "inspect_follow", "inspect_example", "inspect_stack"
-TRAIN_PAGE = "pages/train.py"
+CACHE_KEY = "inspect_figures"
+CACHE_SIZE = 24  # figures kept per tab; a few MB at most
+TRAIN_PAGE = str(PAGES_DIR / "train.py")  # absolute: valid from any entry script
 
 
 @dataclass
@@ -42,6 +47,11 @@ class View:
     @property
     def step(self) -> int:
         return self.trace.step
+
+    @property
+    def key(self) -> tuple:
+        """What the picked data depends on, for show()'s cache."""
+        return self.step, self.example, self.prefix, self.layer
 
     def name(self, kind: str, gate: str = "") -> str:
         """The Trace name for this stack and layer: name("h") -> "h.0", name("gate", "f") -> "dec.gate.0.f"."""
@@ -97,6 +107,22 @@ def fig_labels() -> dict[str, str]:
 
 def chart(fig) -> None:
     st.plotly_chart(fig, theme=None, config={"displaylogo": False})
+
+
+def show(key: tuple, build: Callable) -> None:
+    """Draw build()'s figure, building it again only when key (or the run, or the language) changes.
+    The pages redraw twice a second while training, and most redraws find no new probe: this keeps
+    them cheap, and an unchanged figure costs no bytes either (Streamlit re-sends it by reference)."""
+    trainer = tab().trainer
+    cache = st.session_state.get(CACHE_KEY)
+    if cache is None or cache["run"]() is not trainer:
+        cache = st.session_state[CACHE_KEY] = {"run": weakref.ref(trainer), "figures": {}}
+    figures, full = cache["figures"], (lang(), *key)
+    if full not in figures:
+        if len(figures) >= CACHE_SIZE:
+            figures.clear()
+        figures[full] = build()
+    chart(figures[full])
 
 
 def _follow_choice(latest: int) -> None:

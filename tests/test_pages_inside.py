@@ -1,0 +1,167 @@
+"""The Look-inside pages in Streamlit's AppTest, each with a tiny trained run in the tab (and without one).
+
+Pages run from app.py (switch_page), as in the app, so their links to the Train page resolve.
+"""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rnnviz.train import Trainer
+from rnnviz.ui.i18n import LANG_KEY
+from rnnviz.ui.state import KEY, TabState
+from tests.conftest import tiny_config
+
+PAGES = ("hidden_states", "gates", "attention", "gradients")
+
+
+def trained(steps: int = 6, **flat) -> Trainer:
+    trainer = Trainer(tiny_config(steps=steps, probe_every=2, **flat), probe_fraction=1.0)  # exact probe schedule
+    trainer.run()
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def lstm():
+    return trained(cell="lstm")
+
+
+def open_page(page: str, trainer: Trainer | None, lang: str = "en") -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=30)
+    at.session_state[KEY] = TabState(trainer=trainer)
+    at.session_state[LANG_KEY] = lang
+    at.switch_page(f"pages/{page}.py")
+    return at.run()
+
+
+def titles(at: AppTest) -> list[str]:
+    """The plotly charts' titles (or their first trace's type when untitled)."""
+    out = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        out.append((spec["layout"].get("title") or {}).get("text") or spec["data"][0]["type"])
+    return out
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_without_a_run_each_page_points_to_the_train_page(page):
+    at = open_page(page, None)
+    assert_clean(at)
+    assert "No run yet" in at.info[0].value
+    assert len(at.get("page_link")) >= 1 and not at.get("plotly_chart")
+
+
+def test_hidden_states_of_an_lstm(lstm):
+    at = open_page("hidden_states", lstm)
+    assert_clean(at)
+    shown = titles(at)
+    assert any(t.startswith("Hidden state h_t · step 6") for t in shown)
+    assert any(t.startswith("Cell state c_t") for t in shown)
+    assert at.select_slider[0].value == 6 and at.select_slider[0].options == ["0", "2", "4", "6"]
+    assert len(shown) == 3  # h, c and the PCA panels (adding has no tokens to colour)
+
+
+def test_hidden_states_sorted_by_an_input_and_in_3d(lstm):
+    at = open_page("hidden_states", lstm)
+    at.segmented_control(key="hs_sort").set_value("input_1").run()
+    at.segmented_control(key="hs_pca").set_value("3d").run()
+    assert_clean(at)
+    assert json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]["type"] == "scatter3d"
+    heatmap = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert heatmap["layout"]["yaxis"]["title"]["text"] == "unit (ordered by input 1)"
+
+
+def test_gates_of_an_lstm(lstm):
+    at = open_page("gates", lstm)
+    assert_clean(at)
+    shown = titles(at)
+    assert sum(t.startswith(("input gate", "forget gate", "candidate", "output gate")) for t in shown) == 4
+    assert any("gradient flowing back" in t for t in shown)
+    assert len(shown) == 7  # 4 gates, the forget gate with the gradient, saturation now and over training
+
+
+def test_gates_of_a_vanilla_rnn_say_what_to_pick_instead():
+    at = open_page("gates", trained(cell="rnn"))
+    assert_clean(at)
+    assert "no gates" in at.info[0].value and "LSTM" in at.info[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_attention_without_attention_says_what_to_pick_instead(lstm):
+    at = open_page("attention", lstm)
+    assert_clean(at)
+    assert "no attention" in at.info[0].value and "reversal" in at.info[0].value
+
+
+def test_attention_matrices_of_a_reversal_run():
+    at = open_page("attention", trained(task="reversal", cell="gru", attention="dot", seq_len=5))
+    assert_clean(at)
+    assert titles(at) == ["Attention at several training steps · example #1 (last panel: the picked step)"]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [d["type"] for d in spec["data"]] == ["heatmap"] * 4  # steps 0, 2, 4, 6
+
+
+def test_attention_pooling_of_a_sentiment_run():
+    at = open_page("attention", trained(task="sentiment", cell="lstm", attention="dot", seq_len=13))
+    assert_clean(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(spec["data"][0]["y"]) == 3  # one row per probe sentence
+    assert spec["data"][0]["y"][0].split()[0] in ("negative", "positive")
+
+
+def test_hidden_states_of_a_character_model_search_units_by_feature():
+    at = open_page("hidden_states", trained(task="charlm", cell="lstm", seq_len=24))
+    assert_clean(at)
+    shown = titles(at)
+    assert any(t.startswith("Units most correlated with “inside brackets”") for t in shown)
+    assert any(t.startswith("Unit u") for t in shown)  # the text coloured by the best unit
+    at.segmented_control(key="hs_feature").set_value("line_position").run()
+    assert_clean(at)
+
+
+def test_gradients_of_a_vanilla_rnn_show_the_bound():
+    at = open_page("gradients", trained(cell="rnn"))
+    assert_clean(at)
+    assert any("σ_max" in m.value for m in at.markdown)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [d["name"] for d in spec["data"]][-1].startswith("bound")
+    assert len(at.get("plotly_chart")) == 3  # curve, heatmap for h, parameter norms
+
+
+def test_gradients_of_an_lstm_include_the_cell_state(lstm):
+    at = open_page("gradients", lstm)
+    assert_clean(at)
+    assert any("∂c_t" in t for t in titles(at)) and len(titles(at)) == 4
+    assert not at.error
+
+
+def test_gradients_banner_after_a_non_finite_stop():
+    trainer = trained(cell="rnn", nonlinearity="relu", init="orthogonal", init_gain=10, seq_len=50,
+                      optimizer="sgd", lr=10, clip=0)
+    assert trainer.status.startswith("stopped: non-finite")
+    at = open_page("gradients", trainer)
+    assert_clean(at)
+    assert "stopped at step 1" in at.error[0].value and "clipping" in at.error[0].value
+
+
+def test_the_step_slider_follows_new_probes_unless_moved_back():
+    trainer = trained(steps=4)
+    at = open_page("gates", trainer)
+    assert at.select_slider[0].value == 4
+    trainer.run(8)
+    at.run()
+    assert at.select_slider[0].value == 8  # followed the newest probe
+    at.select_slider[0].set_value(2).run()
+    trainer.run(10)
+    at.run()
+    assert at.select_slider[0].value == 2 and "step 2" in titles(at)[4]
+
+
+def test_pages_speak_chinese(lstm):
+    at = open_page("gradients", lstm, lang="zh")
+    assert_clean(at)
+    assert at.title[0].value == "随时间的梯度" and any("探针" in t for t in titles(at))
