@@ -75,7 +75,7 @@ def compare(cfg: RunConfig, device: torch.device, seconds: float) -> tuple[float
 
 def trace_milliseconds(device_name: str, repeats: int = 7) -> float:
     """Median time of one full Trace (weights copied to the twin, unrolled forward and all dL/dh_t):
-    LSTM, T=100, H=128, B=8."""
+    LSTM, T=100, H=HIDDEN, B=8."""
     cfg = _config("lstm", 100, device_name)
     task = make_task(cfg.task)
     model = make_model(cfg.model, task.io, seed=0).to(pick_device(device_name))
@@ -90,7 +90,8 @@ def trace_milliseconds(device_name: str, repeats: int = 7) -> float:
     return 1000 * statistics.median(times[1:])
 
 
-def run(device_name: str = "auto", seconds: float = 2.0, out=sys.stdout) -> dict:
+def run(device_name: str = "auto", seconds: float = 2.0, out=None) -> dict:
+    out = out or sys.stdout  # looked up now, so a redirected stdout is honoured
     device = pick_device(device_name)
     rows = []
     print(f"rnnviz bench on {describe_device(device)}: adding task, H={HIDDEN}, B={BATCH}, Adam, clip 1, "
@@ -104,7 +105,7 @@ def run(device_name: str = "auto", seconds: float = 2.0, out=sys.stdout) -> dict
                          "trainer_steps_per_s": round(trainer, 2), "ratio": round(trainer / plain, 3)})
             print(f"{cell:5s} {seq_len:4d} {plain:14.1f} {trainer:16.1f} {trainer / plain:6.2f}", file=out, flush=True)
     trace_ms = trace_milliseconds(device.type)
-    print(f"one Trace (LSTM, T=100, H=128, B=8, on the CPU twin): {trace_ms:.1f} ms", file=out)
+    print(f"one Trace (LSTM, T=100, H={HIDDEN}, B=8, on the CPU twin): {trace_ms:.1f} ms", file=out)
     return {"device": describe_device(device), "hidden": HIDDEN, "batch": BATCH, "rows": rows, "trace_ms": round(trace_ms, 2)}
 
 
