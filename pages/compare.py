@@ -14,14 +14,16 @@ sources = ["current", *PRESETS]
 
 def use_preset_cells():
     source = st.session_state["cmp_source"]
-    st.session_state["cmp_cells"] = list(PRESETS[source].compare) if source in PRESETS else list(compare.DEFAULT_CELLS)
+    cells = [c.upper() for c in PRESETS[source].compare] if source in PRESETS else compare.DEFAULT_CELLS
+    st.session_state["cmp_cells"] = list(cells)
 
 
 source = st.selectbox(t("compare.source"), sources, index=sources.index("vanishing"), key="cmp_source",
-                      bind="query-params", on_change=use_preset_cells,
-                      format_func=lambda k: t("compare.source_current") if k == "current" else t(f"presets.{k}.title"))
-cells = st.pills(t("compare.cells"), controls.CELL_CHOICES, selection_mode="multi", default=compare.DEFAULT_CELLS,
-                 key="cmp_cells", bind="query-params", format_func=lambda c: t(f"controls.cell_{c}"))
+                      bind="query-params", on_change=use_preset_cells)
+st.caption(t("compare.source_current") if source == "current" else f"**{t(f'presets.{source}.title')}.** "
+           f"{t(f'presets.{source}.description')}")
+cells = st.pills(t("compare.cells"), list(controls.CELL_CHOICES), selection_mode="multi", default=compare.DEFAULT_CELLS,
+                 key="cmp_cells", bind="query-params")
 current = tab().trainer
 settings = PRESETS[source].config() if source in PRESETS else (current.cfg if current else None)
 if settings is None:

@@ -26,7 +26,7 @@ share, save, restore = st.columns(3, gap="large")
 with share:
     st.markdown(f"**{t('train.share_title')}**")
     st.caption(t("train.share_help"))
-    st.code(st.context.url, language=None, wrap_lines=True)
+    st.code(controls.share_link(), language=None, wrap_lines=True)
 with save:
     st.markdown(f"**{t('train.save_title')}**")
     files.bundle_download()

@@ -105,7 +105,7 @@ def test_changing_the_task_brings_its_defaults():
     at.selectbox(key="task").set_value("reversal").run()
     assert at.number_input(key="seq_len").value == REGISTRY["reversal"].defaults["seq_len"]
     assert at.selectbox(key="attention").value == "dot"
-    assert at.selectbox(key="cell").value == "lstm"  # the cell is kept
+    assert at.selectbox(key="cell").value == "LSTM"  # the cell is kept
 
 
 def test_every_preset_loads_into_the_controls():
@@ -138,13 +138,13 @@ def test_compare_page_trains_cells_side_by_side():
     at.selectbox(key="cmp_source").set_value("current").run()
     button(at, "Train side by side").click().run()
     runs = at.session_state[KEY].compare
-    assert list(runs) == ["rnn", "lstm", "gru"]
+    assert list(runs) == ["RNN", "LSTM", "GRU"]
     for trainer in runs.values():
         trainer.join(timeout=TIMEOUT)
         assert trainer.status == "completed" and trainer.cfg.task == current.cfg.task
     at.run()
     assert not at.exception
-    assert [m.label for m in at.metric] == ["RNN · tanh", "LSTM", "GRU"]
+    assert [m.label for m in at.metric] == ["RNN", "LSTM", "GRU"]
     assert len(at.get("plotly_chart")) == 2  # losses, and gradients through time at a matching step
 
 

@@ -13,20 +13,20 @@ from ..figures import training as figs
 from ..presets import PRESETS
 from ..train import Trainer
 from .charts import chart
-from .controls import CELL_CHOICES, options_from, widget_values
+from .controls import CELL_CHOICES
 from .i18n import t
 from .live import live
 from .state import release, tab, train_in_background
 
 COMPARE_PAGE = "pages/compare.py"
-DEFAULT_CELLS = ("rnn", "lstm", "gru")
-COLOURS = {"rnn": figs.PALETTE["rnn"], "rnn_relu": "#ff7f0e", "lstm": figs.PALETTE["lstm"], "gru": figs.PALETTE["gru"]}
+DEFAULT_CELLS = ("RNN", "LSTM", "GRU")
+COLOURS = {"RNN": figs.PALETTE["rnn"], "RNN-ReLU": "#ff7f0e", "LSTM": figs.PALETTE["lstm"], "GRU": figs.PALETTE["gru"]}
 
 
-def cell_config(base: RunConfig, cell: str) -> RunConfig:
-    """base with its cell replaced by one of CELL_CHOICES (rnn_relu = vanilla RNN with ReLU)."""
-    options = options_from({**widget_values(base), "cell": cell})
-    return base.replace(cell=options["cell"], nonlinearity=options["nonlinearity"])
+def cell_config(base: RunConfig, choice: str) -> RunConfig:
+    """base with its cell replaced by one of CELL_CHOICES ("RNN", "RNN-ReLU", "LSTM", "GRU")."""
+    cell, nonlinearity = CELL_CHOICES[choice]
+    return base.replace(cell=cell, nonlinearity=nonlinearity)
 
 
 def start(base: RunConfig, cells: list[str]) -> None:
@@ -42,7 +42,7 @@ def start(base: RunConfig, cells: list[str]) -> None:
 def start_compare(preset_key: str, switch: bool = True) -> None:
     """Train a preset's `compare` cells side by side and (by default) open the Compare page."""
     preset = PRESETS[preset_key]
-    start(preset.config(), list(preset.compare))
+    start(preset.config(), [cell.upper() for cell in preset.compare])
     if switch:
         st.switch_page(COMPARE_PAGE)
 
@@ -78,23 +78,22 @@ def _draw() -> None:
         st.info(t("compare.none"), icon=":material/info:")
         return
     snaps = {cell: trainer.snapshot() for cell, trainer in runs.items()}
-    labels = {cell: t(f"controls.cell_{cell}") for cell in runs}
-    colours = {labels[c]: COLOURS[c] for c in runs}
+    colours = {c: COLOURS[c] for c in runs}
     cols = st.columns(len(runs))
     for col, (cell, snap) in zip(cols, snaps.items()):
         loss = snap.history["loss"]
         recent = f"{np.nanmean(loss[-50:]):.4g}" if len(loss) else "–"
-        col.metric(labels[cell], recent, help=t("compare.loss_help"))
+        col.metric(cell, recent, help=t("compare.loss_help"))
         col.progress(min(1.0, snap.step / max(1, snap.target_steps)),
                      text=t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{snap.steps_per_second:.0f}"))
         if snap.status.startswith("stopped"):
             col.caption(snap.status)
     first = next(iter(runs.values()))
-    loss_runs = {labels[c]: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
+    loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
     chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, baseline_label=t("run.baseline"),
                                    colours=colours, title=t("compare.loss_title")),
           "compare_loss", lambda: _loss_columns(snaps))
-    _gradient_view(snaps, labels, colours, first.cfg.model.layers - 1)
+    _gradient_view(snaps, colours, first.cfg.model.layers - 1)
 
 
 def _common_probe_steps(snaps) -> list[int]:
@@ -105,7 +104,7 @@ def _common_probe_steps(snaps) -> list[int]:
     return sorted(steps or [])
 
 
-def _gradient_view(snaps, labels, colours, last_layer: int) -> None:
+def _gradient_view(snaps, colours, last_layer: int) -> None:
     steps = _common_probe_steps(snaps)
     if not steps:
         return
@@ -117,7 +116,7 @@ def _gradient_view(snaps, labels, colours, last_layer: int) -> None:
         if not following:
             step = st.select_slider(t("compare.probe_step"), steps, value=steps[-1], key="compare_step")
     name = f"grad.h.{last_layer}"
-    curves = {labels[c]: next(p[name] for p in s.probes if p["step"] == step) for c, s in snaps.items()}
+    curves = {c: next(p[name] for p in s.probes if p["step"] == step) for c, s in snaps.items()}
     chart(figs.compare_grad_figure(curves, colours=colours, title=t("compare.grad_at", step=step)),
           "compare_grad", lambda: {"t": np.arange(1, len(next(iter(curves.values()))) + 1), **curves})
 

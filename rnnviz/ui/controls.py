@@ -2,8 +2,12 @@
 
 Widget keys are the CLI's flat option names (task, seq_len, hidden, lr, ...), so a copied link
 such as `/train?task=reversal&cell=gru` opens the same configuration. Two widgets differ from the
-flat names: `cell` also carries the vanilla RNN's nonlinearity ("rnn", "rnn_relu", "lstm", "gru"),
+flat names: `cell` also carries the vanilla RNN's nonlinearity ("RNN", "RNN-ReLU", "LSTM", "GRU"),
 and the clip threshold has an on/off toggle (`clipping`) beside it.
+
+A bound select widget writes the *displayed* option into the URL, so select widgets show the
+options' own language-independent codes (the CLI's names) and explain them in the reader's language
+beside the widget; a link shared from the Chinese page then works on the English one.
 
 Bound widgets drop from the URL whatever equals their default, so every widget's default is a
 constant: the resolved config of the default task. Changing the task writes that task's defaults
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -24,7 +29,7 @@ from .i18n import t
 from .state import new_run, tab
 
 TRAIN_PAGE = "pages/train.py"
-CELL_CHOICES = ("rnn", "rnn_relu", "lstm", "gru")
+CELL_CHOICES = {"RNN": ("rnn", "tanh"), "RNN-ReLU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh")}
 # Options that a task change keeps; the rest come from the new task's defaults.
 KEPT_ON_TASK_CHANGE = ("cell", "layers", "init", "init_gain", "forget_bias", "optimizer", "seed", "probe_every")
 
@@ -34,17 +39,23 @@ def widget_values(cfg: RunConfig) -> dict:
     flat = cfg.flat()
     values = {k: flat[k] for k in ("task", "variant", "attention", "hidden", "layers", "seq_len", "init", "init_gain",
                                    "forget_bias", "optimizer", "lr", "batch", "steps", "seed", "probe_every")}
-    values["cell"] = "rnn_relu" if (cfg.model.cell == "rnn" and cfg.model.nonlinearity == "relu") else cfg.model.cell
+    values["cell"] = cell_choice(cfg)
     values["variant"] = values["variant"] or (task_class(cfg.task.name).variants or ("",))[0]
     values["clipping"] = cfg.train.clip > 0
     values["clip"] = cfg.train.clip if cfg.train.clip > 0 else TrainConfig.clip  # the threshold to use when switched on
     return values
 
 
+def cell_choice(cfg: RunConfig) -> str:
+    """The cell widget's code for a config: "RNN", "RNN-ReLU", "LSTM" or "GRU"."""
+    nonlinearity = cfg.model.nonlinearity if cfg.model.cell == "rnn" else "tanh"
+    return next(code for code, pair in CELL_CHOICES.items() if pair == (cfg.model.cell, nonlinearity))
+
+
 def options_from(values: dict) -> dict:
     """Flat config options (the CLI's names) from widget values."""
     options = {k: v for k, v in values.items() if k not in ("cell", "clipping", "clip")}
-    options["cell"], options["nonlinearity"] = ("rnn", "relu") if values["cell"] == "rnn_relu" else (values["cell"], "tanh")
+    options["cell"], options["nonlinearity"] = CELL_CHOICES[values["cell"]]
     options["clip"] = float(values["clip"]) if values["clipping"] else 0.0
     return options
 
@@ -138,24 +149,24 @@ def settings(disabled: bool = False) -> None:
     with col_task:
         st.markdown(f"**{t('controls.task_group')}**")
         st.selectbox(t("controls.task"), task_names, index=task_names.index(DEFAULTS["task"]), key="task",
-                     format_func=lambda name: t(f"tasks.{name}.title"), on_change=_on_task_change,
-                     bind="query-params", disabled=disabled)
+                     on_change=_on_task_change, bind="query-params", disabled=disabled)
         cls = task_class(state.get("task", DEFAULTS["task"]))
-        st.caption(t(f"tasks.{cls.name}.summary"))
+        st.caption(f"**{t(f'tasks.{cls.name}.title')}.** {t(f'tasks.{cls.name}.summary')}")
         if cls.variants:
             _ensure_valid_choice("variant", cls.variants)
             st.selectbox(t("controls.variant"), cls.variants, key="variant", bind="query-params", disabled=disabled,
-                         format_func=lambda v: t(f"tasks.{cls.name}.variant_{v}"))
+                         help=_explain(f"tasks.{cls.name}.variant_", cls.variants))
         _number("controls.seq_len", "seq_len")
     with col_model:
         st.markdown(f"**{t('controls.model_group')}**")
-        st.selectbox(t("controls.cell"), CELL_CHOICES, index=CELL_CHOICES.index(DEFAULTS["cell"]), key="cell",
-                     format_func=lambda c: t(f"controls.cell_{c}"), bind="query-params", disabled=disabled)
+        choices = list(CELL_CHOICES)
+        st.selectbox(t("controls.cell"), choices, index=choices.index(DEFAULTS["cell"]), key="cell",
+                     bind="query-params", disabled=disabled, help=t("controls.cell_help"))
         attention_choices = [a for a in ATTENTIONS if a in cls.attention]
         if len(attention_choices) > 1:
             _ensure_valid_choice("attention", attention_choices)
             st.selectbox(t("controls.attention"), attention_choices, key="attention", bind="query-params",
-                         format_func=lambda a: t(f"controls.attention_{a}"), disabled=disabled)
+                         disabled=disabled, help=_explain("controls.attention_", attention_choices))
         else:
             state["attention"] = attention_choices[0]
         left, right = st.columns(2)
@@ -164,7 +175,7 @@ def settings(disabled: bool = False) -> None:
         with right:
             _number("controls.layers", "layers")
         st.selectbox(t("controls.init"), INITS, key="init", bind="query-params", disabled=disabled,
-                     format_func=lambda i: t(f"controls.init_{i}"))
+                     help=_explain("controls.init_", INITS))
         left, right = st.columns(2)
         with left:
             _number("controls.init_gain", "init_gain", integer=False, step=0.05, fmt="%.2f", hi=3.0)
@@ -195,6 +206,11 @@ def settings(disabled: bool = False) -> None:
             _number("controls.probe_every", "probe_every", step=10, hi=10_000)
 
 
+def _explain(prefix: str, codes) -> str:
+    """Help text naming what each code of a select widget means, in the reader's language."""
+    return "\n".join(f"- **{code}**: {t(prefix + code)}" for code in codes)
+
+
 def current_settings() -> Settings:
     """The config the settings widgets (and this tab's uploaded data) make, or the reason they make none."""
     options = options_from({k: st.session_state.get(k, v) for k, v in DEFAULTS.items()})
@@ -216,6 +232,14 @@ def check_task(task: TaskConfig) -> None:
     """Build the task once per distinct task config, so what only the task can check (a sequence length too
     short for its sentences, an unusable file) is reported with the settings. Raises ValueError."""
     make_task(task)
+
+
+def share_link() -> str:
+    """The Train page's address with every setting that differs from its default, as the browser shows it."""
+    values = {k: st.session_state.get(k, v) for k, v in DEFAULTS.items()}
+    changed = {k: v for k, v in _query_string(values).items() if v != _query_string({k: DEFAULTS[k]}).get(k)}
+    base = (st.context.url or "").rstrip("/")
+    return f"{base}/train?{urlencode(changed)}" if changed else f"{base}/train"
 
 
 def describe_changes(old: RunConfig, new: RunConfig) -> str:
