@@ -313,3 +313,11 @@ def test_charlm_refuses_binary_files(tmp_path):
 def test_tasks_that_generate_their_data_refuse_a_file(tmp_path):
     with pytest.raises(ValueError, match="takes no data file"):
         task_of("adding", 10, data=str(tmp_path / "x.csv"))
+
+
+def test_variants_are_checked():
+    assert task_of("parity", 5).variant == "final"  # "" means the first variant
+    with pytest.raises(ValueError, match="choose one of final, running"):
+        task_of("parity", 5, variant="even")
+    with pytest.raises(ValueError, match="this task has no variants"):
+        task_of("adding", 5, variant="hard")

@@ -63,8 +63,9 @@ class Task:
     def __init__(self, cfg: TaskConfig):
         if cfg.name != self.name:
             raise ValueError(f"config is for task {cfg.name!r}, not {self.name!r}")
-        if self.variants and cfg.variant not in ("", *self.variants):
-            raise ValueError(f"unknown {self.name} variant {cfg.variant!r}: choose one of {', '.join(self.variants)}")
+        if cfg.variant and cfg.variant not in self.variants:
+            choices = f"choose one of {', '.join(self.variants)}" if self.variants else "this task has no variants"
+            raise ValueError(f"unknown {self.name} variant {cfg.variant!r}: {choices}")
         if cfg.data and not self.takes_data:
             raise ValueError(f"task {self.name!r} generates its own data and takes no data file")
         self.cfg = replace(cfg, variant=cfg.variant or (self.variants[0] if self.variants else ""))
