@@ -243,3 +243,14 @@ def test_lstm_learns_the_adding_problem_at_t20():
     trainer = Trainer(cfg)
     assert trainer.run() == "completed"
     assert trainer.evaluate()["loss"] < 0.05 < trainer.task.baseline_loss / 3
+
+
+def test_reversal_attention_learns_the_anti_diagonal():
+    """Output j of the reversal task must read input S-1-j: with dot attention that is where the weight goes."""
+    cfg = tiny_config(task="reversal", cell="gru", seq_len=5, hidden=32, batch=32, steps=300, lr=1e-2, attention="dot",
+                      probe_every=100, probe_batch=16)
+    trainer = Trainer(cfg)
+    assert trainer.run() == "completed"
+    assert trainer.evaluate(n=200)["accuracy"] > 0.9
+    attn = trainer.snapshot().trace["attn"].mean(axis=0)  # (T_out, T_in), averaged over the probe batch
+    assert attn.argmax(axis=1).tolist() == [4, 3, 2, 1, 0]
