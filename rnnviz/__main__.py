@@ -98,8 +98,8 @@ def cmd_train(args) -> int:
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "out")}
     cfg = resolve_config(options)
+    trainer = Trainer(cfg, on_step=Progress(cfg.train.steps))  # refuses what only the task can check (e.g. batch)
     Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before training, not after, if it cannot be written
-    trainer = Trainer(cfg, on_step=Progress(cfg.train.steps))
     print(f"training {cfg.model.cell} on {cfg.task.name} (T={cfg.task.seq_len}, H={cfg.model.hidden}) "
           f"on {trainer.device_name}; baseline loss {trainer.task.baseline_loss:.4g}", file=sys.stderr)
     trainer.start()

@@ -161,8 +161,11 @@ def _read_json(data: bytes) -> dict:
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise RunFileError(f"{RUN_JSON} is not an rnnviz run (no \"format\": \"{FORMAT}\")")
     version = record.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RunFileError(f"this run was saved in format version {version!r}; this rnnviz reads versions up to {FORMAT_VERSION}")
+    readable = f"this rnnviz reads format versions 1 to {FORMAT_VERSION}"
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise RunFileError(f"this run was saved in format version {version} by a newer rnnviz; {readable}: update rnnviz to open it")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RunFileError(f"{RUN_JSON} has format version {version!r}, which no rnnviz writes; {readable}")
     for key, kind in (("config", dict), ("history", dict), ("param_norms", dict), ("probes", list), ("optimizer", list)):
         if record.get(key) is not None and not isinstance(record[key], kind):
             raise RunFileError(f"{RUN_JSON} is damaged: its \"{key}\" is not a {'JSON object' if kind is dict else 'list'}")

@@ -26,7 +26,7 @@ import torch
 from .config import RunConfig, check_range
 from .models import SeqModel, make_model
 from .probe import Trace, load_weights, make_twin, record_trace, summarize
-from .tasks import Task, check_compatible, make_task
+from .tasks import Task, check_batch, check_compatible, make_task
 
 PROBE_TIME_FRACTION = 0.05  # probes may take at most this share of the training wall time
 TRACE_BUDGET_BYTES = 64 * 2**20  # full Traces kept per run; older ones are thinned beyond this
@@ -112,9 +112,10 @@ class Trainer:
         probe_fraction: the share of wall time probes may take (default PROBE_TIME_FRACTION); 1.0 or more
         probes exactly every probe_every steps, as side-by-side comparisons need."""
         self.cfg = cfg
+        t = cfg.train
         self.task = task or make_task(cfg.task)
         check_compatible(cfg)
-        t = cfg.train
+        check_batch(t.batch, self.task.windows)
         self.device = pick_device(t.device)
         self.device_name = describe_device(self.device)
         self.model = (model or make_model(cfg.model, self.task.io, seed=t.seed)).to(self.device)

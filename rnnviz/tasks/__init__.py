@@ -41,4 +41,13 @@ def check_compatible(cfg: RunConfig, cls: type[Task] | None = None) -> None:
         raise ValueError(f"task {cls.name!r} takes attention {' or '.join(cls.attention)}, not {cfg.model.attention!r}")
 
 
-__all__ = ["REGISTRY", "Batch", "IOSpec", "Task", "task_class", "make_task", "resolve_config", "check_compatible"]
+def check_batch(batch: int, windows: int | None) -> None:
+    """Refuse a batch larger than the distinct training windows of a user's file (Task.windows): every step
+    would repeat windows, so the file is too small for this batch and sequence length."""
+    if windows is not None and batch > windows:
+        raise ValueError(f"batch {batch} is larger than the data: at this sequence length it holds {windows:,} distinct "
+                         f"training windows; choose a batch between 1 and {windows:,}, a shorter sequence length or more data")
+
+
+__all__ = ["REGISTRY", "Batch", "IOSpec", "Task", "task_class", "make_task", "resolve_config", "check_compatible",
+           "check_batch"]

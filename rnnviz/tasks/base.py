@@ -59,6 +59,7 @@ class Task:
     in_vocab: list[str] | None = None  # id -> display text for token inputs
     out_vocab: list[str] | None = None  # id -> display text for class outputs
     baseline_loss: float
+    windows: int | None = None  # tasks reading a user's file: distinct training windows it holds (None = unlimited)
 
     def __init__(self, cfg: TaskConfig):
         if cfg.name != self.name:

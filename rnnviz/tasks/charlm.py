@@ -79,6 +79,7 @@ class CharLM(Task):
             raise ValueError(
                 f"the text has {len(self.ids):,} characters: too few for sequence length {T}, which needs "
                 f"T + 1 = {T + 1} in both the first 90% (train) and the last 10% (val); {fits}")
+        self.windows = self.split_at - T  # distinct training windows: a batch larger than this only repeats them
 
     def encode(self, text: str) -> torch.Tensor:
         """Character ids of text, (len(text),) int64; characters outside the vocabulary become the replacement."""

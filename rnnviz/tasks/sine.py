@@ -74,8 +74,9 @@ class Sine(Task):
         if shortest < T + 1:
             fits = f"the largest sequence length that works is {shortest - 1}" if shortest >= 2 else "use a longer file"
             raise ValueError(
-                f"{name} has {n} values: too few for sequence length {T}, which needs T + 1 = {T + 1} in both "
+                f"{name} has {n} value{'s' * (n != 1)}: too few for sequence length {T}, which needs T + 1 = {T + 1} in both "
                 f"the first 80% (train) and the last 20% (val); {fits}")
+        self.windows = self.split_at - T  # distinct training windows: a batch larger than this only repeats them
         series = torch.tensor(values, dtype=torch.float64)
         train = series[:self.split_at]
         self.mean, self.std = train.mean().item(), train.std().item()

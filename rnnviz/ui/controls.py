@@ -16,6 +16,7 @@ every widget's value in the query string, which Streamlit applies to the bound w
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlencode
@@ -24,7 +25,7 @@ import streamlit as st
 
 from ..config import ATTENTIONS, INITS, LIMITS, OPTIMIZERS, RunConfig, TaskConfig, TrainConfig
 from ..presets import PRESETS
-from ..tasks import REGISTRY, make_task, resolve_config, task_class
+from ..tasks import REGISTRY, check_batch, make_task, resolve_config, task_class
 from .i18n import t
 from .state import new_run, tab
 
@@ -132,10 +133,33 @@ class Settings:
     error: str | None
 
 
+def _check_url_value(key: str, choices=None, lo=None, hi=None, integer: bool = False) -> None:
+    """Before a bound widget is drawn: Streamlit ignores, without a word, a value in the page's address that the
+    widget cannot take (the widget shows its default), so say which one and what the widget accepts."""
+    raw = st.query_params.get(key)
+    if raw is None:
+        return
+    if choices is not None:
+        if raw in choices:
+            return
+        accepted = ", ".join(choices)
+    else:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if lo <= value <= hi and (value.is_integer() or not integer):
+            return
+        accepted = f"{lo:g} – {hi:g}"
+    st.warning(t("controls.url_refused", key=key, value=raw, accepted=accepted),
+               icon=":material/link_off:")
+
+
 def _number(label_key: str, key: str, *, integer: bool = True, step=None, fmt: str | None = None, lo=None, hi=None):
     lo_lim, hi_lim = LIMITS[key] if key in LIMITS else (lo, hi)
     lo, hi = lo if lo is not None else lo_lim, hi if hi is not None else hi_lim
     kind = int if integer else float
+    _check_url_value(key, lo=lo, hi=hi, integer=integer)
     return st.number_input(t(label_key), min_value=kind(lo), max_value=kind(hi), value=kind(DEFAULTS[key]),
                            step=kind(step) if step is not None else None, format=fmt, key=key, bind="query-params",
                            help=t(f"{label_key}_help", lo=lo, hi=hi))
@@ -148,6 +172,7 @@ def settings(disabled: bool = False) -> None:
     col_task, col_model, col_train = st.columns(3, gap="large")
     with col_task:
         st.markdown(f"**{t('controls.task_group')}**")
+        _check_url_value("task", choices=task_names)
         st.selectbox(t("controls.task"), task_names, index=task_names.index(DEFAULTS["task"]), key="task",
                      on_change=_on_task_change, bind="query-params", disabled=disabled)
         cls = task_class(state.get("task", DEFAULTS["task"]))
@@ -160,6 +185,7 @@ def settings(disabled: bool = False) -> None:
     with col_model:
         st.markdown(f"**{t('controls.model_group')}**")
         choices = list(CELL_CHOICES)
+        _check_url_value("cell", choices=choices)
         st.selectbox(t("controls.cell"), choices, index=choices.index(DEFAULTS["cell"]), key="cell",
                      bind="query-params", disabled=disabled, help=t("controls.cell_help"))
         attention_choices = [a for a in ATTENTIONS if a in cls.attention]
@@ -221,17 +247,18 @@ def current_settings() -> Settings:
         options["data"], options["column"] = data
     try:
         config = resolve_config(options)
-        check_task(config.task)
+        check_batch(config.train.batch, check_task(config.task))
     except ValueError as err:
         return Settings(None, str(err))
     return Settings(config, None)
 
 
 @lru_cache(maxsize=64)
-def check_task(task: TaskConfig) -> None:
+def check_task(task: TaskConfig) -> int | None:
     """Build the task once per distinct task config, so what only the task can check (a sequence length too
-    short for its sentences, an unusable file) is reported with the settings. Raises ValueError."""
-    make_task(task)
+    short for its sentences, an unusable file) is reported with the settings. Raises ValueError. Returns the
+    task's training windows (see Task.windows), not the task: a cached task could hold megabytes of text."""
+    return make_task(task).windows
 
 
 def share_link() -> str:

@@ -35,6 +35,9 @@ def data_upload(task_name: str, seq_len: int) -> None:
         st.caption(t(f"files.generated_{kind}"))
         return
     raw = upload.getvalue()
+    if len(raw) > limit:  # refused before it is written into the tab's folder
+        _refuse(task_name, t("files.too_big", name=upload.name, size=f"{len(raw):,}", limit=f"{limit:,}"))
+        return
     path = state.folder() / f"{hashlib.sha1(raw).hexdigest()[:12]}-{_safe_name(upload.name)}"
     if not path.exists():
         path.write_bytes(raw)
@@ -57,7 +60,7 @@ def data_upload(task_name: str, seq_len: int) -> None:
         st.code(raw[:PREVIEW_CHARS].decode("utf-8", errors="replace"), language=None)
 
 
-def _refuse(task_name: str, err: Exception) -> None:
+def _refuse(task_name: str, err) -> None:
     tab().data.pop(task_name, None)
     st.error(t("files.refused", error=err), icon=":material/error:")
 
