@@ -14,17 +14,25 @@ def f32(a) -> np.ndarray:
 
 
 def bucket(x, y, max_points: int = MAX_POINTS, how: str = "mean"):
-    """Shorten a long series to at most max_points by averaging (or taking the max of) equal buckets.
-    Returns float32 x, y; short series come back unchanged."""
+    """Shorten a long series to at most max_points by averaging (or taking the max of) equal buckets,
+    ignoring non-finite values (a bucket with none is nan). Returns float32 x (each bucket's last x), y;
+    short series come back unchanged."""
     x, y = np.asarray(x), np.asarray(y, dtype=np.float64)
     if len(x) <= max_points:
         return f32(x), f32(y)
-    edges = np.linspace(0, len(x), max_points + 1).astype(int)
-    reduce = {"mean": np.nanmean, "max": np.nanmax}[how]
-    with np.errstate(all="ignore"):
-        xs = [x[a:b][-1] for a, b in zip(edges[:-1], edges[1:])]
-        ys = [reduce(y[a:b]) if np.isfinite(y[a:b]).any() else np.nan for a, b in zip(edges[:-1], edges[1:])]
-    return f32(xs), f32(ys)
+    starts = np.linspace(0, len(x), max_points + 1).astype(int)[:-1]  # strictly increasing: len(x) > max_points
+    finite = np.isfinite(y)
+    if how == "mean":
+        sums = np.add.reduceat(np.where(finite, y, 0.0), starts)
+        counts = np.add.reduceat(finite.astype(np.int64), starts)
+        ys = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    elif how == "max":
+        ys = np.maximum.reduceat(np.where(finite, y, -np.inf), starts)
+        ys[np.isneginf(ys)] = np.nan
+    else:
+        raise ValueError(f"unknown bucket reduction {how!r}: choose mean or max")
+    last = np.append(starts[1:], len(x)) - 1
+    return f32(x[last]), f32(ys)
 
 
 def pool2d(z: np.ndarray, max_cells: int = MAX_CELLS):
@@ -48,7 +56,7 @@ def pool2d(z: np.ndarray, max_cells: int = MAX_CELLS):
 def style(fig: go.Figure, title: str | None = None, height: int = 320) -> go.Figure:
     """Large enough type for a projector, little chrome, a legend above the plot."""
     fig.update_layout(
-        title=title, height=height, template="plotly_white", font=dict(size=14),
+        title=title, height=height, font=dict(size=14),  # no template: Streamlit themes the chart, and a template costs ~50 ms a figure
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         hoverlabel=dict(font_size=13))
