@@ -37,4 +37,7 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
     Preset("sentiment", {"task": "sentiment", "cell": "lstm", "attention": "dot"}),
     Preset("charlm", {"task": "charlm", "cell": "lstm", "variant": "brackets"}),
     Preset("sine", {"task": "sine", "cell": "gru"}),
+    # Lesson 2 (vanishing gradients as T grows): the adding task at a short and a long distance, for Compare.
+    Preset("adding_t10", {**_ADDING, "cell": "rnn", "seq_len": 10}),
+    Preset("adding_t100", {**_ADDING, "cell": "rnn", "seq_len": 100}),
 )}

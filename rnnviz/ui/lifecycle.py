@@ -1,12 +1,14 @@
 """Background training for browser tabs: a server-wide cap on concurrent runs, and a watchdog that
-stops the runs of tabs that have gone away.
+ends what tabs that have gone away leave behind.
 
 Each tab's Trainer lives in that tab's session state and trains in its own daemon thread; the thread
 calls no Streamlit API. `TrainingSlots` lets at most MAX_CONCURRENT trainers step at once (the rest
 wait in order, their status reading "queued"), so a classroom shares the CPU fairly. The watchdog
-asks Streamlit's runtime (a thread-safe call) whether each tab is still connected, and stops a
-tab's trainers after DISCONNECT_GRACE_S seconds without it, so closed tabs free their threads; their
-memory goes with the session once Streamlit forgets it.
+asks Streamlit's runtime (a thread-safe call) whether each tab is still connected. A tab gone for
+DISCONNECT_GRACE_S seconds has its trainers stopped, so its threads end. A tab gone for Streamlit's
+own `server.disconnectedSessionTTL` (a reconnect within it resumes the session) has its session closed
+and its uploads deleted: Streamlit would otherwise forget a disconnected session only lazily, on a
+later write to its session store, and without shutting it down, so a closed tab's state could linger.
 """
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ import os
 import threading
 import time
 import weakref
+from dataclasses import dataclass, field
 
 import torch
 
 MAX_CONCURRENT = int(os.environ.get("RNNVIZ_MAX_TRAINING", "4"))  # trainers stepping at once, server-wide
 DISCONNECT_GRACE_S = float(os.environ.get("RNNVIZ_DISCONNECT_GRACE_S", "30"))  # a reload or brief drop keeps the run
-WATCH_INTERVAL_S = 2.0
+WATCH_INTERVAL_S = max(0.1, min(2.0, DISCONNECT_GRACE_S / 2))
 
 
 def configure_torch_threads() -> int:
@@ -73,43 +76,70 @@ class TrainingSlots:
 SLOTS = TrainingSlots(MAX_CONCURRENT)
 
 
-class Watchdog:
-    """Stops the trainers of sessions that have been disconnected for longer than the grace period."""
+@dataclass
+class _Watched:
+    last_seen: float  # monotonic time the session was last seen connected
+    tab: weakref.ref | None = None  # its TabState (anything with close()), once registered
+    trainers: list = field(default_factory=list)  # weak references to its trainers
 
-    def __init__(self, is_active, grace_s: float = DISCONNECT_GRACE_S, interval_s: float = WATCH_INTERVAL_S):
+
+class Watchdog:
+    """Stops the trainers of sessions disconnected for longer than grace_s, and closes sessions (deleting what
+    their tabs kept) disconnected for longer than forget_s."""
+
+    def __init__(self, is_active, close_session, grace_s: float = DISCONNECT_GRACE_S, forget_s: float | None = None,
+                 interval_s: float = WATCH_INTERVAL_S):
         self._is_active = is_active  # session_id -> bool, thread-safe
+        self._close_session = close_session  # session_id -> None, thread-safe: the server forgets the session
         self.grace_s, self.interval_s = grace_s, interval_s
+        self.forget_s = max(grace_s, _session_ttl_s() if forget_s is None else forget_s)
         self._lock = threading.Lock()
-        self._watched: dict[str, list] = {}  # session id -> weak references to its trainers
-        self._last_seen: dict[str, float] = {}
+        self._watched: dict[str, _Watched] = {}
         self._thread: threading.Thread | None = None
 
-    def watch(self, session_id: str, trainer) -> None:
+    def watch_tab(self, session_id: str, tab) -> None:
+        """Register a session's tab state: its close() runs once the session has been gone for forget_s."""
         with self._lock:
-            self._watched.setdefault(session_id, []).append(weakref.ref(trainer))
-            self._last_seen[session_id] = time.monotonic()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="rnnviz-watchdog", daemon=True)
-                self._thread.start()
+            self._entry(session_id).tab = weakref.ref(tab)
+
+    def watch(self, session_id: str, trainer) -> None:
+        """Register a trainer of a session: it is stopped once the session has been gone for grace_s."""
+        with self._lock:
+            self._entry(session_id).trainers.append(weakref.ref(trainer))
+
+    def _entry(self, session_id: str) -> _Watched:
+        """The session's entry (lock held), and the watching thread running."""
+        if session_id not in self._watched:
+            self._watched[session_id] = _Watched(last_seen=time.monotonic())
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="rnnviz-watchdog", daemon=True)
+            self._thread.start()
+        return self._watched[session_id]
 
     def check(self) -> None:
-        """One pass: stop the trainers of sessions gone for longer than the grace period."""
+        """One pass: stop the trainers of sessions gone for longer than grace_s, forget those gone for forget_s."""
         now = time.monotonic()
+        to_stop, to_close = [], []
         with self._lock:
-            for session_id in list(self._watched):
-                alive = [ref for ref in self._watched[session_id] if ref() is not None]
+            for session_id, entry in list(self._watched.items()):
+                entry.trainers = [ref for ref in entry.trainers if ref() is not None]
+                tab = entry.tab() if entry.tab is not None else None
                 if self._is_active(session_id):
-                    self._last_seen[session_id] = now
-                elif now - self._last_seen[session_id] > self.grace_s:
-                    for ref in alive:
-                        trainer = ref()
-                        if trainer is not None:
-                            trainer.stop()
-                    alive = []
-                if alive:
-                    self._watched[session_id] = alive
-                else:
-                    del self._watched[session_id], self._last_seen[session_id]
+                    entry.last_seen = now
+                gone = now - entry.last_seen
+                if gone > self.grace_s:
+                    to_stop += [ref() for ref in entry.trainers]
+                if gone > self.forget_s:
+                    to_close.append((session_id, tab))
+                if gone > self.forget_s or (tab is None and not entry.trainers):
+                    del self._watched[session_id]  # forgotten, or nothing of it is left to watch
+        for trainer in to_stop:
+            if trainer is not None:
+                trainer.stop()
+        for session_id, tab in to_close:
+            self._close_session(session_id)
+            if tab is not None:
+                tab.close()
 
     def _loop(self) -> None:
         while True:
@@ -127,7 +157,30 @@ def _session_is_active(session_id: str) -> bool:
     return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
 
 
-WATCHDOG = Watchdog(_session_is_active)
+def _close_session(session_id: str) -> None:
+    """Close a disconnected session now: Streamlit drops its session state and uploaded files and shuts it down.
+    clear_user_info_for_session is Streamlit's public, thread-safe way to close a stored session on its event loop
+    (meant for logging out; this app has no users to log out)."""
+    from streamlit.runtime import Runtime
+
+    if Runtime.exists() and not Runtime.instance().is_active_session(session_id):
+        Runtime.instance().clear_user_info_for_session(session_id)
+
+
+def _session_ttl_s() -> float:
+    """How long Streamlit keeps a disconnected session for its tab to reconnect (server.disconnectedSessionTTL)."""
+    from streamlit import config
+
+    return float(config.get_option("server.disconnectedSessionTTL"))
+
+
+WATCHDOG = Watchdog(_session_is_active, _close_session)
+
+
+def watch_tab(session_id: str | None, tab) -> None:
+    """Close the tab's state (stop its runs, delete its uploads) once its session has been gone long enough."""
+    if session_id is not None:
+        WATCHDOG.watch_tab(session_id, tab)
 
 
 def start_training(trainer, session_id: str | None, steps: int | None = None) -> None:

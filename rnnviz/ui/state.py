@@ -10,7 +10,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ..config import RunConfig
 from ..train import Trainer
-from .lifecycle import start_training
+from .lifecycle import start_training, watch_tab
 
 KEY = "rnnviz_tab"
 
@@ -34,6 +34,16 @@ class TabState:
         """The user's file (and CSV column) this tab trains the task on, or None for generated data."""
         return self.data.get(task)
 
+    def close(self) -> None:
+        """The tab is gone for good: stop its runs and delete its uploads now, not whenever its state is collected."""
+        for trainer in (self.trainer, *self.compare.values()):
+            if trainer is not None:
+                trainer.stop()
+        self.trainer, self.compare, self.data = None, {}, {}
+        if self.workdir is not None:
+            self.workdir.cleanup()
+            self.workdir = None
+
     def busy(self) -> bool:
         """True while any of this tab's trainers is queued or stepping (not paused, not finished)."""
         trainers = [self.trainer, *self.compare.values()]
@@ -43,6 +53,7 @@ class TabState:
 def tab() -> TabState:
     if KEY not in st.session_state:
         st.session_state[KEY] = TabState()
+        watch_tab(session_id(), st.session_state[KEY])
     return st.session_state[KEY]
 
 
