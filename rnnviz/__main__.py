@@ -62,7 +62,7 @@ def build_parser() -> Parser:
     probe.add_argument("--seed", type=int, default=0)
     bench = sub.add_parser("bench", help="steps/s of plain PyTorch vs the Trainer, and the time of one Trace")
     bench.add_argument("--device", default="auto")
-    bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    bench.add_argument("--seconds", type=float, default=2.0, help="seconds of the plain loop per setting (at least 3 rounds)")
     bench.add_argument("--json", help="also write the results to this file")
     sub.add_parser("tasks", help="list the tasks and their defaults")
     return parser

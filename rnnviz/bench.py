@@ -3,8 +3,9 @@
 Each cell (rnn, lstm, gru) at T=50 and T=100, H=128, B=64 on the adding task with Adam and
 clipping at 1. "plain" is the loop any PyTorch user would write (forward, backward,
 clip_grad_norm_, step, loss.item()); "trainer" is rnnviz's Trainer with a probe every 50 steps and
-its per-step bookkeeping. The two alternate in short rounds and each keeps its best round, so a
-busy machine does not favour one. Targets on a CPU: trainer >= 0.9 x plain, one Trace < 50 ms.
+its per-step bookkeeping. The two alternate in blocks of PROBE_EVERY steps; steps/s is each one's best
+block and the ratio the median of trainer / plain over adjacent blocks, so a busy machine does not
+favour either. Targets on a CPU: ratio >= 0.9, one Trace < 50 ms.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .tasks import make_task
 from .train import Trainer, describe_device, pick_device
 
 HIDDEN, BATCH, PROBE_EVERY = 128, 64, 50
-ROUNDS = 3  # plain and trainer measurements alternate this many times per setting
+ROUNDS = 3  # plain and trainer blocks alternate at least this many times per setting
 
 
 def _config(cell: str, seq_len: int, device: str, batch: int = BATCH) -> RunConfig:
@@ -49,28 +50,32 @@ def plain_step(cfg: RunConfig, device: torch.device):
     return step
 
 
-def compare(cfg: RunConfig, device: torch.device, seconds: float) -> tuple[float, float]:
-    """(plain, trainer) steps/s, each the best of ROUNDS alternating rounds: other work on the machine
-    then slows both alike instead of whichever happened to run at the time."""
+def compare(cfg: RunConfig, device: torch.device, seconds: float) -> tuple[float, float, float]:
+    """(plain, trainer, ratio): each loop's steps/s in its best block, and the median over rounds of
+    trainer / plain in adjacent blocks. The two alternate in blocks of about PROBE_EVERY steps (each trainer
+    block ends on a probe) until plain has run `seconds` and at least ROUNDS rounds: other work on the
+    machine then slows both alike, and pairing adjacent blocks cancels its drift."""
     step = plain_step(cfg, device)
     trainer = Trainer(cfg)
     for _ in range(5):  # warm-up: allocator, cuDNN plans
         step()
     trainer.run(steps=5)  # warm-up, and the step-0 probe every run starts with
-    best_plain = best_trainer = 0.0
-    for _ in range(ROUNDS):
-        steps, started = 0, time.perf_counter()
-        while steps == 0 or time.perf_counter() - started < seconds / ROUNDS:
+    plain_rates, trainer_rates, spent = [], [], 0.0
+    while len(plain_rates) < ROUNDS or spent < seconds:
+        started = time.perf_counter()
+        for _ in range(PROBE_EVERY):
             step()
-            steps += 1
-        plain = steps / (time.perf_counter() - started)
-        steps = max(PROBE_EVERY, int(plain * seconds / ROUNDS))  # at least one probe per round
+        elapsed = time.perf_counter() - started
+        spent += elapsed
+        plain_rates.append(PROBE_EVERY / elapsed)
+        steps = PROBE_EVERY - trainer.step % PROBE_EVERY  # up to the next probe step, where run() ends with a probe
         started = time.perf_counter()
         status = trainer.run(steps=trainer.step + steps)
         if status != "completed":
             raise RuntimeError(f"trainer did not complete: {status}")
-        best_plain, best_trainer = max(best_plain, plain), max(best_trainer, steps / (time.perf_counter() - started))
-    return best_plain, best_trainer
+        trainer_rates.append(steps / (time.perf_counter() - started))
+    ratio = statistics.median([t / p for p, t in zip(plain_rates, trainer_rates)])
+    return max(plain_rates), max(trainer_rates), ratio
 
 
 def trace_milliseconds(device_name: str, repeats: int = 7) -> float:
@@ -100,10 +105,10 @@ def run(device_name: str = "auto", seconds: float = 2.0, out=None) -> dict:
     for cell in ("rnn", "lstm", "gru"):
         for seq_len in (50, 100):
             cfg = _config(cell, seq_len, device.type)
-            plain, trainer = compare(cfg, device, seconds)
+            plain, trainer, ratio = compare(cfg, device, seconds)
             rows.append({"cell": cell, "seq_len": seq_len, "plain_steps_per_s": round(plain, 2),
-                         "trainer_steps_per_s": round(trainer, 2), "ratio": round(trainer / plain, 3)})
-            print(f"{cell:5s} {seq_len:4d} {plain:14.1f} {trainer:16.1f} {trainer / plain:6.2f}", file=out, flush=True)
+                         "trainer_steps_per_s": round(trainer, 2), "ratio": round(ratio, 3)})
+            print(f"{cell:5s} {seq_len:4d} {plain:14.1f} {trainer:16.1f} {ratio:6.2f}", file=out, flush=True)
     trace_ms = trace_milliseconds(device.type)
     print(f"one Trace (LSTM, T=100, H={HIDDEN}, B=8, on the CPU twin): {trace_ms:.1f} ms", file=out)
     return {"device": describe_device(device), "hidden": HIDDEN, "batch": BATCH, "rows": rows, "trace_ms": round(trace_ms, 2)}
