@@ -1,0 +1,214 @@
+"""The Learn pages' data: what "Train this" hands over from the gradient lab, the cliff's view, the theory
+sections and the lessons. No Streamlit here; every text lives in rnnviz/text/{lang}.toml under the keys
+named below, so both languages stay in step (tests/test_learn.py checks that every key exists).
+
+Text keys:
+  theory.<section>.{title, body, symbols}              a theory section; its equations are here (LaTeX)
+  lessons.<lesson>.{title, goal}                       a lesson
+  lessons.<lesson>.<step>.{title, text, notice, question, answer}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import theory
+
+# --- the gradient lab --------------------------------------------------------------------------------
+
+TRAINABLE = ("tanh", "relu")  # the Train page's vanilla RNN nonlinearities; the lab also has sigmoid and identity
+CLIFF_MARGIN = 0.5  # room around the descent paths in the cliff's view
+CLIFF_REACH = {"w": (-4.0, 16.0), "b": (-12.0, 10.0)}  # the view never grows beyond this, however far a step flies
+
+
+def train_options(cell: str, hidden: int, seq_len: int, rho: float, activation: str = "tanh",
+                  forget_bias: float = 1.0) -> dict:
+    """Flat config options that train the lab's setting on the adding task: the same cell, size and
+    length, and W_hh orthogonal with gain ρ (the Train page has no Gaussian init). Raises ValueError
+    for an activation the Train page's RNN does not have."""
+    options = {"task": "adding", "cell": cell, "hidden": hidden, "seq_len": seq_len, "init": "orthogonal",
+               "init_gain": rho}
+    if cell == "rnn":
+        if activation not in TRAINABLE:
+            raise ValueError(f"the Train page's RNN uses {' or '.join(TRAINABLE)}, not {activation}")
+        options["nonlinearity"] = activation
+    else:
+        options["forget_bias"] = forget_bias
+    return options
+
+
+def cliff_wall(w: float, lo: float = theory.CLIFF_GRID["b"][0], hi: float = theory.CLIFF_GRID["b"][1],
+               n: int = 6001) -> float:
+    """The b in [lo, hi] where the cliff's gradient is steepest for this w (on a grid of n points):
+    a start on the wall's face, where an unclipped step jumps."""
+    bs = np.linspace(lo, hi, n)
+    dw, db = theory.cliff_grad(np.full(n, float(w)), bs)
+    return float(bs[np.nanargmax(np.hypot(dw, db))])
+
+
+def cliff_axes(paths, n: int = 201) -> tuple[np.ndarray, np.ndarray]:
+    """w and b axes (n,) covering the cliff's usual window and every path point, within CLIFF_REACH."""
+    points = np.concatenate([np.asarray(p, dtype=np.float64) for p in paths])  # (N, 2) of (w, b)
+    points = points[np.isfinite(points).all(axis=1)]
+    axes = []
+    for k, name in enumerate(("w", "b")):
+        lo = min(theory.CLIFF_GRID[name][0], points[:, k].min() - CLIFF_MARGIN)
+        hi = max(theory.CLIFF_GRID[name][1], points[:, k].max() + CLIFF_MARGIN)
+        axes.append(np.linspace(max(lo, CLIFF_REACH[name][0]), min(hi, CLIFF_REACH[name][1]), n))
+    return axes[0], axes[1]
+
+
+# --- theory -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    page: str  # page file stem: "train", "compare", "lab", "gradients", ...
+    preset: str | None = None  # load this preset (on the Train page, or side by side for "compare")
+    lab: dict = field(default_factory=dict)  # lab settings in the page address (the lab's widget keys)
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    equations: tuple[str, ...]  # LaTeX, one display equation each
+    links: tuple[Link, ...] = ()
+
+
+THEORY: tuple[Section, ...] = (
+    Section("rnn", (
+        r"h_t = \tanh\left(W_{hh}\, h_{t-1} + W_{xh}\, x_t + b_h\right), \qquad h_0 = 0",
+        r"\hat y_t = W_{hy}\, h_t + b_y, \qquad L = \sum_t \ell(\hat y_t, y_t)",
+    ), (Link("hidden_states", "sine"), Link("hidden_states", "charlm"))),
+    Section("bptt", (
+        r"\frac{\partial L}{\partial h_t} = \frac{\partial \ell_t}{\partial h_t}"
+        r" + \left(\frac{\partial h_{t+1}}{\partial h_t}\right)^{\!\top} \frac{\partial L}{\partial h_{t+1}}",
+        r"\frac{\partial L}{\partial W_{hh}} = \sum_{t=1}^{T} \operatorname{diag}\!\big(\sigma'(a_t)\big)"
+        r"\,\frac{\partial L}{\partial h_t}\, h_{t-1}^{\top}",
+    ), (Link("gradients", "vanishing"),)),
+    Section("jacobian", (
+        r"\frac{\partial h_T}{\partial h_t} = \prod_{k=t+1}^{T} J_k, \qquad"
+        r" J_k = \frac{\partial h_k}{\partial h_{k-1}} = \operatorname{diag}\!\big(\sigma'(a_k)\big)\, W_{hh}",
+        r"\left\lVert \frac{\partial h_T}{\partial h_t} \right\rVert \le \big(\lambda_1 \gamma\big)^{T-t},"
+        r" \qquad \lambda_1 = \sigma_{\max}(W_{hh}), \quad \gamma = \max_a \lvert \sigma'(a) \rvert",
+    ), (Link("lab", lab={"lab_view": "rnn"}), Link("compare", "vanishing"))),
+    Section("lstm", (
+        r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + b_i), \quad f_t = \sigma(W_{if} x_t + W_{hf} h_{t-1} + b_f),"
+        r" \quad o_t = \sigma(W_{io} x_t + W_{ho} h_{t-1} + b_o)",
+        r"g_t = \tanh(W_{ig} x_t + W_{hg} h_{t-1} + b_g), \qquad c_t = f_t \odot c_{t-1} + i_t \odot g_t,"
+        r" \qquad h_t = o_t \odot \tanh(c_t)",
+        r"\frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t) \quad \text{(along the cell path)}",
+        r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + p_i \odot c_{t-1} + b_i) \quad \text{(peephole variant)}",
+    ), (Link("gates", "vanishing_lstm"), Link("lab", lab={"lab_view": "lstm"}))),
+    Section("gru", (
+        r"r_t = \sigma(W_{ir} x_t + W_{hr} h_{t-1} + b_r), \qquad z_t = \sigma(W_{iz} x_t + W_{hz} h_{t-1} + b_z)",
+        r"n_t = \tanh\big(W_{in} x_t + r_t \odot (W_{hn} h_{t-1} + b_{hn}) + b_{in}\big), \qquad"
+        r" h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}",
+    ), (Link("compare", "vanishing"), Link("gates", "sine"))),
+    Section("clipping", (
+        r"g = \nabla_\theta L, \qquad g \leftarrow g \cdot \min\!\left(1, \frac{\theta_{\text{clip}}}{\lVert g \rVert}\right)",
+    ), (Link("train", "exploding"), Link("train", "clipping"), Link("lab", lab={"lab_view": "cliff"}))),
+    Section("pooling", (
+        r"\alpha = \operatorname{softmax}\!\left(\omega^{\top} H\right), \qquad H = [h_1, \dots, h_T] \in \mathbb{R}^{d \times T}",
+        r"h = \sum_{k=1}^{T} \alpha_k\, h_k, \qquad \hat y = \operatorname{softmax}(W h + b)",
+    ), (Link("attention", "sentiment"),)),
+    Section("seq2seq", (
+        r"e_{jk} = s_j^{\top} h_k \ \text{(dot)} \quad\text{or}\quad e_{jk} = v^{\top} \tanh(W_s s_j + W_h h_k)"
+        r" \ \text{(additive)}",
+        r"\alpha_{jk} = \frac{\exp e_{jk}}{\sum_{k'} \exp e_{jk'}}, \qquad c_j = \sum_{k} \alpha_{jk}\, h_k,"
+        r" \qquad \hat y_j = \operatorname{softmax}\big(W [s_j ; c_j] + b\big)",
+    ), (Link("attention", "reversal"),)),
+    Section("transformer", (
+        r"Q = X W_Q, \quad K = X W_K, \quad V = X W_V",
+        r"\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^{\top}}{\sqrt{d_k}}\right) V",
+    ), (Link("attention", "reversal"),)),
+)
+
+# application -> (task, preset that shows it, or None)
+APPLICATIONS = {
+    "generation": ("charlm", "charlm"),
+    "translation": ("reversal", "reversal"),
+    "sentiment": ("sentiment", "sentiment"),
+    "tagging": ("parity", None),
+    "timeseries": ("sine", "sine"),
+    "audio": ("sine", "sine"),
+}
+
+# --- lessons ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    preset: str | None = None  # the step's button loads this preset ...
+    action: str = "train"  # ... and "train"s it on the Train page, trains its cells side by side ("compare"),
+    #                        or only "load"s it
+    page: str | None = None  # the page where the step's effect shows
+    lab: dict = field(default_factory=dict)  # for page "lab": the settings to open it with
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str
+    steps: tuple[Step, ...]
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson("reading", (
+        Step("idea"),
+        Step("train", "sine", page="train"),
+        Step("heatmap", page="hidden_states"),
+        Step("trajectory", page="hidden_states"),
+        Step("memory", page="lab", lab={"lab_view": "rnn", "lab_rho": 0.9, "lab_T": 50}),
+    )),
+    Lesson("vanishing", (
+        Step("task"),
+        Step("short", "adding_t10", "compare", page="compare"),
+        Step("medium", "vanishing", "compare", page="compare"),
+        Step("gradients", page="compare"),
+        Step("long", "adding_t100", "compare", page="compare"),
+        Step("why", page="lab", lab={"lab_view": "rnn", "lab_T": 100, "lab_rho": 1.0}),
+    )),
+    Lesson("exploding", (
+        Step("cliff", page="lab", lab={"lab_view": "cliff"}),
+        Step("explode", "exploding", page="train"),
+        Step("clip", "clipping", page="train"),
+        Step("regime", page="lab", lab={"lab_view": "rnn", "lab_T": 20, "lab_rho": 1.25, "lab_in": 0.1}),
+    )),
+    Lesson("lstm", (
+        Step("equations"),
+        Step("train", "vanishing_lstm", page="train"),
+        Step("forget", page="gates"),
+        Step("saturation", page="gates"),
+        Step("bias", page="lab", lab={"lab_view": "lstm", "lab_bf": -2.0}),
+    )),
+    Lesson("attention", (
+        Step("reversal", "reversal", page="train"),
+        Step("diagonal", page="attention"),
+        Step("sentiment", "sentiment", page="train"),
+        Step("weights", page="attention"),
+        Step("transformers", page="theory"),
+    )),
+    Lesson("cells", (
+        Step("train", "charlm", page="train"),
+        Step("find", page="hidden_states"),
+        Step("quotes", page="hidden_states"),
+        Step("why"),
+    )),
+)
+
+
+def lesson(key: str) -> Lesson:
+    return next(item for item in LESSONS if item.key == key)
+
+
+def text_keys() -> list[str]:
+    """Every text key the theory and lessons pages read (for the tests: both languages must have them all)."""
+    keys = [f"theory.{s.key}.{part}" for s in THEORY for part in ("title", "body", "symbols")]
+    keys += [f"theory.app.{name}" for name in APPLICATIONS]
+    for item in LESSONS:
+        keys += [f"lessons.{item.key}.title", f"lessons.{item.key}.goal"]
+        keys += [f"lessons.{item.key}.{s.key}.{part}" for s in item.steps
+                 for part in ("title", "text", "notice", "question", "answer")]
+    return keys
