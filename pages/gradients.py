@@ -32,7 +32,8 @@ def draw():
     rate = None
     if model.cell == "rnn":
         rate = view.summary()[f"sigma_max.{view.prefix}{view.layer}"] * GAMMA[model.nonlinearity]
-        st.markdown(t("gradients.bound_rnn", sigma=rate / GAMMA[model.nonlinearity], gamma=GAMMA[model.nonlinearity], rate=rate))
+        st.markdown(t("gradients.bound_rnn", sigma=rate / GAMMA[model.nonlinearity], gamma=GAMMA[model.nonlinearity], rate=rate)
+                    + " " + t("gradients.bound_below" if rate < 1 else "gradients.bound_above"))
     else:
         st.markdown(t(f"gradients.bound_{model.cell}"))
     y_range = inside.log_range([p[name] for p in probes for name in names.values()])

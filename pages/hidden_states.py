@@ -39,14 +39,20 @@ def draw():
                 unit_title=t("hidden_states.units_by", order=by),
                 title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1)))
     if view.tokens() is not None and not view.prefix:
-        coloured_text(view, states, signals)
+        coloured_text(view, signals)
     pca_section(view)
 
 
-def coloured_text(view, states, signals):
-    B, T, H = states.shape
+def coloured_text(view, signals):
+    """The probe texts coloured by one unit of h (or the LSTM's c, where counters tend to live)."""
     st.subheader(t("hidden_states.text_title"))
-    features = [s for s in signals if s not in ("time",)]
+    kind = "h"
+    if view.array("c") is not None:
+        kind = st.segmented_control(t("hidden_states.text_state"), ["h", "c"], default="h", required=True,
+                                    format_func=lambda k: t(f"hidden_states.state_{k}"), key="hs_text_state")
+    states = view.trace[view.name(kind)]  # (B, T, H)
+    B, T, H = states.shape
+    features = [s for s in signals if s != "time"]
     best = int(order_units(states.reshape(B * T, H))[0])
     if features:
         feature = st.segmented_control(t("hidden_states.feature"), features, default=features[0], required=True,
@@ -54,17 +60,18 @@ def coloured_text(view, states, signals):
         r = unit_correlation(states.reshape(B * T, H), signals[feature].reshape(-1))
         best = int(np.argmax(np.abs(r)))
         label = inspect.signal_label(feature)
-        inspect.show(("rank", feature, *view.key), lambda: inside.unit_ranking(
-            r, feature=label, labels=L, title=t("hidden_states.ranking_title", feature=label)))
+        inspect.show(("rank", kind, feature, *view.key), lambda: inside.unit_ranking(
+            r, feature=label, labels=L, title=t("hidden_states.ranking_title", feature=label, state=kind)))
     unit = st.selectbox(t("hidden_states.unit"), [-1, *range(H)], key="hs_unit",
                         format_func=lambda u: t("hidden_states.best_unit", unit=best) if u < 0 else f"u{u}")
     unit = best if unit is None or unit < 0 else unit
     vocab, x = view.trainer.task.in_vocab, view.trace["x"]
     examples = [([vocab[int(i)] for i in x[b]], states[b, :, unit]) for b in range(B)]
     width = 64 if view.trainer.cfg.task.name == "charlm" else T
-    inspect.show(("text", unit, view.snap.trace_steps[-1], *view.key), lambda: inside.text_heatmap(
-        examples, zrange=inspect.state_range(trainer, view.name("h"), view.example, bounded), width=width,
-        value_name=f"h[u{unit}]", labels=L, title=t("hidden_states.text_figure", unit=unit, step=view.step)))
+    inspect.show(("text", kind, unit, view.snap.trace_steps[-1], *view.key), lambda: inside.text_heatmap(
+        examples, zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h"),
+        width=width, value_name=f"{kind}[u{unit}]", labels=L,
+        title=t("hidden_states.text_figure", unit=unit, state=kind, step=view.step)))
 
 
 def pca_section(view):

@@ -169,9 +169,10 @@ def test_attention_steps_downsample_long_sequences():
 
 def test_attention_sentences_rows_and_names():
     rows = [(["not", "bad"], np.array([0.8, 0.2], np.float32)), (["good"], np.array([1.0], np.float32))]
-    fig = inside.attention_sentences(rows, ["positive 90% ✓", "positive 70% ✓ "])
+    fig = inside.attention_sentences(rows, ["positive 90% ✓", "positive 90% ✓"])  # equal names, two rows
     z = fig.data[0].z
     assert z.shape == (2, 2) and np.isnan(z[1, 1]) and fig.data[0].text[0] == ["not", "bad"]
+    assert list(fig.layout.yaxis.ticktext) == ["positive 90% ✓"] * 2 and list(fig.layout.yaxis.tickvals) == [0, 1]
     assert fig.layout.xaxis.title.text == "word position"
     assert_small_dtypes(fig)
 

@@ -109,18 +109,21 @@ def test_attention_pooling_of_a_sentiment_run():
     at = open_page("attention", trained(task="sentiment", cell="lstm", attention="dot", seq_len=13))
     assert_clean(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len(spec["data"][0]["y"]) == 3  # one row per probe sentence
-    assert spec["data"][0]["y"][0].split()[0] in ("negative", "positive")
+    rows = spec["layout"]["yaxis"]["ticktext"]
+    assert len(rows) == 3 and len(spec["data"][0]["text"]) == 3  # one row per probe sentence
+    assert rows[0].split()[0] in ("negative", "positive")
 
 
 def test_hidden_states_of_a_character_model_search_units_by_feature():
     at = open_page("hidden_states", trained(task="charlm", cell="lstm", seq_len=24))
     assert_clean(at)
     shown = titles(at)
-    assert any(t.startswith("Units most correlated with “inside brackets”") for t in shown)
+    assert any(t.startswith("Units of h_t most correlated with “inside brackets”") for t in shown)
     assert any(t.startswith("Unit u") for t in shown)  # the text coloured by the best unit
+    at.segmented_control(key="hs_text_state").set_value("c").run()
     at.segmented_control(key="hs_feature").set_value("line_position").run()
     assert_clean(at)
+    assert any(t.startswith("Units of c_t most correlated with “position in line”") for t in titles(at))
 
 
 def test_gradients_of_a_vanilla_rnn_show_the_bound():

@@ -22,16 +22,18 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..features import pca
-from .common import MAX_POINTS, bucket, f32, note, style
+from .common import bucket, f32, note, style
 
 MAX_UNITS = 128  # heatmap rows: more units than a projector can show apart
 MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged over buckets
 MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
 MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
+PARAM_POINTS = 400  # points per parameter's gradient-norm line: a dozen lines redrawn live stay light (SVG, no WebGL)
 TOKEN_TICKS = 40  # up to this many columns, the time axis is labelled with the input tokens
 DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red positive
 SEQUENTIAL = "Viridis"  # sigmoid gates and attention weights in [0, 1]
-GRADIENT_SCALE = "Inferno"  # log10 gradient norms: dark = vanished, bright = large
+GRADIENT_SCALE = "Plasma"  # log10 gradient norms: dark = vanished, bright = large (Inferno and Magma start at
+# "#000004", which the browser draws light purple: the vanished end would look bright)
 LOG_DECADES = 16  # gradient heatmaps show at most this many decades below their maximum
 STEP_COLOURS = ("#d0d0d0", "#9ecae1", "#3182bd", "#d62728")  # earlier -> later training steps; the last pops
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
@@ -90,8 +92,7 @@ def _time_axis(T: int, inputs: list[str] | None, factor: int, L: dict) -> tuple[
     if inputs and factor == 1 and T <= TOKEN_TICKS:
         axis = dict(title=L["input_at_t"], tickmode="array", tickvals=labels, ticktext=[inputs[t] for t in starts])
     else:
-        every = max(1, math.ceil(len(labels) / 20))
-        shown = labels[::every]
+        shown = labels[::_nice_step(len(labels))]
         axis = dict(title=L["time"], tickmode="array", tickvals=shown, ticktext=[s.split(" ")[0] for s in shown])
     return labels, dict(axis, type="category", tickangle=0)
 
@@ -102,6 +103,14 @@ def _legend_on_top(fig: go.Figure, title: str | None, height: int) -> go.Figure:
     fig.update_layout(margin=dict(t=95 if title else 45),
                       legend=dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom"))
     return fig
+
+
+def _nice_step(n: int, ticks: int = 10) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that labels n columns with at most about `ticks` ticks."""
+    step = 1
+    while n / step > ticks:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    return step
 
 
 def _downsample_note(fig: go.Figure, L: dict, units: tuple[int, int] | None, factor: int, T: int) -> None:
@@ -228,8 +237,7 @@ def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None 
                 hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"), row=1, col=col)
         fig.update_xaxes(title=L["pc1"], row=1, col=col)
     fig.update_yaxes(title=L["pc2"], row=1, col=1)
-    if stride > 1:
-        note(fig, L["note_stride"].format(stride=stride))
+    note(fig, " · ".join([L["pca_note"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else [])))
     return style(fig, title, height)
 
 
@@ -252,8 +260,7 @@ def pca_trajectory_3d(states: np.ndarray, *, step: int, title: str | None = None
             hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"))
     fig.update_layout(scene=dict(xaxis_title=L["pc1"], yaxis_title=L["pc2"], zaxis_title=L["pc3"]))
     fig = style(fig, title or L["pca_panel"].format(step=step, share=100 * explained.sum()), height)
-    if stride > 1:
-        note(fig, L["note_stride"].format(stride=stride))
+    note(fig, " · ".join([L["pca_note_3d"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else [])))
     return fig
 
 
@@ -330,7 +337,7 @@ def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_na
         fig.add_trace(go.Scatter(x=t, y=f32(first[-1] * 10.0 ** np.clip(log_keep, -30, 0)), mode="lines",
                                  line=BOUND_STYLE, name=L["carry"].format(gate=gate_name)), row=2, col=1)
     fig.update_yaxes(title=L["gate_value"].format(gate=gate_name), range=[0, 1], row=1, col=1)
-    fig.update_yaxes(title=L["grad_norm"], type="log", exponentformat="power", row=2, col=1)
+    fig.update_yaxes(title=L["grad_norm"], **_log_axis(list(grads.values())), row=2, col=1)
     fig.update_xaxes(title=L["time"], row=2, col=1)
     return _legend_on_top(fig, title, height)
 
@@ -379,11 +386,12 @@ def attention_sentences(rows: list[tuple[list[str], np.ndarray]], row_names: lis
         z[r, :len(words)] = alpha
         text[r][:len(words)] = words
     fig = go.Figure(go.Heatmap(
-        z=z, text=text, y=row_names, texttemplate="%{text}", textfont=dict(size=15), zmin=0, zmax=1,
+        z=z, text=text, texttemplate="%{text}", textfont=dict(size=15), zmin=0, zmax=1,
         colorscale="Blues", xgap=2, ygap=4, colorbar=dict(title=dict(text="α", side="right"), thickness=14),
         hovertemplate=f"%{{text}}<br>α = %{{z:.3f}}<extra></extra>"))
     fig.update_xaxes(title=L["word_position"], dtick=1)
-    fig.update_yaxes(type="category", autorange="reversed")
+    # rows by number, named by tick labels: equal names (two "positive 99%") must stay two rows
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=row_names, autorange="reversed")
     fig = style(fig, title, height=90 + 40 * len(rows))
     fig.update_layout(margin=dict(l=200))
     return fig
@@ -396,6 +404,14 @@ def _positive(y) -> np.ndarray:
     """float32 values for a log axis: non-positive and non-finite ones become gaps."""
     y = np.asarray(y, dtype=np.float64)
     return f32(np.where(np.isfinite(y) & (y > 0), y, np.nan))
+
+
+def _log_axis(curves: list) -> dict:
+    """A log y-axis labelled at whole decades only, once the curves span two or more (the 2 and 5 in
+    between crowd a projector); narrower ranges keep plotly's finer labels so some label shows."""
+    span = log_range([np.asarray(c, dtype=np.float64) for c in curves], decades=1000)
+    wide = span is not None and span[1] - span[0] >= 3
+    return dict(type="log", exponentformat="power", **({"dtick": 1} if wide else {}))
 
 
 def decay_bound(last: float, rate: float, T: int) -> np.ndarray:
@@ -424,7 +440,7 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
         fig.add_trace(go.Scatter(x=t, y=f32(np.where(shown, 10.0 ** np.clip(log_bound, -300, 300), np.nan)),
                                  mode="lines", line=BOUND_STYLE, name=L["bound"].format(rate=rate)))
     fig.update_xaxes(title=L["time"])
-    fig.update_yaxes(title=L["grad_norm"], type="log", exponentformat="power",
+    fig.update_yaxes(title=L["grad_norm"], **_log_axis(list(norms.values())),
                      range=list(y_range) if y_range is not None else None)
     return _legend_on_top(fig, title, height)
 
@@ -480,17 +496,17 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
     step = np.asarray(step)
     fig = go.Figure()
     for k, (name, norms) in enumerate(param_norms.items()):
-        x, y = bucket(step, _finite_or_nan(norms), how="max")
-        fig.add_trace(go.Scattergl(x=x, y=_positive(y), mode="lines", name=name,
+        x, y = bucket(step, _finite_or_nan(norms), PARAM_POINTS, how="max")
+        fig.add_trace(go.Scatter(x=x, y=_positive(y), mode="lines", name=name,
                                    line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=1.5)))
     if grad_norm is not None:
-        x, y = bucket(step, _finite_or_nan(grad_norm), how="max")
-        fig.add_trace(go.Scattergl(x=x, y=_positive(y), mode="lines", name=L["global_norm"],
+        x, y = bucket(step, _finite_or_nan(grad_norm), PARAM_POINTS, how="max")
+        fig.add_trace(go.Scatter(x=x, y=_positive(y), mode="lines", name=L["global_norm"],
                                    line=dict(color="#222", width=3)))
         if clipped is not None and np.any(clipped):
             hit = np.asarray(clipped, dtype=bool)
-            cx, cy = bucket(step[hit], _finite_or_nan(np.asarray(grad_norm)[hit]), how="max")
-            fig.add_trace(go.Scattergl(x=cx, y=_positive(cy), mode="markers", marker=dict(color="#d62728", symbol="x", size=7),
+            cx, cy = bucket(step[hit], _finite_or_nan(np.asarray(grad_norm)[hit]), PARAM_POINTS, how="max")
+            fig.add_trace(go.Scatter(x=cx, y=_positive(cy), mode="markers", marker=dict(color="#d62728", symbol="x", size=7),
                                        name=L["clip_events"].format(share=100 * hit.mean())))
     if clip > 0:
         fig.add_hline(y=clip, line=dict(color="#d62728", dash="dot", width=2),
@@ -499,8 +515,8 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
         fig.add_vline(x=stopped_at, line=dict(color="#d62728", width=2),
                       annotation_text=L["nonfinite_line"].format(step=stopped_at), annotation_position="top left")
     fig.update_xaxes(title=L["training_step"])
-    fig.update_yaxes(title=L["param_grad_norm"], type="log", exponentformat="power")
-    if len(step) > MAX_POINTS:
+    fig.update_yaxes(title=L["param_grad_norm"], **_log_axis([*param_norms.values(), *([grad_norm] if grad_norm is not None else [])]))
+    if len(step) > PARAM_POINTS:
         note(fig, L["note_bucketed"].format(total=len(step)))
     return _legend_on_top(fig, title, height)
 
