@@ -21,7 +21,8 @@ model = trainer.cfg.model
 def draw():
     snap = trainer.snapshot()
     if snap.status.startswith("stopped: non-finite"):
-        st.error(t("gradients.nonfinite", step=snap.step, clip=trainer.cfg.train.clip, lr=snap.lr))
+        clip = trainer.cfg.train.clip
+        st.error(t("gradients.nonfinite", step=snap.step, lr=snap.lr, clip=f"{clip:g}" if clip > 0 else t("gradients.clip_off")))
     view = inspect.controls(trainer, example=False)
     if view is None:
         return

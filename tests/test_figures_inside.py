@@ -234,6 +234,15 @@ def test_parameter_gradients_marks_clipping_and_the_non_finite_stop():
     assert_small_dtypes(fig)
 
 
+def test_parameter_gradients_bucket_long_histories_keeping_spikes():
+    steps = np.arange(1, 5001)
+    norms = np.full(5000, 0.1)
+    norms[1234] = 50.0
+    fig = inside.parameter_gradients(steps, {"rnn.weight_hh_l0": norms})
+    assert len(fig.data[0].y) == inside.PARAM_POINTS and np.nanmax(fig.data[0].y) == 50.0
+    assert "5,000 steps" in notes(fig) and fig.layout.yaxis.dtick == 1  # 0.1 .. 50: label every decade
+
+
 def test_labels_override_the_english_defaults():
     fig = inside.time_unit_heatmap(np.zeros((3, 2), np.float32), labels={"time": "时间步 t", "unit": "单元"})
     assert fig.layout.xaxis.title.text == "时间步 t" and fig.layout.yaxis.title.text == "单元"

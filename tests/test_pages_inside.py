@@ -148,7 +148,7 @@ def test_gradients_banner_after_a_non_finite_stop():
     assert trainer.status.startswith("stopped: non-finite")
     at = open_page("gradients", trainer)
     assert_clean(at)
-    assert "stopped at step 1" in at.error[0].value and "clipping" in at.error[0].value
+    assert "stopped at step 1" in at.error[0].value and "clipping (now off)" in at.error[0].value
 
 
 def test_the_step_slider_follows_new_probes_unless_moved_back():

@@ -406,12 +406,12 @@ def _positive(y) -> np.ndarray:
     return f32(np.where(np.isfinite(y) & (y > 0), y, np.nan))
 
 
-def _log_axis(curves: list) -> dict:
-    """A log y-axis labelled at whole decades only, once the curves span two or more (the 2 and 5 in
-    between crowd a projector); narrower ranges keep plotly's finer labels so some label shows."""
+def _log_axis(curves: list, labels: int = 8) -> dict:
+    """A log y-axis with at most about `labels` labels: every k-th decade over wide ranges, and over
+    narrow ones the decades with 2 and 5 between (plotly's default also labels 3, 4, 6, ... and crowds)."""
     span = log_range([np.asarray(c, dtype=np.float64) for c in curves], decades=1000)
-    wide = span is not None and span[1] - span[0] >= 3
-    return dict(type="log", exponentformat="power", **({"dtick": 1} if wide else {}))
+    decades = span[1] - span[0] if span is not None else 0
+    return dict(type="log", exponentformat="power", dtick=math.ceil(decades / labels) if decades >= 3 else "D2")
 
 
 def decay_bound(last: float, rate: float, T: int) -> np.ndarray:
