@@ -92,7 +92,7 @@ THEORY: tuple[Section, ...] = (
         r" J_k = \frac{\partial h_k}{\partial h_{k-1}} = \operatorname{diag}\!\big(\sigma'(a_k)\big)\, W_{hh}",
         r"\left\lVert \frac{\partial h_T}{\partial h_t} \right\rVert \le \big(\lambda_1 \gamma\big)^{T-t},"
         r" \qquad \lambda_1 = \sigma_{\max}(W_{hh}), \quad \gamma = \max_a \lvert \sigma'(a) \rvert",
-    ), (Link("lab", lab={"lab_view": "rnn"}), Link("compare", "vanishing"))),
+    ), (Link("lab", lab={"view": "rnn"}), Link("compare", "vanishing"))),
     Section("lstm", (
         r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + b_i), \quad f_t = \sigma(W_{if} x_t + W_{hf} h_{t-1} + b_f),"
         r" \quad o_t = \sigma(W_{io} x_t + W_{ho} h_{t-1} + b_o)",
@@ -100,7 +100,7 @@ THEORY: tuple[Section, ...] = (
         r" \qquad h_t = o_t \odot \tanh(c_t)",
         r"\frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t) \quad \text{(along the cell path)}",
         r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + p_i \odot c_{t-1} + b_i) \quad \text{(peephole variant)}",
-    ), (Link("gates", "vanishing_lstm"), Link("lab", lab={"lab_view": "lstm"}))),
+    ), (Link("gates", "vanishing_lstm"), Link("lab", lab={"view": "lstm"}))),
     Section("gru", (
         r"r_t = \sigma(W_{ir} x_t + W_{hr} h_{t-1} + b_r), \qquad z_t = \sigma(W_{iz} x_t + W_{hz} h_{t-1} + b_z)",
         r"n_t = \tanh\big(W_{in} x_t + r_t \odot (W_{hn} h_{t-1} + b_{hn}) + b_{in}\big), \qquad"
@@ -108,7 +108,7 @@ THEORY: tuple[Section, ...] = (
     ), (Link("compare", "vanishing"), Link("gates", "sine"))),
     Section("clipping", (
         r"g = \nabla_\theta L, \qquad g \leftarrow g \cdot \min\!\left(1, \frac{\theta_{\text{clip}}}{\lVert g \rVert}\right)",
-    ), (Link("train", "exploding"), Link("train", "clipping"), Link("lab", lab={"lab_view": "cliff"}))),
+    ), (Link("train", "exploding"), Link("train", "clipping"), Link("lab", lab={"view": "cliff"}))),
     Section("pooling", (
         r"\alpha = \operatorname{softmax}\!\left(\omega^{\top} H\right), \qquad H = [h_1, \dots, h_T] \in \mathbb{R}^{d \times T}",
         r"h = \sum_{k=1}^{T} \alpha_k\, h_k, \qquad \hat y = \operatorname{softmax}(W h + b)",
@@ -125,15 +125,8 @@ THEORY: tuple[Section, ...] = (
     ), (Link("attention", "reversal"),)),
 )
 
-# application -> (task, preset that shows it, or None)
-APPLICATIONS = {
-    "generation": ("charlm", "charlm"),
-    "translation": ("reversal", "reversal"),
-    "sentiment": ("sentiment", "sentiment"),
-    "tagging": ("parity", None),
-    "timeseries": ("sine", "sine"),
-    "audio": ("sine", "sine"),
-}
+# applications of recurrent networks; each text names the task in this app that is a small version of it
+APPLICATIONS = ("generation", "translation", "sentiment", "tagging", "timeseries", "audio")
 
 # --- lessons ------------------------------------------------------------------------------------------
 
@@ -160,7 +153,7 @@ LESSONS: tuple[Lesson, ...] = (
         Step("train", "sine", page="train"),
         Step("heatmap", page="hidden_states"),
         Step("trajectory", page="hidden_states"),
-        Step("memory", page="lab", lab={"lab_view": "rnn", "lab_rho": 0.9, "lab_T": 50}),
+        Step("memory", page="lab", lab={"view": "rnn", "lab_rho": 0.9, "lab_T": 50}),
     )),
     Lesson("vanishing", (
         Step("task"),
@@ -168,20 +161,20 @@ LESSONS: tuple[Lesson, ...] = (
         Step("medium", "vanishing", "compare", page="compare"),
         Step("gradients", page="compare"),
         Step("long", "adding_t100", "compare", page="compare"),
-        Step("why", page="lab", lab={"lab_view": "rnn", "lab_T": 100, "lab_rho": 1.0}),
+        Step("why", page="lab", lab={"view": "rnn", "lab_T": 100, "lab_rho": 1.0}),
     )),
     Lesson("exploding", (
-        Step("cliff", page="lab", lab={"lab_view": "cliff"}),
+        Step("cliff", page="lab", lab={"view": "cliff"}),
         Step("explode", "exploding", page="train"),
         Step("clip", "clipping", page="train"),
-        Step("regime", page="lab", lab={"lab_view": "rnn", "lab_T": 20, "lab_rho": 1.25, "lab_in": 0.1}),
+        Step("regime", page="lab", lab={"view": "rnn", "lab_T": 20, "lab_rho": 1.25, "lab_in": 0.1}),
     )),
     Lesson("lstm", (
         Step("equations"),
         Step("train", "vanishing_lstm", page="train"),
         Step("forget", page="gates"),
         Step("saturation", page="gates"),
-        Step("bias", page="lab", lab={"lab_view": "lstm", "lab_bf": -2.0}),
+        Step("bias", page="lab", lab={"view": "lstm", "lstm_bf": -2.0}),
     )),
     Lesson("attention", (
         Step("reversal", "reversal", page="train"),
@@ -194,6 +187,7 @@ LESSONS: tuple[Lesson, ...] = (
         Step("train", "charlm", page="train"),
         Step("find", page="hidden_states"),
         Step("quotes", page="hidden_states"),
+        Step("longer", "charlm_long", page="hidden_states"),
         Step("why"),
     )),
 )

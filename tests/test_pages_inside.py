@@ -162,6 +162,9 @@ def test_the_step_slider_follows_new_probes_unless_moved_back():
     trainer.run(10)
     at.run()
     assert at.select_slider[0].value == 2 and "step 2" in titles(at)[4]
+    at.session_state[KEY] = TabState(trainer=trained(steps=4, probe_batch=2))  # a new run
+    at.run()
+    assert at.select_slider[0].value == 4 and at.selectbox(key="inspect_example").options == ["#1", "#2"]
 
 
 def test_pages_speak_chinese(lstm):

@@ -25,7 +25,7 @@ class Session:
                           max_size=None, open_timeout=timeout)
         self.elements: list = []  # Element protos of the last full run, in order
         self.fragments: dict[str, float] = {}  # fragment id -> auto-rerun interval, as the server asked
-        self.refreshes: list[float] = []  # monotonic times of finished fragment reruns
+        self.refreshes: dict[str, list[float]] = {}  # fragment id -> monotonic times its reruns finished
         self.bytes = 0  # everything the server sent
         self.run()
 
@@ -54,7 +54,7 @@ class Session:
             elif kind == "script_finished":
                 elements = []  # the rerun that follows draws the page afresh
         if fragment_id:
-            self.refreshes.append(time.monotonic())
+            self.refreshes.setdefault(fragment_id, []).append(time.monotonic())
         else:
             self.elements = elements
         return elements
@@ -88,10 +88,16 @@ class Session:
             if fid in due:
                 due[fid] = max(when + self.fragments[fid], time.monotonic())
 
+    def refresh_rate(self, start: float, end: float) -> float:
+        """Reruns per second of the fastest live fragment (the main live view) between two monotonic times."""
+        if not self.refreshes:
+            return 0.0
+        fastest = min(self.refreshes, key=lambda fid: self.fragments.get(fid, float("inf")))
+        return sum(start <= t <= end for t in self.refreshes[fastest]) / (end - start)
+
     # ---- what the page shows -------------------------------------------------------------------
     def texts(self, kind: str) -> list[str]:
-        """Bodies of the last full run's elements of one kind: "markdown", "alert", "metric" (its value) ..."""
-        found = [e for e in self.elements if e.WhichOneof("type") == kind]
-        if kind == "metric":
-            return [e.metric.body for e in found]
-        return [getattr(e, kind).body for e in found]
+        """Texts of the last full run's elements of one kind: "markdown", "alert", "metric" (its value),
+        "progress" (its caption) ..."""
+        found = [getattr(e, kind) for e in self.elements if e.WhichOneof("type") == kind]
+        return [e.text if kind == "progress" else e.body for e in found]

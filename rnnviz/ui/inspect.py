@@ -24,7 +24,7 @@ from .layout import PAGES_DIR
 from .state import tab
 
 STEP_KEY, FOLLOW_KEY, EXAMPLE_KEY, STACK_KEY = "inspect_step", "inspect_follow", "inspect_example", "inspect_stack"
-CACHE_KEY = "inspect_figures"
+CACHE_KEY, RUN_KEY = "inspect_figures", "inspect_run"
 CACHE_SIZE = 24  # figures kept per tab; a few MB at most
 TRAIN_PAGE = str(PAGES_DIR / "train.py")  # absolute: valid from any entry script
 
@@ -135,6 +135,10 @@ def step_slider(trainer: Trainer, snap: Snapshot) -> Trace | None:
     if not steps:
         st.caption(t("inspect.waiting"))
         return None
+    seen = st.session_state.get(RUN_KEY)
+    if seen is None or seen() is not trainer:  # a new run starts at its newest probe
+        st.session_state[RUN_KEY] = weakref.ref(trainer)
+        st.session_state[FOLLOW_KEY] = True
     picked = st.session_state.get(STEP_KEY)
     if st.session_state.get(FOLLOW_KEY, True) or picked is None:
         st.session_state[STEP_KEY] = steps[-1]

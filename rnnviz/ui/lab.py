@@ -1,5 +1,9 @@
-"""The gradient lab's widgets and views. Every widget is bound to the page address, so a lesson (or a
-teacher) can link to one exact setting; results are cached, so going back to a setting is instant."""
+"""The gradient lab's widgets and views. Every setting is in the page address, so a lesson (or a teacher)
+can link to one exact setting; results are cached, so going back to a setting is instant.
+
+Bound select widgets write their *displayed* option into the address, so the widgets here show
+language-independent values (numbers, activation names); the view, whose names are translated, is kept
+in the address by hand as `view`."""
 from __future__ import annotations
 
 import numpy as np
@@ -41,31 +45,34 @@ def lstm_result(hidden, seq_len, rho, forget_bias, input_scale) -> theory.LabRes
 
 
 def view_picker() -> str:
-    return st.segmented_control(t("lab.view"), VIEWS, default="rnn", required=True, key="lab_view",
-                                bind="query-params", format_func=lambda v: t(f"lab.view_{v}"))
+    if "lab_view" not in st.session_state:  # arriving (from a link, a lesson): take the view from the address
+        asked = st.query_params.get("view")
+        st.session_state["lab_view"] = asked if asked in VIEWS else VIEWS[0]
+    view = st.segmented_control(t("lab.view"), VIEWS, required=True, key="lab_view",
+                                format_func=lambda v: t(f"lab.view_{v}"))
+    st.query_params["view"] = view
+    return view
 
 
-def _slider(key: str, options, default, label: str, help_key: str | None = None, fmt=None):
-    if st.session_state.get(key, default) not in options:  # e.g. H = 256 from the address of an LSTM view
-        st.session_state[key] = default
+def _slider(key: str, options, default, label: str, help_key: str | None = None):
+    """A select slider over fixed values, bound to the address as `key` (the value as str(), e.g. 0.25)."""
     return st.select_slider(t(label), options, value=default, key=key, bind="query-params",
-                            help=t(help_key) if help_key else None, format_func=fmt or str)
+                            help=t(help_key) if help_key else None)
 
 
 def rnn_controls() -> dict:
     act = st.segmented_control(t("lab.activation"), list(theory.GAMMA), default="tanh", required=True,
                                key="lab_act", bind="query-params", help=t("lab.activation_help"))
-    init = st.segmented_control(t("lab.init"), ["orthogonal", "gaussian"], default="orthogonal", required=True,
-                                key="lab_init", bind="query-params", format_func=lambda v: t(f"lab.init_{v}"))
-    return dict(activation=act, init=init, hidden=_slider("lab_H", HIDDEN, 64, "lab.hidden"),
+    gaussian = st.toggle(t("lab.gaussian"), value=False, key="lab_gauss", bind="query-params",
+                         help=t("lab.gaussian_help"))
+    return dict(activation=act, init="gaussian" if gaussian else "orthogonal", hidden=_slider("lab_H", HIDDEN, 64, "lab.hidden"),
                 seq_len=_slider("lab_T", SEQ_LEN, 100, "lab.seq_len"),
                 rho=_slider("lab_rho", RHO, 1.0, "lab.rho", "lab.rho_help"),
                 input_scale=_slider("lab_in", INPUT_SCALE, 0.25, "lab.input_scale", "lab.input_scale_help"))
 
 
 def lstm_controls() -> dict:
-    return dict(forget_bias=_slider("lstm_bf", FORGET_BIAS, 1.0, "lab.forget_bias", "lab.forget_bias_help",
-                                    fmt=lambda b: f"{b:+g}"),
+    return dict(forget_bias=_slider("lstm_bf", FORGET_BIAS, 1.0, "lab.forget_bias", "lab.forget_bias_help"),
                 hidden=_slider("lstm_H", LSTM_HIDDEN, 64, "lab.hidden", "lab.lstm_hidden_help"),
                 seq_len=_slider("lstm_T", SEQ_LEN, 100, "lab.seq_len"),
                 rho=_slider("lstm_rho", RHO, 0.5, "lab.rho", "lab.rho_lstm_help"),

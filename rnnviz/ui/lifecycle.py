@@ -12,6 +12,7 @@ later write to its session store, and without shutting it down, so a closed tab'
 """
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -96,6 +97,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._watched: dict[str, _Watched] = {}
         self._thread: threading.Thread | None = None
+        self._collect_pending = False  # sessions were closed: collect their garbage on the next pass
 
     def watch_tab(self, session_id: str, tab) -> None:
         """Register a session's tab state: its close() runs once the session has been gone for forget_s."""
@@ -136,6 +138,12 @@ class Watchdog:
         for trainer in to_stop:
             if trainer is not None:
                 trainer.stop()
+        if self._collect_pending:
+            # The sessions closed on the previous pass are gone from Streamlit by now, but their state sits in
+            # reference cycles, and with Streamlit's collection after every script run turned off (see
+            # .streamlit/config.toml) Python's own collector may not get to them for a long time on a quiet server.
+            gc.collect()
+        self._collect_pending = bool(to_close)
         for session_id, tab in to_close:
             self._close_session(session_id)
             if tab is not None:
@@ -146,7 +154,7 @@ class Watchdog:
             time.sleep(self.interval_s)
             self.check()
             with self._lock:
-                if not self._watched:
+                if not self._watched and not self._collect_pending:
                     self._thread = None
                     return
 

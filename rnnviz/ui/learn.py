@@ -1,0 +1,53 @@
+"""What the theory and lessons pages share: buttons that load a preset (and train it, alone or side by
+side) and links to the page where an effect shows, with the lab's settings in the address."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ..learn import Link
+from .compare import start_compare
+from .controls import load_preset
+from .i18n import t
+
+
+def page_path(stem: str) -> str:
+    return f"pages/{stem}.py"
+
+
+def lab_params(settings: dict) -> dict[str, str]:
+    """Lab settings as address parameters, written the way the lab's widgets read them back (str(0.25))."""
+    return {k: str(v) for k, v in settings.items()}
+
+
+def preset_button(preset: str, action: str, key: str, primary: bool = False) -> None:
+    """Load a preset on the Train page and train it ("train"), only load it ("load"), or train its cells
+    side by side on the Compare page ("compare"). Each switches to that page."""
+    title = t(f"presets.{preset}.title")
+    label = t("theory.compare_preset" if action == "compare" else "theory.train_preset", preset=title)
+    icon = ":material/compare_arrows:" if action == "compare" else ":material/play_arrow:"
+    if st.button(label, key=key, icon=icon, type="primary" if primary else "secondary"):
+        if action == "compare":
+            start_compare(preset)
+        else:
+            load_preset(preset, start=action == "train")
+
+
+def page_link(page: str, lab: dict | None = None) -> None:
+    st.page_link(page_path(page), label=t("theory.open_page", page=t(f"nav.{page}")), icon=":material/arrow_forward:",
+                 query_params=lab_params(lab) if lab else None)
+
+
+def links(items: tuple[Link, ...], key: str) -> None:
+    """A row of "see it live" buttons and links under a theory section."""
+    st.markdown(f"**{t('theory.see_live')}**")
+    for k, link in enumerate(items):
+        if link.preset and link.page in ("train", "compare"):
+            preset_button(link.preset, "compare" if link.page == "compare" else "train", f"{key}.{k}")
+        elif link.preset:  # train it, then look at it on its page
+            left, right = st.columns([3, 2], vertical_alignment="center")
+            with left:
+                preset_button(link.preset, "train", f"{key}.{k}")
+            with right:
+                page_link(link.page)
+        else:
+            page_link(link.page, link.lab)

@@ -1,0 +1,193 @@
+"""The Learn pages' library side: the lab figures (rnnviz/figures/lab.py), the lab helpers, lesson and theory
+data (rnnviz/learn.py) and their texts in both languages. The lab's numbers are tested in test_theory.py."""
+from __future__ import annotations
+
+import math
+import string
+import tomllib
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from rnnviz import learn, theory
+from rnnviz.figures import lab as figs
+from rnnviz.presets import PRESETS
+from rnnviz.tasks import resolve_config
+
+LANGS = ("en", "zh")
+MY_TABLES = ("lab", "theory", "lessons")
+
+
+def texts(lang: str) -> dict[str, str]:
+    with open(ROOT / "rnnviz" / "text" / f"{lang}.toml", "rb") as f:
+        data = tomllib.load(f)
+    flat = {}
+
+    def walk(prefix, node):
+        for k, v in node.items():
+            walk(f"{prefix}{k}.", v) if isinstance(v, dict) else flat.__setitem__(f"{prefix}{k}", v)
+
+    walk("", data)
+    return flat
+
+
+def arrays(fig) -> list[np.ndarray]:
+    """Every numeric array a figure sends to the browser."""
+    out = []
+    for trace in fig.data:
+        for name in ("x", "y", "z"):
+            value = getattr(trace, name, None)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                out.append(value)
+    return out
+
+
+def assert_light(fig) -> None:
+    """float32 to the browser, and every value finite (NaN gaps allowed)."""
+    for a in arrays(fig):
+        assert a.dtype == np.float32
+        assert not np.isinf(a).any()
+
+
+# --- figures ----------------------------------------------------------------------------------------
+
+
+def test_power_ticks_are_whole_decades_within_the_range():
+    assert figs.power_ticks(-3.2, 0.4) == ([-3.0, -2.0, -1.0, 0.0], ["10<sup>-3</sup>", "10<sup>-2</sup>", "10<sup>-1</sup>", "1"])
+    values, _ = figs.power_ticks(-1000, 0)
+    assert values == [-1000.0, -800.0, -600.0, -400.0, -200.0, 0.0]
+    assert len(figs.power_ticks(-0.1, 0.1)[0]) == 1
+
+
+def test_rnn_norms_figure_draws_the_norm_and_the_bound_in_log10():
+    result = theory.lab_rnn(hidden=8, seq_len=30, rho=0.5, activation="identity", points=None)
+    fig = figs.gradient_norms(result, title="t")
+    assert [trace.name for trace in fig.data] == ["‖∂h_T/∂h_t‖", "bound (λ₁γ)^(T−t)"]
+    norm, bound = fig.data[0].y, fig.data[1].y
+    np.testing.assert_allclose(norm, (30 - np.arange(31)) * math.log10(0.5), atol=1e-4)  # identity: exactly ρ^(T−t)
+    np.testing.assert_allclose(bound, norm, atol=1e-4)
+    lo, hi = fig.layout.yaxis.range
+    assert lo < norm.min() and hi > norm.max()
+    assert_light(fig)
+
+
+def test_lstm_norms_figure_has_cell_path_h_path_and_forget_product():
+    result = theory.lab_lstm(hidden=6, seq_len=20, forget_bias=2.0, points=None)
+    fig = figs.gradient_norms(result, labels={"cell_path": "c", "h_path": "h", "forget_product": "f"})
+    assert [trace.name for trace in fig.data] == ["c", "h", "f"]
+    assert_light(fig)
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", "tanh"])
+def test_extreme_settings_give_finite_labelled_plots(activation):
+    result = theory.lab_rnn(hidden=8, seq_len=1000, rho=10.0, activation=activation)
+    fig = figs.gradient_norms(result)
+    assert_light(fig)
+    assert fig.layout.yaxis.ticktext and all("10" in text or text == "1" for text in fig.layout.yaxis.ticktext)
+    if activation == "identity":  # 10^1000 and 10^-1000 are no floats: drawn as their log10
+        assert fig.data[0].y.max() == pytest.approx(1000, abs=1)
+        assert result.overflow_step is not None
+    for builder in (figs.singular_values, figs.eigenvalues):
+        assert_light(builder(result))
+
+
+def test_spectrum_figures_mark_the_threshold_one_over_gamma():
+    result = theory.lab_rnn(hidden=8, seq_len=10, rho=2.0, activation="sigmoid", points=None)
+    sv = figs.singular_values(result)
+    assert sv.layout.shapes[0].y0 == pytest.approx(4.0)  # 1/γ for sigmoid
+    np.testing.assert_allclose(sv.data[0].y, 2.0, rtol=1e-5)  # orthogonal × ρ: every σ_i = ρ
+    ev = figs.eigenvalues(result)
+    assert [trace.name for trace in ev.data] == ["unit circle", "radius 1/γ", "eigenvalues"]
+    np.testing.assert_allclose(np.hypot(ev.data[2].x, ev.data[2].y), 2.0, rtol=1e-5)
+    assert ev.layout.yaxis.scaleanchor == "x"  # circles look round
+
+
+def test_cliff_figures_show_log_loss_and_paths_inside_the_map():
+    plain, plain_loss = theory.cliff_descent(clip=None)
+    clipped, clipped_loss = theory.cliff_descent(clip=1.0)
+    ws, bs = learn.cliff_axes([plain, clipped], n=41)
+    loss = theory.cliff_loss(ws[None, :], bs[:, None])
+    fig = figs.cliff_surface(ws, bs, loss, {"plain": plain, "clipped": clipped}, start=theory.CLIFF_START)
+    heat = fig.data[0]
+    assert heat.z.shape == (41, 41) and heat.z.min() >= math.log10(figs.LOSS_FLOOR)
+    for trace in fig.data[1:3]:
+        assert ws[0] <= trace.x.min() and trace.x.max() <= ws[-1]
+        assert bs[0] <= trace.y.min() and trace.y.max() <= bs[-1]
+    assert_light(fig)
+    losses = figs.cliff_losses({"plain": plain_loss, "clipped": clipped_loss})
+    assert losses.layout.yaxis.type == "log"
+    assert_light(losses)
+
+
+# --- lab helpers ------------------------------------------------------------------------------------
+
+
+def test_train_this_maps_the_lab_setting_to_a_valid_config():
+    cfg = resolve_config(learn.train_options("rnn", 32, 100, 1.25, "relu"))
+    assert (cfg.task.name, cfg.model.cell, cfg.model.nonlinearity) == ("adding", "rnn", "relu")
+    assert (cfg.model.hidden, cfg.task.seq_len, cfg.model.init, cfg.model.init_gain) == (32, 100, "orthogonal", 1.25)
+    cfg = resolve_config(learn.train_options("lstm", 128, 1000, 10.0, forget_bias=-4.0))
+    assert (cfg.model.cell, cfg.model.forget_bias, cfg.model.init_gain) == ("lstm", -4.0, 10.0)
+    with pytest.raises(ValueError, match="tanh or relu"):
+        learn.train_options("rnn", 8, 10, 1.0, "sigmoid")
+
+
+def test_the_wall_is_where_the_gradient_is_steepest():
+    b = learn.cliff_wall(theory.CLIFF_START[0])
+    assert b == pytest.approx(theory.CLIFF_START[1], abs=0.002)
+    assert np.hypot(*theory.cliff_grad(theory.CLIFF_START[0], b)) > 50
+
+
+def test_cliff_axes_cover_the_usual_window_and_the_paths_within_reach():
+    ws, bs = learn.cliff_axes([np.array([[4.0, -2.0], [8.3, 4.3]])])
+    assert ws[0] == theory.CLIFF_GRID["w"][0] and ws[-1] == pytest.approx(8.8)
+    assert bs[0] == theory.CLIFF_GRID["b"][0] and bs[-1] == pytest.approx(4.8)
+    ws, bs = learn.cliff_axes([np.array([[1e6, -1e6], [np.nan, 0.0]])])
+    assert (ws[-1], bs[0]) == (learn.CLIFF_REACH["w"][1], learn.CLIFF_REACH["b"][0])
+
+
+# --- lessons and theory data ---------------------------------------------------------------------------
+
+
+def test_lessons_refer_to_presets_pages_and_lab_settings_that_exist():
+    from rnnviz.ui import lab  # the lab's widget keys and their values
+
+    options = {"view": lab.VIEWS, "lab_T": lab.SEQ_LEN, "lab_rho": lab.RHO, "lab_in": lab.INPUT_SCALE,
+               "lstm_bf": lab.FORGET_BIAS}
+    pages = {p.stem for p in (ROOT / "pages").glob("*.py")}
+    steps = [s for item in learn.LESSONS for s in item.steps]
+    links = [link for section in learn.THEORY for link in section.links]
+    assert len(learn.LESSONS) >= 6
+    for thing in steps + links:
+        assert thing.page is None or thing.page in pages
+        assert thing.preset is None or thing.preset in PRESETS
+        for key, value in thing.lab.items():
+            assert value in options[key], (key, value)
+    for step in steps:
+        assert step.action in ("train", "compare", "load")
+        if step.action == "compare":
+            assert len(PRESETS[step.preset].compare) > 1
+
+
+def test_lesson_two_is_the_adding_task_as_t_grows():
+    presets = [s.preset for s in learn.lesson("vanishing").steps if s.preset]
+    cfgs = [PRESETS[p].config() for p in presets]
+    assert [c.task.seq_len for c in cfgs] == [10, 50, 100]
+    assert all(c.task.name == "adding" and PRESETS[p].compare == ("rnn", "lstm", "gru") for p, c in zip(presets, cfgs))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_learn_text_exists(lang):
+    found = texts(lang)
+    missing = [k for k in learn.text_keys() if not found.get(k)]
+    assert not missing
+
+
+def test_both_languages_have_the_same_learn_keys_and_placeholders():
+    en, zh = texts("en"), texts("zh")
+    mine = lambda keys: {k for k in keys if k.split(".")[0] in MY_TABLES or k.startswith("presets.adding_")}  # noqa: E731
+    assert mine(en) == mine(zh)
+    fields = lambda s: sorted(f for _, f, _, _ in string.Formatter().parse(s) if f)  # noqa: E731
+    for key in mine(en):
+        assert fields(en[key]) == fields(zh[key]), key
