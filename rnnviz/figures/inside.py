@@ -90,11 +90,12 @@ def _time_axis(T: int, inputs: list[str] | None, factor: int, L: dict) -> tuple[
     else:
         labels = [f"{t}–{min(t + factor, T) - 1}" for t in starts]
     if inputs and factor == 1 and T <= TOKEN_TICKS:
-        axis = dict(title=L["input_at_t"], tickmode="array", tickvals=labels, ticktext=[inputs[t] for t in starts])
-    else:
-        shown = labels[::_nice_step(len(labels))]
-        axis = dict(title=L["time"], tickmode="array", tickvals=shown, ticktext=[s.split(" ")[0] for s in shown])
-    return labels, dict(axis, type="category", tickangle=0)
+        words = max(len(s) for s in inputs) > 2  # words would overlap side by side: slant them
+        return labels, dict(title=L["input_at_t"], type="category", tickmode="array", tickvals=labels,
+                            ticktext=[inputs[t] for t in starts], tickangle=-60 if words else 0)
+    shown = labels[::_nice_step(len(labels))]
+    return labels, dict(title=L["time"], type="category", tickmode="array", tickvals=shown,
+                        ticktext=[s.split(" ")[0] for s in shown], tickangle=0)
 
 
 def _legend_on_top(fig: go.Figure, title: str | None, height: int) -> go.Figure:
@@ -389,9 +390,10 @@ def attention_sentences(rows: list[tuple[list[str], np.ndarray]], row_names: lis
         z=z, text=text, texttemplate="%{text}", textfont=dict(size=15), zmin=0, zmax=1,
         colorscale="Blues", xgap=2, ygap=4, colorbar=dict(title=dict(text="α", side="right"), thickness=14),
         hovertemplate=f"%{{text}}<br>α = %{{z:.3f}}<extra></extra>"))
-    fig.update_xaxes(title=L["word_position"], dtick=1)
+    fig.update_xaxes(title=L["word_position"], dtick=1, showgrid=False, zeroline=False)
     # rows by number, named by tick labels: equal names (two "positive 99%") must stay two rows
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=row_names, autorange="reversed")
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=row_names, autorange="reversed",
+                     showgrid=False, zeroline=False)
     fig = style(fig, title, height=90 + 40 * len(rows))
     fig.update_layout(margin=dict(l=200))
     return fig
