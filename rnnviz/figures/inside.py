@@ -150,7 +150,10 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
     fig.update_yaxes(title=unit_title or L["unit"], type="category", autorange="reversed",
                      showticklabels=len(y) <= 48)
     _downsample_note(fig, L, (len(shown), H), factor, T)
-    return style(fig, title, height)
+    fig = style(fig, title, height)
+    if xaxis["tickangle"]:  # slanted words under the plot: make room so they miss the axis title
+        fig.update_layout(margin_b=60 + 7 * max(len(s) for s in xaxis["ticktext"]))
+    return fig
 
 
 def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 1.0), width: int = 64,
@@ -368,7 +371,7 @@ def attention_steps(mats: list[tuple[int, np.ndarray]], *, in_tokens: list[str] 
             row=1, col=col)
         fig.update_xaxes(xaxis, row=1, col=col)
         fig.update_xaxes(title=L["input_step"] if in_tokens is None or f_in > 1 else L["input_token"], row=1, col=col)
-        fig.update_yaxes(yaxis, autorange="reversed", showticklabels=(col == 1), row=1, col=col)
+        fig.update_yaxes(yaxis, tickangle=0, autorange="reversed", showticklabels=(col == 1), row=1, col=col)
         fig.update_yaxes(title=(L["output_step"] if out_tokens is None or f_out > 1 else L["output_token"]) if col == 1 else None,
                          row=1, col=col)
     _downsample_note(fig, L, None, max(f_in, f_out), max(T_in, T_out))
