@@ -20,6 +20,7 @@ from . import theory
 TRAINABLE = ("tanh", "relu")  # the Train page's vanilla RNN nonlinearities; the lab also has sigmoid and identity
 CLIFF_MARGIN = 0.5  # room around the descent paths in the cliff's view
 CLIFF_REACH = {"w": (-4.0, 16.0), "b": (-12.0, 10.0)}  # the view never grows beyond this, however far a step flies
+CLIFF_ZOOM = 0.25  # half-width of the close-up around the start: 100 clipped steps from the wall stay within ±0.1
 
 
 def train_options(cell: str, hidden: int, seq_len: int, rho: float, activation: str = "tanh",
@@ -57,6 +58,12 @@ def cliff_axes(paths, n: int = 201) -> tuple[np.ndarray, np.ndarray]:
         hi = max(theory.CLIFF_GRID[name][1], points[:, k].max() + CLIFF_MARGIN)
         axes.append(np.linspace(max(lo, CLIFF_REACH[name][0]), min(hi, CLIFF_REACH[name][1]), n))
     return axes[0], axes[1]
+
+
+def cliff_zoom(start, half: float = CLIFF_ZOOM, n: int = 161) -> tuple[np.ndarray, np.ndarray]:
+    """w and b axes (n,) of a small window around the start, where clipped steps (at most lr · clip long) stay."""
+    w0, b0 = start
+    return np.linspace(w0 - half, w0 + half, n), np.linspace(b0 - half, b0 + half, n)
 
 
 # --- theory -------------------------------------------------------------------------------------------

@@ -22,7 +22,10 @@ from .common import f32, style
 NORM_COLOURS = {"norm": "#d62728", "h": "#1f77b4", "reference": "#555"}
 CIRCLE_POINTS = 181
 LOSS_FLOOR = 1e-8  # the cliff's loss is shown in log10, and exact zeros would be -inf
-PATH_COLOURS = {"plain": "#d62728", "clipped": "#2ca02c"}
+PATH_COLOURS = {"plain": "#ff1f1f", "clipped": "#ffffff"}  # on the map: red and white, outlined, stand out on Viridis
+LOSS_COLOURS = {"plain": "#d62728", "clipped": "#1f77b4"}  # on a white chart
+SURFACE_SCALE = "Viridis"
+SURFACE_FLOOR = -4.0  # colours span log10 L from here to 0: the wall and the valley get most of the range
 DECADE_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 
@@ -77,8 +80,9 @@ def gradient_norms(result, *, labels=None, title: str | None = None, height: int
 
 
 def _top_legend(fig: go.Figure) -> go.Figure:
+    """The legend in one row between the title and the plot, with room so the two never overlap."""
     fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
-                      margin=dict(t=max(fig.layout.margin.t or 0, 60)))
+                      title=dict(y=0.98, yanchor="top"), margin=dict(t=90 if fig.layout.title.text else 50))
     return fig
 
 
@@ -126,26 +130,28 @@ def eigenvalues(result, *, labels=None, title: str | None = None, height: int = 
 
 
 def cliff_surface(ws, bs, loss, paths: Mapping[str, np.ndarray], *, start=None, labels=None,
-                  title: str | None = None, height: int = 460) -> go.Figure:
+                  title: str | None = None, height: int = 460, legend: bool = True) -> go.Figure:
     """log10 of the cliff's loss over (w, b) (loss (n_b, n_w) on axes ws, bs) with gradient-descent paths
     drawn on it (paths: {"plain" | "clipped": (steps+1, 2) of (w, b)}); points off the map are cut at its edge."""
     L = _labels(labels)
     ws, bs = np.asarray(ws), np.asarray(bs)
     z = f32(np.log10(np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR)))
     fig = go.Figure(go.Heatmap(
-        x=f32(ws), y=f32(bs), z=z, colorscale="Viridis", zmin=float(np.log10(LOSS_FLOOR)), zmax=0.0,
+        x=f32(ws), y=f32(bs), z=z, colorscale=SURFACE_SCALE, zmin=SURFACE_FLOOR, zmax=0.0,
         colorbar=dict(title=dict(text=L["log_loss"], side="right"), thickness=14),
         hovertemplate="w = %{x:.2f}<br>b = %{y:.3f}<br>log₁₀ L = %{z:.2f}<extra></extra>"))
+    if start is not None:  # drawn first, so the paths leaving it stay visible
+        fig.add_trace(go.Scatter(x=f32([start[0]]), y=f32([start[1]]), mode="markers", name=L["start"],
+                                 marker=dict(symbol="star", size=18, color="#ffd400", line=dict(color="black", width=1.5))))
     box = (ws[0], ws[-1], bs[0], bs[-1])
     for key, path in paths.items():
         w, b = _inside(np.asarray(path, dtype=np.float64), box)
         fig.add_trace(go.Scatter(x=f32(w), y=f32(b), mode="lines+markers", name=L[f"path_{key}"],
-                                 line=dict(color=PATH_COLOURS[key], width=3), marker=dict(size=5)))
-    if start is not None:
-        fig.add_trace(go.Scatter(x=f32([start[0]]), y=f32([start[1]]), mode="markers", name=L["start"],
-                                 marker=dict(symbol="star", size=16, color="white", line=dict(color="black", width=1.5))))
+                                 line=dict(color=PATH_COLOURS[key], width=4),
+                                 marker=dict(size=7, line=dict(color="black", width=1.5))))
     fig.update_xaxes(title="w", range=[float(ws[0]), float(ws[-1])])
     fig.update_yaxes(title="b", range=[float(bs[0]), float(bs[-1])])
+    fig.update_layout(showlegend=legend)
     return _top_legend(style(fig, title, height))
 
 
@@ -163,7 +169,7 @@ def cliff_losses(losses: Mapping[str, np.ndarray], *, labels=None, title: str | 
     for key, loss in losses.items():
         loss = np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR)
         fig.add_trace(go.Scatter(x=f32(np.arange(len(loss))), y=f32(loss), mode="lines", name=L[f"path_{key}"],
-                                 line=dict(color=PATH_COLOURS[key], width=3)))
+                                 line=dict(color=LOSS_COLOURS[key], width=3)))
     fig.update_xaxes(title=L["descent_step"])
     fig.update_yaxes(title=L["loss"], type="log", exponentformat="power")
     return _top_legend(style(fig, title, height))

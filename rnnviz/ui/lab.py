@@ -61,8 +61,8 @@ def _slider(key: str, options, default, label: str, help_key: str | None = None)
 
 
 def rnn_controls() -> dict:
-    act = st.segmented_control(t("lab.activation"), list(theory.GAMMA), default="tanh", required=True,
-                               key="lab_act", bind="query-params", help=t("lab.activation_help"))
+    act = st.selectbox(t("lab.activation"), list(theory.GAMMA), key="lab_act", bind="query-params",
+                       help=t("lab.activation_help"))
     gaussian = st.toggle(t("lab.gaussian"), value=False, key="lab_gauss", bind="query-params",
                          help=t("lab.gaussian_help"))
     return dict(activation=act, init="gaussian" if gaussian else "orthogonal", hidden=_slider("lab_H", HIDDEN, 64, "lab.hidden"),
@@ -80,17 +80,14 @@ def lstm_controls() -> dict:
 
 
 def regime(result: theory.LabResult, seq_len: int) -> None:
-    """The regime as a coloured word, the numbers, and why, with Pascanu et al.'s conditions."""
+    """The regime as a large coloured word, and why in one or two sentences."""
     total = float(result.log10_norm[0])
-    name = t(f"lab.regime_{result.regime}")
-    st.markdown(f":{BADGE[result.regime]}-badge[{name}]")
+    st.markdown(f"### :{BADGE[result.regime]}[{t(f'lab.regime_{result.regime}')}]")
     if result.cell == "rnn":
         product = result.sigma_max * result.gamma
         case = "sufficient" if product < 1 - 1e-9 else {"exploding": "exploding", "vanishing": "anyway",
                                                         "edge": "edge"}[result.regime]
         st.markdown(t(f"lab.rnn_{case}", product=product, total=total, T=seq_len))
-        st.caption(t("lab.numbers", sigma=result.sigma_max, gamma=result.gamma, radius=result.spectral_radius))
-        st.info(t("lab.pascanu"), icon=":material/menu_book:")
     else:
         carousel = seq_len * np.log10(result.mean_forget) if result.mean_forget > 0 else theory.LOG10_FLOOR
         st.markdown(t(f"lab.lstm_{result.regime}", forget=result.mean_forget, total=total, T=seq_len,
@@ -124,6 +121,9 @@ def figures(result: theory.LabResult, seq_len: int) -> None:
     which = "lstm" if lstm else "rnn"
     left.plotly_chart(figs.singular_values(result, labels=L, title=t(f"lab.fig_sv_title_{which}")), width="stretch")
     right.plotly_chart(figs.eigenvalues(result, labels=L, title=t(f"lab.fig_ev_title_{which}")), width="stretch")
+    if not lstm:  # the conditions the regime above was judged by
+        st.caption(t("lab.numbers", sigma=result.sigma_max, gamma=result.gamma, radius=result.spectral_radius))
+        st.info(t("lab.pascanu"), icon=":material/menu_book:")
 
 
 def train_this(cell: str, settings: dict) -> None:
@@ -151,9 +151,11 @@ def cliff_data(w0: float, b0: float, lr: float, steps: int, clip: float) -> dict
     plain, plain_loss = theory.cliff_descent(w0, b0, lr, steps, None)
     clipped, clipped_loss = theory.cliff_descent(w0, b0, lr, steps, clip)
     ws, bs = learn.cliff_axes([plain, clipped])
+    zw, zb = learn.cliff_zoom((w0, b0))
     dw, db = theory.cliff_grad(w0, b0)
     return dict(paths={"plain": plain, "clipped": clipped}, losses={"plain": plain_loss, "clipped": clipped_loss},
-                ws=ws, bs=bs, surface=theory.cliff_loss(ws[None, :], bs[:, None]), grad=float(np.hypot(dw, db)))
+                ws=ws, bs=bs, surface=theory.cliff_loss(ws[None, :], bs[:, None]), grad=float(np.hypot(dw, db)),
+                zoom=(zw, zb, theory.cliff_loss(zw[None, :], zb[:, None])))
 
 
 def _to_wall() -> None:
@@ -185,5 +187,9 @@ def cliff_view(c: dict) -> None:
                   clipped=c["lr"] * min(data["grad"], c["clip"]), clip=c["clip"]))
     if c["clipping"]:
         st.markdown(t("lab.cliff_result", steps=c["steps"], plain=loss["plain"][-1], clipped=loss["clipped"][-1]))
-    st.plotly_chart(figs.cliff_losses({k: loss[k] for k in shown}, labels=L, title=t("lab.fig_cliff_loss_title")),
-                    width="stretch")
+    close, along = st.columns(2)
+    close.plotly_chart(figs.cliff_surface(*data["zoom"], {k: data["paths"][k] for k in shown}, start=(c["w0"], c["b0"]),
+                                          labels=L, title=t("lab.fig_cliff_zoom_title"), height=400, legend=False),
+                       width="stretch")
+    along.plotly_chart(figs.cliff_losses({k: loss[k] for k in shown}, labels=L, title=t("lab.fig_cliff_loss_title"),
+                                         height=400), width="stretch")
