@@ -64,7 +64,7 @@ def started(monkeypatch):
 def test_lab_views_load(lang, view):
     at = page("lab", lang, lab_view=view)
     charts = titles(at)
-    assert len(charts) == (2 if view == "cliff" else 3)
+    assert len(charts) == 3  # norms and the two spectra, or the map, its close-up and the losses
     if view != "cliff":
         assert any(m.value.startswith("### :") for m in at.markdown)  # the regime, in words
 
