@@ -78,7 +78,7 @@ def test_lab_sliders_redraw_and_name_the_regime():
 
 
 def test_lab_extreme_setting_is_drawn_with_its_caveats():
-    at = page("lab", lab_act="identity", lab_T=1000, lab_rho=10.0, lab_H=256)
+    at = page("lab", lab_act="identity", lab_T=1000, lab_rho=10.0, lab_H=64)
     assert len(titles(at)) == 3
     assert any("overflowed" in m.value or "Exploding" in m.value for m in at.markdown)
 
