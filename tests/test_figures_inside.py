@@ -167,6 +167,14 @@ def test_attention_steps_downsample_long_sequences():
     assert fig.data[0].z.shape == (150, 150) and "buckets of 2" in notes(fig)
 
 
+def test_attention_steps_keep_four_panels_at_T200_within_one_heatmaps_cells():
+    a = np.full((200, 200), 1 / 200, np.float32)
+    fig = inside.attention_steps([(s, a) for s in (0, 100, 200, 300)])
+    assert sum(tr.z.size for tr in fig.data) <= inside.ATTENTION_CELLS
+    assert fig.data[0].z.shape == (67, 67) and "buckets of 3" in notes(fig)
+    assert len(fig.to_json()) < 200_000
+
+
 def test_attention_sentences_rows_and_names():
     rows = [(["not", "bad"], np.array([0.8, 0.2], np.float32)), (["good"], np.array([1.0], np.float32))]
     fig = inside.attention_sentences(rows, ["positive 90% ✓", "positive 90% ✓"])  # equal names, two rows

@@ -28,6 +28,7 @@ MAX_UNITS = 128  # heatmap rows: more units than a projector can show apart
 MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged over buckets
 MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
 MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
+ATTENTION_CELLS = MAX_UNITS * MAX_STEPS  # all attention panels together: no more than one state heatmap
 PARAM_POINTS = 400  # points per parameter's gradient-norm line: a dozen lines redrawn live stay light (SVG, no WebGL)
 TOKEN_TICKS = 40  # up to this many columns, the time axis is labelled with the input tokens
 DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red positive
@@ -353,11 +354,12 @@ def attention_steps(mats: list[tuple[int, np.ndarray]], *, in_tokens: list[str] 
                     out_tokens: list[str] | None = None, title: str | None = None, height: int = 400,
                     labels=None) -> go.Figure:
     """Attention matrices (output step down, input step across), side by side for several training steps:
-    mats = [(step, (T_out, T_in))], oldest first, all on the fixed scale 0..1. Long sides are averaged
-    over buckets so each matrix has at most MAX_STEPS rows and columns."""
+    mats = [(step, (T_out, T_in))], oldest first, all on the fixed scale 0..1. Big matrices are averaged
+    over square buckets so all panels together have at most ATTENTION_CELLS cells."""
     L = _labels(labels)
     T_out, T_in = mats[0][1].shape
-    f_out, f_in = math.ceil(T_out / MAX_STEPS), math.ceil(T_in / MAX_STEPS)
+    factor = max(1, math.ceil(math.sqrt(T_out * T_in * len(mats) / ATTENTION_CELLS)))
+    f_out = f_in = factor
     x, xaxis = _time_axis(T_in, in_tokens, f_in, L)
     y, yaxis = _time_axis(T_out, out_tokens, f_out, L)
     fig = make_subplots(rows=1, cols=len(mats), horizontal_spacing=0.04,
@@ -374,7 +376,7 @@ def attention_steps(mats: list[tuple[int, np.ndarray]], *, in_tokens: list[str] 
         fig.update_yaxes(yaxis, tickangle=0, autorange="reversed", showticklabels=(col == 1), row=1, col=col)
         fig.update_yaxes(title=(L["output_step"] if out_tokens is None or f_out > 1 else L["output_token"]) if col == 1 else None,
                          row=1, col=col)
-    _downsample_note(fig, L, None, max(f_in, f_out), max(T_in, T_out))
+    _downsample_note(fig, L, None, factor, max(T_in, T_out))
     return style(fig, title, height)
 
 
