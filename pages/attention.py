@@ -18,7 +18,7 @@ seq2seq = task.output == "seq2seq"
 
 
 def draw():
-    view = inspect.controls(trainer, example=seq2seq)
+    view = inspect.controls(trainer, example=seq2seq, layer=False)
     if view is None:
         return
     if seq2seq:

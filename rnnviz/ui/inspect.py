@@ -152,8 +152,9 @@ def step_slider(trainer: Trainer, snap: Snapshot) -> Trace | None:
     return trainer.trace_at(step)
 
 
-def controls(trainer: Trainer, example: bool = True) -> View | None:
-    """The step slider, example and layer pickers in one row; None (with a caption) before the first probe."""
+def controls(trainer: Trainer, example: bool = True, layer: bool = True) -> View | None:
+    """The step slider, example and layer pickers in one row (example and layer greyed out where the
+    page does not use them); None (with a caption) before the first probe."""
     snap = trainer.snapshot()
     left, mid, right = st.columns([4, 1, 1])
     with left:
@@ -166,14 +167,16 @@ def controls(trainer: Trainer, example: bool = True) -> View | None:
         chosen = st.selectbox(t("inspect.example"), range(B), format_func=lambda i: f"#{i + 1}", key=EXAMPLE_KEY,
                               disabled=not example or B == 1, help=t("inspect.example_help")) or 0
     with right:
-        prefix, layer = st.selectbox(t("inspect.layer"), stacks, format_func=_stack_name, key=STACK_KEY,
-                                     disabled=len(stacks) == 1) or stacks[0]
-    return View(trainer, snap, trace, min(chosen, B - 1), prefix, layer)
+        seq2seq = len(stacks) > trace.layers()
+        prefix, n = st.selectbox(t("inspect.layer"), stacks, format_func=lambda s: _stack_name(s, seq2seq), key=STACK_KEY,
+                                 disabled=not layer or len(stacks) == 1) or stacks[0]
+    return View(trainer, snap, trace, min(chosen, B - 1), prefix, n)
 
 
-def _stack_name(stack: tuple[str, int]) -> str:
+def _stack_name(stack: tuple[str, int], seq2seq: bool) -> str:
     prefix, layer = stack
-    return t("inspect.decoder_layer" if prefix else "inspect.layer_n", layer=layer)
+    key = "inspect.decoder_layer" if prefix else "inspect.encoder_layer" if seq2seq else "inspect.layer_n"
+    return t(key, layer=layer)
 
 
 def state_range(trainer: Trainer, name: str, example: int, bounded: bool) -> tuple[float, float]:
