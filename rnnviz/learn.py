@@ -101,30 +101,32 @@ THEORY: tuple[Section, ...] = (
         r" \qquad \lambda_1 = \sigma_{\max}(W_{hh}), \quad \gamma = \max_a \lvert \sigma'(a) \rvert",
     ), (Link("lab", lab={"view": "rnn"}), Link("compare", "vanishing"))),
     Section("lstm", (
-        r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + b_i), \quad f_t = \sigma(W_{if} x_t + W_{hf} h_{t-1} + b_f),"
-        r" \quad o_t = \sigma(W_{io} x_t + W_{ho} h_{t-1} + b_o)",
-        r"g_t = \tanh(W_{ig} x_t + W_{hg} h_{t-1} + b_g), \qquad c_t = f_t \odot c_{t-1} + i_t \odot g_t,"
-        r" \qquad h_t = o_t \odot \tanh(c_t)",
-        r"\frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t) \quad \text{(along the cell path)}",
-        r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + p_i \odot c_{t-1} + b_i) \quad \text{(peephole variant)}",
+        r"\begin{aligned} i_t &= \sigma(W_{ii} x_t + W_{hi} h_{t-1} + b_i) &"
+        r" f_t &= \sigma(W_{if} x_t + W_{hf} h_{t-1} + b_f) \\"
+        r" o_t &= \sigma(W_{io} x_t + W_{ho} h_{t-1} + b_o) &"
+        r" g_t &= \tanh(W_{ig} x_t + W_{hg} h_{t-1} + b_g) \end{aligned}",
+        r"c_t = f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t)",
+        r"\frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t)",
+        r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + p_i \odot c_{t-1} + b_i)",
     ), (Link("gates", "vanishing_lstm"), Link("lab", lab={"view": "lstm"}))),
     Section("gru", (
         r"r_t = \sigma(W_{ir} x_t + W_{hr} h_{t-1} + b_r), \qquad z_t = \sigma(W_{iz} x_t + W_{hz} h_{t-1} + b_z)",
-        r"n_t = \tanh\big(W_{in} x_t + r_t \odot (W_{hn} h_{t-1} + b_{hn}) + b_{in}\big), \qquad"
-        r" h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}",
+        r"n_t = \tanh\big(W_{in} x_t + r_t \odot (W_{hn} h_{t-1} + b_{hn}) + b_{in}\big)",
+        r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}",
     ), (Link("compare", "vanishing"), Link("gates", "sine"))),
     Section("clipping", (
-        r"g = \nabla_\theta L, \qquad g \leftarrow g \cdot \min\!\left(1, \frac{\theta_{\text{clip}}}{\lVert g \rVert}\right)",
+        r"g = \nabla_\theta L, \qquad"
+        r" g \leftarrow g \cdot \min\!\left(1, \frac{\theta_{\text{clip}}}{\lVert g \rVert}\right)",
     ), (Link("train", "exploding"), Link("train", "clipping"), Link("lab", lab={"view": "cliff"}))),
     Section("pooling", (
-        r"\alpha = \operatorname{softmax}\!\left(\omega^{\top} H\right), \qquad H = [h_1, \dots, h_T] \in \mathbb{R}^{d \times T}",
+        r"\alpha = \operatorname{softmax}\!\left(\omega^{\top} H\right), \qquad"
+        r" H = [h_1, \dots, h_T] \in \mathbb{R}^{d \times T}",
         r"h = \sum_{k=1}^{T} \alpha_k\, h_k, \qquad \hat y = \operatorname{softmax}(W h + b)",
     ), (Link("attention", "sentiment"),)),
     Section("seq2seq", (
-        r"e_{jk} = s_j^{\top} h_k \ \text{(dot)} \quad\text{or}\quad e_{jk} = v^{\top} \tanh(W_s s_j + W_h h_k)"
-        r" \ \text{(additive)}",
-        r"\alpha_{jk} = \frac{\exp e_{jk}}{\sum_{k'} \exp e_{jk'}}, \qquad c_j = \sum_{k} \alpha_{jk}\, h_k,"
-        r" \qquad \hat y_j = \operatorname{softmax}\big(W [s_j ; c_j] + b\big)",
+        r"e_{jk} = s_j^{\top} h_k \qquad \big|\qquad e_{jk} = v^{\top} \tanh(W_s s_j + W_h h_k)",
+        r"\alpha_{jk} = \frac{\exp e_{jk}}{\sum_{k'} \exp e_{jk'}}, \qquad c_j = \sum_{k} \alpha_{jk}\, h_k",
+        r"\hat y_j = \operatorname{softmax}\big(W [s_j ; c_j] + b\big)",
     ), (Link("attention", "reversal"),)),
     Section("transformer", (
         r"Q = X W_Q, \quad K = X W_K, \quad V = X W_V",

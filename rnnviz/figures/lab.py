@@ -142,7 +142,8 @@ def cliff_surface(ws, bs, loss, paths: Mapping[str, np.ndarray], *, start=None, 
         hovertemplate="w = %{x:.2f}<br>b = %{y:.3f}<br>log₁₀ L = %{z:.2f}<extra></extra>"))
     if start is not None:  # drawn first, so the paths leaving it stay visible
         fig.add_trace(go.Scatter(x=f32([start[0]]), y=f32([start[1]]), mode="markers", name=L["start"],
-                                 marker=dict(symbol="star", size=18, color="#ffd400", line=dict(color="black", width=1.5))))
+                                 marker=dict(symbol="star", size=18, color="#ffd400",
+                                             line=dict(color="black", width=1.5))))
     box = (ws[0], ws[-1], bs[0], bs[-1])
     for key, path in paths.items():
         w, b = _inside(np.asarray(path, dtype=np.float64), box)

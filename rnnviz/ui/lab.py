@@ -24,7 +24,7 @@ FORGET_BIAS = tuple(float(b) for b in np.arange(-4.0, 8.5, 0.5))
 CLIFF_LR = (0.01, 0.03, 0.1, 0.3)
 CLIFF_STEPS = (20, 50, 100, 200)
 VIEWS = ("rnn", "lstm", "cliff")
-BADGE = {"vanishing": "blue", "edge": "green", "exploding": "red"}
+REGIME_COLOUR = {"vanishing": "blue", "edge": "green", "exploding": "red"}
 
 
 def fig_labels() -> dict[str, str]:
@@ -65,7 +65,8 @@ def rnn_controls() -> dict:
                        help=t("lab.activation_help"))
     gaussian = st.toggle(t("lab.gaussian"), value=False, key="lab_gauss", bind="query-params",
                          help=t("lab.gaussian_help"))
-    return dict(activation=act, init="gaussian" if gaussian else "orthogonal", hidden=_slider("lab_H", HIDDEN, 64, "lab.hidden"),
+    return dict(activation=act, init="gaussian" if gaussian else "orthogonal",
+                hidden=_slider("lab_H", HIDDEN, 64, "lab.hidden"),
                 seq_len=_slider("lab_T", SEQ_LEN, 100, "lab.seq_len"),
                 rho=_slider("lab_rho", RHO, 1.0, "lab.rho", "lab.rho_help"),
                 input_scale=_slider("lab_in", INPUT_SCALE, 0.25, "lab.input_scale", "lab.input_scale_help"))
@@ -82,7 +83,7 @@ def lstm_controls() -> dict:
 def regime(result: theory.LabResult, seq_len: int) -> None:
     """The regime as a large coloured word, and why in one or two sentences."""
     total = float(result.log10_norm[0])
-    st.markdown(f"### :{BADGE[result.regime]}[{t(f'lab.regime_{result.regime}')}]")
+    st.markdown(f"### :{REGIME_COLOUR[result.regime]}[{t(f'lab.regime_{result.regime}')}]")
     if result.cell == "rnn":
         product = result.sigma_max * result.gamma
         case = "sufficient" if product < 1 - 1e-9 else {"exploding": "exploding", "vanishing": "anyway",
