@@ -39,12 +39,15 @@ def start(base: RunConfig, cells: list[str]) -> None:
         train_in_background(trainer)
 
 
-def start_compare(preset_key: str, switch: bool = True) -> None:
-    """Train a preset's `compare` cells side by side and (by default) open the Compare page."""
+def start_compare(preset_key: str) -> None:
+    """Train a preset's `compare` cells side by side and open the Compare page showing that preset.
+    Call it from a button's `if`, not from a callback (it switches pages)."""
     preset = PRESETS[preset_key]
-    start(preset.config(), [cell.upper() for cell in preset.compare])
-    if switch:
-        st.switch_page(COMPARE_PAGE)
+    cells = [cell.upper() for cell in preset.compare]
+    start(preset.config(), cells)
+    # Explicit parameters: a bare switch_page clears the address, which Streamlit refuses while the
+    # calling page has widgets bound to it.
+    st.switch_page(COMPARE_PAGE, query_params=[("cmp_source", preset_key), *(("cmp_cells", c) for c in cells)])
 
 
 def buttons() -> None:

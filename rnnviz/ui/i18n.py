@@ -48,7 +48,11 @@ def t(key: str, **values) -> str:
 
 
 def language_switch() -> None:
-    """A sidebar control whose value persists across pages and travels in the URL."""
+    """A sidebar control whose value persists across pages and travels in the URL. The bound control writes
+    its label (?lang=中文); a hand-written code (?lang=zh) is accepted on arrival too."""
+    code = st.query_params.get(LANG_KEY)
+    if code in LANGUAGES and LANG_KEY not in st.session_state:
+        st.session_state[LANG_KEY] = code
     st.sidebar.segmented_control(
         "Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY, default="en",
         bind="query-params", required=True)

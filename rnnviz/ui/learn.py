@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..learn import Link
-from .compare import COMPARE_PAGE, start_compare
+from .compare import start_compare
 from .controls import load_preset
 from .i18n import t
 
@@ -27,10 +27,7 @@ def preset_button(preset: str, action: str, key: str, primary: bool = False) -> 
     icon = ":material/compare_arrows:" if action == "compare" else ":material/play_arrow:"
     if st.button(label, key=key, icon=icon, type="primary" if primary else "secondary"):
         if action == "compare":
-            start_compare(preset, switch=False)
-            # With explicit parameters: a bare switch_page clears the address, which Streamlit refuses while
-            # widgets are bound to it (this page's lesson and step).
-            st.switch_page(COMPARE_PAGE, query_params={"cmp_source": preset})
+            start_compare(preset)
         else:
             load_preset(preset, start=action == "train")
 
