@@ -35,9 +35,9 @@ def matrices(view):
     x, y = view.trace["x"][view.example], view.trace["y"][view.example]
     in_tokens = inside.describe_inputs(x, task.in_vocab)
     out_tokens = inside.describe_inputs(y, task.out_vocab)
-    inspect.show(("attn", view.example, *steps), lambda: inside.attention_steps(
+    inspect.show("attn-matrix", (view.example, *steps), lambda: inside.attention_steps(
         mats, in_tokens=in_tokens, out_tokens=out_tokens, labels=L, height=420,
-        title=t("attention.matrix_title", example=view.example + 1)))
+        title=t("attention.matrix_title", example=view.example + 1)), data=lambda: {"attn[out, in]": mats[-1][1]})
 
 
 def pooling(view):
@@ -50,8 +50,9 @@ def pooling(view):
         words = inside.describe_inputs(trace["x"][b][keep], task.in_vocab)
         rows.append((words if tokens_in else [""] * len(words), trace["attn"][b, 0][keep]))
         names.append(prediction(trace["pred"][b], trace["y"][b]))
-    inspect.show(("pool", view.step), lambda: inside.attention_sentences(
-        rows, names, labels=L, title=t("attention.pooling_title", step=view.step)))
+    inspect.show("attn-pool", (view.step,), lambda: inside.attention_sentences(
+        rows, names, labels=L, title=t("attention.pooling_title", step=view.step)),
+        data=lambda: {"attn[example, t]": trace["attn"][:, 0]})
 
 
 def prediction(pred, y) -> str:

@@ -34,27 +34,29 @@ def draw():
     for k, gate in enumerate(gates):
         zrange, scale = ((0.0, 1.0), inside.SEQUENTIAL) if gate in sigmoid else ((-1.0, 1.0), inside.DIVERGING)
         with columns[k % 2]:
-            inspect.show(("gate", gate, *view.key), lambda: inside.time_unit_heatmap(
+            inspect.show(f"gate-{gate}", view.key, lambda: inside.time_unit_heatmap(
                 view.array("gate", gate), inputs=view.inputs(), order=order, zrange=zrange, colorscale=scale,
                 value_name=gate, unit_title=t("gates.units_by_variance"), title=t(f"gates.name_{gate}"),
-                max_units=GATE_UNITS, height=360, labels=L))
+                max_units=GATE_UNITS, height=360, labels=L), data=lambda gate=gate: {f"{gate}[t, unit]": view.array("gate", gate)})
 
     st.subheader(t("gates.carry_title", gate=carry))
     st.markdown(t(f"gates.carry_{cell}"))
     grads = {f"‖∂L/∂{kind}_t‖": np.linalg.norm(g, axis=-1)  # (T,) for the picked example
              for kind in ("c", "h") if (g := view.array("grad." + kind)) is not None}
-    inspect.show(("carry", *view.key), lambda: inside.gate_and_gradient(
+    inspect.show("gate-carry", view.key, lambda: inside.gate_and_gradient(
         view.array("gate", carry), grads, gate_name=carry, labels=L,
-        title=t("gates.carry_figure", step=view.step, example=view.example + 1)))
+        title=t("gates.carry_figure", step=view.step, example=view.example + 1)),
+        data=lambda: {f"mean {carry}": view.array("gate", carry).mean(axis=1), **grads})
 
     st.subheader(t("gates.saturation_title"))
     st.markdown(t("gates.saturation_intro"))
     shown = inspect.spread_steps([p["step"] for p in view.snap.probes], view.step, n=3)
     sat = {g: [(s, view.summary(s)["sat." + view.name("gate", g)]) for s in shown] for g in sigmoid}
-    inspect.show(("sat", *shown, view.prefix, view.layer), lambda: inside.saturation_scatter(sat, labels=L))
+    inspect.show("gate-sat", (*shown, view.prefix, view.layer), lambda: inside.saturation_scatter(sat, labels=L),
+                 data=lambda: {f"{g} {side} step {s}": v[k] for g in sat for s, v in sat[g] for k, side in enumerate(("<0.1", ">0.9"))})
     probes = view.snap.probes
     history = {g: np.stack([p["sat." + view.name("gate", g)] for p in probes]) for g in sigmoid}
-    inspect.show(("sat_history", len(probes), view.prefix, view.layer), lambda: inside.saturation_over_training(
+    inspect.show("gate-sat-history", (len(probes), view.prefix, view.layer), lambda: inside.saturation_over_training(
         [p["step"] for p in probes], history, labels=L, title=t("gates.saturation_history")))
 
 

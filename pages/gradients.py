@@ -38,23 +38,25 @@ def draw():
     else:
         st.markdown(t(f"gradients.bound_{model.cell}"))
     y_range = inside.log_range([p[name] for p in probes for name in names.values()])
-    inspect.show(("curve", len(probes), *view.key), lambda: inside.gradient_through_time(
-        curves, rate=rate, y_range=y_range, labels=L, title=t("gradients.curve_title", step=view.step)))
+    inspect.show("grad-curve", (len(probes), *view.key), lambda: inside.gradient_through_time(
+        curves, rate=rate, y_range=y_range, labels=L, title=t("gradients.curve_title", step=view.step)),
+        data=lambda: curves)
 
     st.subheader(t("gradients.heat_title"))
     st.markdown(t("gradients.heat_intro"))
     for kind, col in zip(kinds, st.columns(len(kinds))):
         with col:
-            inspect.show(("heat", kind, len(probes), view.prefix, view.layer), lambda: inside.gradient_heatmap(
-                [p["step"] for p in probes], np.stack([p[names[kind]] for p in probes]),  # (P, T)
-                value_name=f"log₁₀ ‖∂L/∂{kind}_t‖", labels=L, title=t("gradients.heat_figure", state=kind)))
+            norms = np.stack([p[names[kind]] for p in probes])  # (P, T)
+            inspect.show(f"grad-heat-{kind}", (len(probes), view.prefix, view.layer), lambda: inside.gradient_heatmap(
+                [p["step"] for p in probes], norms, value_name=f"log₁₀ ‖∂L/∂{kind}_t‖", labels=L,
+                title=t("gradients.heat_figure", state=kind)), data=lambda kind=kind, norms=norms: {f"{names[kind]}[probe, t]": norms})
 
     st.subheader(t("gradients.params_title"))
     h = snap.history
     stopped = snap.step if snap.status.startswith("stopped: non-finite") else None
-    inspect.show(("params", snap.step), lambda: inside.parameter_gradients(
+    inspect.show("grad-params", (snap.step,), lambda: inside.parameter_gradients(
         h["step"], h["param_norms"], clipped=h["clipped"], grad_norm=h["grad_norm"], clip=trainer.cfg.train.clip,
-        stopped_at=stopped, labels=L))
+        stopped_at=stopped, labels=L), data=lambda: {"step": h["step"], "grad_norm": h["grad_norm"], **h["param_norms"]})
 
 
 live(draw)

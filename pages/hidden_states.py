@@ -33,11 +33,12 @@ def draw():
     by = t(f"hidden_states.sort_{sort}") if sort in ("variance", "index") else inspect.signal_label(sort)
     for kind, col in zip(kinds, st.columns(len(kinds))):
         with col:
-            inspect.show(("heat", kind, sort, view.snap.trace_steps[-1], *view.key), lambda: inside.time_unit_heatmap(
+            inspect.show(f"hs-{kind}", (sort, view.snap.trace_steps[-1], *view.key), lambda: inside.time_unit_heatmap(
                 view.array(kind), inputs=view.inputs(), order=order, value_name=kind, labels=L,
                 zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h"),
                 unit_title=t("hidden_states.units_by", order=by),
-                title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1)))
+                title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1)),
+                data=lambda kind=kind: {f"{kind}[t, unit]": view.array(kind)})
     if view.tokens() is not None and not view.prefix:
         coloured_text(view, signals)
     pca_section(view)
@@ -60,18 +61,20 @@ def coloured_text(view, signals):
         r = unit_correlation(states.reshape(B * T, H), signals[feature].reshape(-1))
         best = int(np.argmax(np.abs(r)))
         label = inspect.signal_label(feature)
-        inspect.show(("rank", kind, feature, *view.key), lambda: inside.unit_ranking(
-            r, feature=label, labels=L, title=t("hidden_states.ranking_title", feature=label, state=kind)))
+        inspect.show("hs-rank", (kind, feature, *view.key), lambda: inside.unit_ranking(
+            r, feature=label, labels=L, title=t("hidden_states.ranking_title", feature=label, state=kind)),
+            data=lambda: {"unit": np.arange(H), "r": r})
     unit = st.selectbox(t("hidden_states.unit"), [-1, *range(H)], key="hs_unit",
                         format_func=lambda u: t("hidden_states.best_unit", unit=best) if u < 0 else f"u{u}")
     unit = best if unit is None or unit < 0 else unit
     vocab, x = view.trainer.task.in_vocab, view.trace["x"]
     examples = [([vocab[int(i)] for i in x[b]], states[b, :, unit]) for b in range(B)]
     width = 64 if view.trainer.cfg.task.name == "charlm" else T
-    inspect.show(("text", kind, unit, view.snap.trace_steps[-1], *view.key), lambda: inside.text_heatmap(
+    inspect.show("hs-text", (kind, unit, view.snap.trace_steps[-1], *view.key), lambda: inside.text_heatmap(
         examples, zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h"),
         width=width, value_name=f"{kind}[u{unit}]", labels=L,
-        title=t("hidden_states.text_figure", unit=unit, state=kind, step=view.step)))
+        title=t("hidden_states.text_figure", unit=unit, state=kind, step=view.step)),
+        data=lambda: {f"{kind}[example, t] of u{unit}": states[:, :, unit]})
 
 
 def pca_section(view):
@@ -80,10 +83,10 @@ def pca_section(view):
                                 format_func=lambda d: t(f"hidden_states.pca_{d}"), key="hs_pca")
     name = view.name("h")
     if dims == "3d":
-        inspect.show(("pca3", *view.key), lambda: inside.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
+        inspect.show("hs-pca3", view.key, lambda: inside.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
         return
     steps = inspect.spread_steps(view.snap.trace_steps, view.step)
-    inspect.show(("pca2", name, *steps), lambda: inside.pca_trajectories(
+    inspect.show("hs-pca2", (name, *steps), lambda: inside.pca_trajectories(
         [(tr.step, tr[name]) for tr in map(trainer.trace_at, steps)], labels=L))
 
 

@@ -171,3 +171,24 @@ def test_pages_speak_chinese(lstm):
     at = open_page("gradients", lstm, lang="zh")
     assert_clean(at)
     assert at.title[0].value == "随时间的梯度" and any("探针" in t for t in titles(at))
+
+
+@pytest.mark.parametrize("page, flat", [
+    ("hidden_states", dict(task="charlm", cell="lstm", seq_len=24)), ("gates", dict(cell="lstm")),
+    ("gradients", dict(cell="lstm")), ("attention", dict(task="reversal", cell="gru", attention="dot", seq_len=5)),
+    ("attention", dict(task="sentiment", cell="lstm", attention="dot", seq_len=13))])
+def test_every_chart_offers_its_data_as_csv(page, flat, monkeypatch):
+    """The CSV under each chart is built only when clicked, so build each one here and read it back."""
+    from rnnviz.ui import charts, inspect
+
+    tables = {}
+
+    def chart(fig, key, data=None):
+        tables[key] = charts.csv_text(data()) if data is not None else None
+        charts.chart(fig, key, data)
+
+    monkeypatch.setattr(inspect, "chart", chart)
+    at = open_page(page, trained(**flat))
+    assert_clean(at)
+    assert tables and all(text is None or text.count("\n") >= 2 for text in tables.values()), tables.keys()
+    assert sum(text is not None for text in tables.values()) >= len(tables) - 2  # PCA and saturation history have none

@@ -99,11 +99,17 @@ def _time_axis(T: int, inputs: list[str] | None, factor: int, L: dict) -> tuple[
                         ticktext=[s.split(" ")[0] for s in shown], tickangle=0)
 
 
-def _legend_on_top(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    """style(), with room above the plot for the title and, below it, a one-line legend."""
+def _style(fig: go.Figure, title: str | None, height: int, legend_on_top: bool = False) -> go.Figure:
+    """common.style, with type a projector can read whatever theme draws the chart (Streamlit's theme
+    sets small axis fonts unless each axis names its own), and optionally room above the plot for the
+    title and, below it, a one-line legend."""
     fig = style(fig, title, height)
-    fig.update_layout(margin=dict(t=95 if title else 45),
-                      legend=dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom"))
+    fig.update_layout(title_font_size=17)
+    fig.update_xaxes(title_font_size=15, tickfont_size=13)
+    fig.update_yaxes(title_font_size=15, tickfont_size=13)
+    if legend_on_top:
+        fig.update_layout(margin=dict(t=95 if title else 45), legend_font_size=13,
+                          legend=dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom"))
     return fig
 
 
@@ -151,7 +157,7 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
     fig.update_yaxes(title=unit_title or L["unit"], type="category", autorange="reversed",
                      showticklabels=len(y) <= 48)
     _downsample_note(fig, L, (len(shown), H), factor, T)
-    fig = style(fig, title, height)
+    fig = _style(fig, title, height)
     if xaxis["tickangle"]:  # slanted words under the plot: make room so they miss the axis title
         fig.update_layout(margin_b=60 + 7 * max(len(s) for s in xaxis["ticktext"]))
     return fig
@@ -198,7 +204,7 @@ def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 
     fig.update_yaxes(visible=False, autorange="reversed")
     if used < sum(len(tok) for tok, _ in examples):
         note(fig, L["note_chars"].format(shown=used))
-    return style(fig, title, height=80 + 26 * len(rows_text))
+    return _style(fig, title, height=80 + 26 * len(rows_text))
 
 
 def unit_ranking(r: np.ndarray, *, k: int = 10, feature: str = "", title: str | None = None, labels=None) -> go.Figure:
@@ -212,7 +218,7 @@ def unit_ranking(r: np.ndarray, *, k: int = 10, feature: str = "", title: str | 
         hovertemplate=f"{L['unit']} %{{y}}<br>r = %{{x:.3f}}<extra>{feature}</extra>"))
     fig.update_xaxes(title=L["correlation"].format(feature=feature), range=[-1, 1], zeroline=True)
     fig.update_yaxes(title=L["unit"], type="category", autorange="reversed")
-    return style(fig, title, height=90 + 28 * len(top))
+    return _style(fig, title, height=90 + 28 * len(top))
 
 
 def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None = None, height: int = 360,
@@ -243,7 +249,7 @@ def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None 
         fig.update_xaxes(title=L["pc1"], row=1, col=col)
     fig.update_yaxes(title=L["pc2"], row=1, col=1)
     note(fig, " · ".join([L["pca_note"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else [])))
-    return style(fig, title, height)
+    return _style(fig, title, height)
 
 
 def pca_trajectory_3d(states: np.ndarray, *, step: int, title: str | None = None, height: int = 520,
@@ -264,7 +270,7 @@ def pca_trajectory_3d(states: np.ndarray, *, step: int, title: str | None = None
                         colorbar=dict(title=dict(text=L["time"], side="right"), thickness=14)),
             hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"))
     fig.update_layout(scene=dict(xaxis_title=L["pc1"], yaxis_title=L["pc2"], zaxis_title=L["pc3"]))
-    fig = style(fig, title or L["pca_panel"].format(step=step, share=100 * explained.sum()), height)
+    fig = _style(fig, title or L["pca_panel"].format(step=step, share=100 * explained.sum()), height)
     note(fig, " · ".join([L["pca_note_3d"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else [])))
     return fig
 
@@ -292,7 +298,7 @@ def saturation_scatter(gates: dict[str, list[tuple[int, np.ndarray]]], *, title:
         fig.update_xaxes(title=L["left_saturated"], range=[-0.03, 1.03], row=1, col=col)
         fig.update_yaxes(range=[-0.03, 1.03], row=1, col=col)
     fig.update_yaxes(title=L["right_saturated"], row=1, col=1)
-    fig = style(fig, title, height)
+    fig = _style(fig, title, height)
     fig.update_layout(legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top"))
     return fig
 
@@ -311,7 +317,7 @@ def saturation_over_training(steps, gates: dict[str, np.ndarray], *, title: str 
                                      line=dict(color=colour, dash=dash, width=2), marker=dict(size=5)))
     fig.update_xaxes(title=L["training_step"])
     fig.update_yaxes(title=L["saturated_share"], range=[0, 1])
-    return _legend_on_top(fig, title, height)
+    return _style(fig, title, height, legend_on_top=True)
 
 
 def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_name: str = "f",
@@ -344,7 +350,7 @@ def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_na
     fig.update_yaxes(title=L["gate_value"].format(gate=gate_name), range=[0, 1], row=1, col=1)
     fig.update_yaxes(title=L["grad_norm"], **_log_axis(list(grads.values())), row=2, col=1)
     fig.update_xaxes(title=L["time"], row=2, col=1)
-    return _legend_on_top(fig, title, height)
+    return _style(fig, title, height, legend_on_top=True)
 
 
 # --- attention ------------------------------------------------------------------------------------------------
@@ -377,7 +383,7 @@ def attention_steps(mats: list[tuple[int, np.ndarray]], *, in_tokens: list[str] 
         fig.update_yaxes(title=(L["output_step"] if out_tokens is None or f_out > 1 else L["output_token"]) if col == 1 else None,
                          row=1, col=col)
     _downsample_note(fig, L, None, factor, max(T_in, T_out))
-    return style(fig, title, height)
+    return _style(fig, title, height)
 
 
 def attention_sentences(rows: list[tuple[list[str], np.ndarray]], row_names: list[str], *,
@@ -399,7 +405,7 @@ def attention_sentences(rows: list[tuple[list[str], np.ndarray]], row_names: lis
     # rows by number, named by tick labels: equal names (two "positive 99%") must stay two rows
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=row_names, autorange="reversed",
                      showgrid=False, zeroline=False)
-    fig = style(fig, title, height=90 + 40 * len(rows))
+    fig = _style(fig, title, height=90 + 40 * len(rows))
     fig.update_layout(margin=dict(l=200))
     return fig
 
@@ -449,7 +455,7 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
     fig.update_xaxes(title=L["time"])
     fig.update_yaxes(title=L["grad_norm"], **_log_axis(list(norms.values())),
                      range=list(y_range) if y_range is not None else None)
-    return _legend_on_top(fig, title, height)
+    return _style(fig, title, height, legend_on_top=True)
 
 
 def log_range(curves: list[np.ndarray], decades: int = LOG_DECADES) -> tuple[float, float] | None:
@@ -490,7 +496,7 @@ def gradient_heatmap(steps, norms: np.ndarray, *, value_name: str = "log₁₀ �
     fig.update_xaxes(title=L["time"])
     fig.update_yaxes(title=L["training_step"], type="category", autorange="reversed")
     _downsample_note(fig, L, None, max(f_t, f_p), max(T, P))
-    return style(fig, title, height)
+    return _style(fig, title, height)
 
 
 def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=None, grad_norm=None, clip: float = 0.0,
@@ -525,7 +531,7 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
     fig.update_yaxes(title=L["param_grad_norm"], **_log_axis([*param_norms.values(), *([grad_norm] if grad_norm is not None else [])]))
     if len(step) > PARAM_POINTS:
         note(fig, L["note_bucketed"].format(total=len(step)))
-    return _legend_on_top(fig, title, height)
+    return _style(fig, title, height, legend_on_top=True)
 
 
 def _finite_or_nan(a) -> np.ndarray:

@@ -19,6 +19,7 @@ from ..features import TEXT_FEATURES, text_feature
 from ..figures.inside import default_labels, describe_inputs
 from ..probe import Trace
 from ..train import Snapshot, Trainer
+from .charts import chart
 from .i18n import lang, t
 from .layout import PAGES_DIR
 from .state import tab
@@ -39,10 +40,6 @@ class View:
     example: int  # index into the probe batch
     prefix: str  # "" for the (encoder) stack, "dec." for an encoder-decoder's decoder
     layer: int
-
-    @property
-    def cell(self) -> str:
-        return self.trainer.cfg.model.cell
 
     @property
     def step(self) -> int:
@@ -105,24 +102,21 @@ def fig_labels() -> dict[str, str]:
     return {key: t(f"inspect.fig.{key}") for key in default_labels()}
 
 
-def chart(fig) -> None:
-    st.plotly_chart(fig, theme=None, config={"displaylogo": False})
-
-
-def show(key: tuple, build: Callable) -> None:
-    """Draw build()'s figure, building it again only when key (or the run, or the language) changes.
-    The pages redraw twice a second while training, and most redraws find no new probe: this keeps
-    them cheap, and an unchanged figure costs no bytes either (Streamlit re-sends it by reference)."""
+def show(slot: str, key: tuple, build: Callable, data: Callable | None = None) -> None:
+    """Draw build()'s figure in the chart named slot (with a CSV of data() under it), building it again
+    only when key (or the run, or the language) changes. The pages redraw twice a second while training
+    and most redraws find no new probe: this keeps them cheap, and an unchanged figure costs no bytes
+    either (Streamlit re-sends it by reference)."""
     trainer = tab().trainer
     cache = st.session_state.get(CACHE_KEY)
     if cache is None or cache["run"]() is not trainer:
         cache = st.session_state[CACHE_KEY] = {"run": weakref.ref(trainer), "figures": {}}
-    figures, full = cache["figures"], (lang(), *key)
+    figures, full = cache["figures"], (lang(), slot, *key)
     if full not in figures:
         if len(figures) >= CACHE_SIZE:
             figures.clear()
         figures[full] = build()
-    chart(figures[full])
+    chart(figures[full], key=f"inside-{slot}", data=data)
 
 
 def _follow_choice(latest: int) -> None:
@@ -161,7 +155,7 @@ def controls(trainer: Trainer, example: bool = True, layer: bool = True) -> View
         trace = step_slider(trainer, snap)
     if trace is None:
         return None
-    stacks = [(prefix, layer) for prefix in ("", "dec.") for layer in range(trace.layers(prefix))]
+    stacks = [(prefix, n) for prefix in ("", "dec.") for n in range(trace.layers(prefix))]  # (prefix, layer)
     B = trace["x"].shape[0]
     with mid:
         chosen = st.selectbox(t("inspect.example"), range(B), format_func=lambda i: f"#{i + 1}", key=EXAMPLE_KEY,
