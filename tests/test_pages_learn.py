@@ -51,8 +51,9 @@ def started(monkeypatch):
     """Trainers that buttons would start, recorded instead of trained."""
     runs = []
     record = lambda trainer, *args, **kwargs: runs.append(trainer)  # noqa: E731
-    monkeypatch.setattr("rnnviz.ui.state.train_in_background", record)
-    monkeypatch.setattr("rnnviz.ui.compare.train_in_background", record)
+    # On the class, so every module that starts a trainer sees it (a patched module-level name would stay
+    # bound in modules first imported while the patch was on).
+    monkeypatch.setattr("rnnviz.train.Trainer.start", record)
     return runs
 
 

@@ -80,7 +80,7 @@ def test_pause_resume_reset():
     assert not button(at, "Resume").disabled  # a finished run can train another round of its steps
     button(at, "Resume").click().run()
     trainer.join(timeout=TIMEOUT)
-    assert trainer.step == 4 + 40
+    assert trainer.step == 4 + 40, trainer.status
     at.run()
     button(at, "Reset").click().run()
     assert at.session_state[KEY].trainer is None
