@@ -71,7 +71,7 @@ def coloured_text(view, signals):
     examples = [([vocab[int(i)] for i in x[b]], states[b, :, unit]) for b in range(B)]
     width = 64 if view.trainer.cfg.task.name == "charlm" else T
     inspect.show("hs-text", (kind, unit, view.snap.trace_steps[-1], *view.key), lambda: inside.text_heatmap(
-        examples, zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h"),
+        examples, zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h", unit),
         width=width, value_name=f"{kind}[u{unit}]", labels=L,
         title=t("hidden_states.text_figure", unit=unit, state=kind, step=view.step)),
         data=lambda: {f"{kind}[example, t] of u{unit}": states[:, :, unit]})

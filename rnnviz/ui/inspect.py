@@ -173,13 +173,14 @@ def _stack_name(stack: tuple[str, int], seq2seq: bool) -> str:
     return t(key, layer=layer)
 
 
-def state_range(trainer: Trainer, name: str, example: int, bounded: bool) -> tuple[float, float]:
+def state_range(trainer: Trainer, name: str, example: int, bounded: bool, unit: int | None = None) -> tuple[float, float]:
     """A colour range for a state that stays put while the user scrubs: ±1 for tanh-bounded states,
-    else ± the largest 99th percentile of |value| over every kept Trace (the picked example)."""
+    else ± the largest 99th percentile of |value| over every kept Trace: of the picked example's units,
+    or of one unit over all examples (a cell-state counter may range far wider or narrower than the rest)."""
     if bounded:
         return -1.0, 1.0
-    snap = trainer.snapshot()
-    highs = [np.percentile(np.abs(tr[name][example]), 99) for s in snap.trace_steps
+    pick = (example,) if unit is None else (slice(None), slice(None), unit)
+    highs = [np.percentile(np.abs(tr[name][pick]), 99) for s in trainer.snapshot().trace_steps
              if (tr := trainer.trace_at(s)) is not None and name in tr]
     top = float(max(highs, default=1.0)) or 1.0
     return -top, top
