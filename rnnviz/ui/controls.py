@@ -151,7 +151,7 @@ def _check_url_value(key: str, choices=None, lo=None, hi=None, integer: bool = F
         if lo <= value <= hi and (value.is_integer() or not integer):
             return
         accepted = f"{lo:g} – {hi:g}"
-    st.warning(t("controls.url_refused", key=key, value=raw, accepted=accepted),
+    st.warning(t("controls.url_refused", name=key, value=raw, accepted=accepted),
                icon=":material/link_off:")
 
 

@@ -38,8 +38,10 @@ def data_upload(task_name: str, seq_len: int) -> None:
     if len(raw) > limit:  # refused before it is written into the tab's folder
         _refuse(task_name, t("files.too_big", name=upload.name, size=f"{len(raw):,}", limit=f"{limit:,}"))
         return
-    path = state.folder() / f"{hashlib.sha1(raw).hexdigest()[:12]}-{_safe_name(upload.name)}"
+    # One folder per content, so the file keeps the user's name: the tasks' messages name files by it.
+    path = state.folder() / hashlib.sha1(raw).hexdigest()[:12] / _safe_name(upload.name)
     if not path.exists():
+        path.parent.mkdir(exist_ok=True)
         path.write_bytes(raw)
     column = None
     if kind == "csv":
