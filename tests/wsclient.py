@@ -3,8 +3,10 @@
 `Session` connects to `/_stcore/stream` as the frontend does, asks for script runs (with the page's
 query string and, for a button press, the button's trigger), and keeps the elements of the last full
 run. `poll()` plays the frontend's part in live fragments: Streamlit tells the client to rerun a
-fragment every `interval` seconds (an `auto_rerun` message) and the client asks for those reruns, so
-a session that polls refreshes like an open tab, and one that does not costs the server no redraws.
+fragment every `interval` seconds (an `auto_rerun` message) and the client asks for those reruns on
+a timer, so a session that polls refreshes like an open tab, and one that does not costs the server
+no redraws. Every message names the fragments of the run it belongs to, so finished reruns are
+counted per fragment.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ class Session:
     def __init__(self, url: str, query: str = "", timeout: float = 120.0):
         self.query, self.timeout = query, timeout
         self.ws = connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                          max_size=None, open_timeout=timeout)
+                          max_size=None, open_timeout=timeout, ping_interval=None,  # browsers send no pings either
+                          legacy=True)  # the connection itself; close() ends it
         self.elements: list = []  # Element protos of the last full run, in order
         self.fragments: dict[str, float] = {}  # fragment id -> auto-rerun interval, as the server asked
         self.refreshes: dict[str, list[float]] = {}  # fragment id -> monotonic times its reruns finished
@@ -33,8 +36,7 @@ class Session:
         self.ws.close()
 
     # ---- script runs ---------------------------------------------------------------------------
-    def run(self, widgets: list[WidgetState] = (), fragment_id: str = "") -> list:
-        """Ask for a script run (a fragment's, when fragment_id is given) and wait until it has finished."""
+    def _request(self, widgets: list[WidgetState] = (), fragment_id: str = "") -> None:
         msg = BackMsg()
         msg.rerun_script.query_string = self.query
         msg.rerun_script.widget_states.widgets.extend(widgets)
@@ -42,22 +44,24 @@ class Session:
             msg.rerun_script.fragment_id = fragment_id
             msg.rerun_script.is_auto_rerun = True
         self.ws.send(msg.SerializeToString())
+
+    def run(self, widgets: list[WidgetState] = ()) -> list:
+        """Ask for a full script run and wait until it has finished; returns (and keeps) its elements."""
+        self._request(widgets)
         elements = []
         deadline = time.monotonic() + self.timeout
         while True:
             forward = self._receive(deadline)
+            if forward.metadata.run.fragment_ids:
+                continue  # a fragment rerun asked for earlier, finishing first
             kind = forward.WhichOneof("type")
             if kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 elements.append(forward.delta.new_element)
-            elif kind == "script_finished" and forward.script_finished != EARLY:
-                break
-            elif kind == "script_finished":
+            elif kind == "script_finished" and forward.script_finished == EARLY:
                 elements = []  # the rerun that follows draws the page afresh
-        if fragment_id:
-            self.refreshes.setdefault(fragment_id, []).append(time.monotonic())
-        else:
-            self.elements = elements
-        return elements
+            elif kind == "script_finished":
+                self.elements = elements
+                return elements
 
     def _receive(self, deadline: float) -> ForwardMsg:
         data = self.ws.recv(timeout=max(0.0, deadline - time.monotonic()))
@@ -68,6 +72,9 @@ class Session:
             self.fragments[forward.auto_rerun.fragment_id] = forward.auto_rerun.interval
         elif kind == "stop_auto_rerun":
             self.fragments.clear()
+        elif kind == "script_finished":
+            for fragment_id in forward.metadata.run.fragment_ids:
+                self.refreshes.setdefault(fragment_id, []).append(time.monotonic())
         return forward
 
     def click(self, label: str) -> list:
@@ -77,16 +84,20 @@ class Session:
         return self.run([WidgetState(id=ids[0], trigger_value=True)])
 
     def poll(self, seconds: float) -> None:
-        """Rerun the live fragments on their intervals for this long, as an open tab's frontend does."""
-        end = time.monotonic() + seconds
-        due = {fid: time.monotonic() for fid in self.fragments}
-        while time.monotonic() < end and self.fragments:
-            fid, when = min(due.items(), key=lambda item: item[1])
-            time.sleep(max(0.0, when - time.monotonic()))
-            self.run(fragment_id=fid)
-            due = {f: due.get(f, time.monotonic()) for f in self.fragments}  # fragments the server still runs
-            if fid in due:
-                due[fid] = max(when + self.fragments[fid], time.monotonic())
+        """For this long, ask for each live fragment's rerun on its interval, as an open tab's frontend does (on
+        a timer, not waiting for the previous rerun), and take in what the server sends back."""
+        now = time.monotonic()
+        end, due = now + seconds, {fid: now for fid in self.fragments}
+        while now < end:
+            for fid, when in due.items():
+                if when <= now and fid in self.fragments:
+                    self._request(fragment_id=fid)
+                    due[fid] = when + self.fragments[fid]
+            try:
+                self._receive(min(end, *due.values()))
+            except TimeoutError:
+                pass
+            now = time.monotonic()
 
     def refresh_rate(self, start: float, end: float) -> float:
         """Reruns per second of the fastest live fragment (the main live view) between two monotonic times."""

@@ -3,12 +3,15 @@ ends what tabs that have gone away leave behind.
 
 Each tab's Trainer lives in that tab's session state and trains in its own daemon thread; the thread
 calls no Streamlit API. `TrainingSlots` lets at most MAX_CONCURRENT trainers step at once (the rest
-wait in order, their status reading "queued"), so a classroom shares the CPU fairly. The watchdog
-asks Streamlit's runtime (a thread-safe call) whether each tab is still connected. A tab gone for
-DISCONNECT_GRACE_S seconds has its trainers stopped, so its threads end. A tab gone for Streamlit's
-own `server.disconnectedSessionTTL` (a reconnect within it resumes the session) has its session closed
-and its uploads deleted: Streamlit would otherwise forget a disconnected session only lazily, on a
-later write to its session store, and without shutting it down, so a closed tab's state could linger.
+wait in order, their status reading "queued"), so a classroom shares the CPU fairly.
+
+The watchdog asks Streamlit's runtime (a thread-safe call) whether each tab is still connected. A tab
+gone for DISCONNECT_GRACE_S seconds has its trainers stopped, so its threads end. A tab gone for most
+of Streamlit's `server.disconnectedSessionTTL` (a reconnect within the TTL resumes the session) has its
+session closed and its uploads deleted. Left to itself, Streamlit drops an expired session without
+shutting it down, and only on a later write to its session store; the session's download buttons then
+stay registered server-wide for good, and ours hold the tab's trainer. So the watchdog closes the
+session itself, shortly before the TTL ends, while Streamlit can still find it and shut it down.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ import torch
 MAX_CONCURRENT = int(os.environ.get("RNNVIZ_MAX_TRAINING", "4"))  # trainers stepping at once, server-wide
 DISCONNECT_GRACE_S = float(os.environ.get("RNNVIZ_DISCONNECT_GRACE_S", "30"))  # a reload or brief drop keeps the run
 WATCH_INTERVAL_S = max(0.1, min(2.0, DISCONNECT_GRACE_S / 2))
+TRAINER_NICENESS = int(os.environ.get("RNNVIZ_TRAINER_NICENESS", "10"))  # Linux nice value of trainer threads; 0 = off
+FORGET_FRACTION = 0.75  # close a gone tab's session after this share of Streamlit's TTL: before Streamlit loses it
 
 
 def configure_torch_threads() -> int:
@@ -32,6 +37,17 @@ def configure_torch_threads() -> int:
     threads = int(os.environ.get("RNNVIZ_TORCH_THREADS", max(1, cores // max(1, min(MAX_CONCURRENT, cores)))))
     torch.set_num_threads(threads)
     return threads
+
+
+def _lower_priority() -> None:
+    """Give the calling thread (a trainer) a lower CPU priority than the threads that draw pages: when the cores
+    are busy, the operating system then serves every tab's live view first and training takes what is left,
+    instead of both slowing down alike. Linux schedules threads one by one; elsewhere this does nothing."""
+    if TRAINER_NICENESS and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINER_NICENESS)
+        except OSError:  # not allowed here: train at the usual priority
+            pass
 
 
 class TrainingSlots:
@@ -44,7 +60,9 @@ class TrainingSlots:
         self._queue: list[int] = []  # ids of waiting trainers, oldest first
 
     def acquire(self, trainer) -> bool:
-        """Block until a slot is free and this trainer is first in line; False if it was stopped meanwhile."""
+        """Block until a slot is free and this trainer is first in line; False if it was stopped meanwhile.
+        Called in the trainer's own thread, which it first moves to a lower CPU priority (see TRAINER_NICENESS)."""
+        _lower_priority()
         me = id(trainer)
         with self._cond:
             self._queue.append(me)
@@ -86,14 +104,14 @@ class _Watched:
 
 class Watchdog:
     """Stops the trainers of sessions disconnected for longer than grace_s, and closes sessions (deleting what
-    their tabs kept) disconnected for longer than forget_s."""
+    their tabs kept) disconnected for longer than forget_s (by default FORGET_FRACTION of Streamlit's TTL)."""
 
     def __init__(self, is_active, close_session, grace_s: float = DISCONNECT_GRACE_S, forget_s: float | None = None,
                  interval_s: float = WATCH_INTERVAL_S):
         self._is_active = is_active  # session_id -> bool, thread-safe
         self._close_session = close_session  # session_id -> None, thread-safe: the server forgets the session
-        self.grace_s, self.interval_s = grace_s, interval_s
-        self.forget_s = max(grace_s, _session_ttl_s() if forget_s is None else forget_s)
+        self.forget_s = FORGET_FRACTION * _session_ttl_s() if forget_s is None else forget_s
+        self.grace_s, self.interval_s = min(grace_s, self.forget_s), interval_s
         self._lock = threading.Lock()
         self._watched: dict[str, _Watched] = {}
         self._thread: threading.Thread | None = None
