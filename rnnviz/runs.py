@@ -272,7 +272,7 @@ def restore_trainer(saved: SavedRun, device: str | None = None, **trainer_kwargs
         group["lr"] = trainer.lr
     trainer.status = record.get("status") or "ready"
     trainer.probes = [_probe_arrays(p) for p in record.get("probes") or [] if p.get("step", 0) < trainer.step]
-    trainer.probe()
+    trainer.probe(counted=False)  # the saved weights, to look at; not part of the training time budget
     return trainer
 
 

@@ -132,7 +132,8 @@ class Trainer:
         self.step = 0
         self.target_steps = t.steps
         self.elapsed = 0.0  # training wall seconds, probes included, pauses excluded
-        self.probe_seconds = 0.0
+        self.probe_seconds = 0.0  # CPU seconds of this thread spent in counted probes
+        self.cpu_seconds = 0.0  # CPU seconds of the training thread in steps and probes
         self.status = "ready"
         self.lr = t.lr
         self._lock = threading.Lock()  # guards what snapshot() reads
@@ -247,19 +248,22 @@ class Trainer:
             self.status = "paused" if not self._go.is_set() else "running"
         try:
             if not self.probes:
-                self.probe()  # the untrained model, step 0
+                self.probe(counted=False)  # the untrained model, step 0: not part of the training's time budget
             while self.step < self.target_steps:
                 if not self._go.is_set():
                     self._go.wait()
                 if self._stop.is_set():
                     self._set_status(f"stopped: by user at step {self.step}")
                     return self.status
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.thread_time()
                 with self._step_lock:
                     entry = self._train_step()
                     if entry is not None and self._probe_due():
                         self.probe()
+                    elif entry is None:
+                        self.probe(counted=False)  # the last finite weights, whose gradient blew up
                 self.elapsed += time.perf_counter() - started  # wall time while running, probes included
+                self.cpu_seconds += time.thread_time() - cpu_started
                 if entry is None:
                     return self.status
                 if self.on_step:
@@ -276,9 +280,11 @@ class Trainer:
             self.status = status
 
     def _probe_due(self) -> bool:
-        """Every probe_every steps, unless probes have already taken their share of the time."""
+        """Every probe_every steps, unless probes have already taken their share of the time. Shares are of this
+        thread's CPU time, not wall time: waiting for a core or the GIL (other tabs training) slows an unrolled
+        probe far more than a fused step, and would otherwise starve probes on a busy server."""
         on_schedule = self.step % self.cfg.train.probe_every == 0 and self.step < self.target_steps
-        return on_schedule and (self.probe_fraction >= 1 or self.probe_seconds <= self.probe_fraction * self.elapsed)
+        return on_schedule and (self.probe_fraction >= 1 or self.probe_seconds <= self.probe_fraction * self.cpu_seconds)
 
     def _train_step(self) -> dict | None:
         """One optimizer step. Returns the history entry, or None when a non-finite value stopped the run."""
@@ -330,9 +336,10 @@ class Trainer:
             torch._foreach_copy_(params, self._backup)
 
     # ---- probes and evaluation ------------------------------------------------------------------
-    def probe(self) -> Trace:
-        """Record a Trace of the current weights on the fixed probe batch and keep its summary."""
-        started = time.perf_counter()
+    def probe(self, counted: bool = True) -> Trace:
+        """Record a Trace of the current weights on the fixed probe batch and keep its summary.
+        counted: its CPU time goes against the probes' share (see _probe_due)."""
+        started = time.thread_time()
         load_weights(self.twin, self.model)
         trace = record_trace(self.twin, self.task, self.probe_batch, self.step)
         summary = summarize(trace, self.twin)
@@ -340,7 +347,8 @@ class Trainer:
             self.probes.append(summary)
             self.traces.append(trace)
             self._thin_traces()
-        self.probe_seconds += time.perf_counter() - started
+        if counted:
+            self.probe_seconds += time.thread_time() - started
         if self.on_probe:
             self.on_probe(self, trace)
         return trace

@@ -60,6 +60,10 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320) -> go.Fig
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         hoverlabel=dict(font_size=13))
+    # Streamlit's chart theme makes axis titles small and pale; a projector needs them readable
+    axis_fonts = dict(title_font=dict(size=14, color="#31333f"), tickfont=dict(size=12))
+    fig.update_xaxes(**axis_fonts)
+    fig.update_yaxes(**axis_fonts)
     return fig
 
 
