@@ -1,11 +1,14 @@
 """Shared pieces of the figure builders: readable defaults and keeping what goes over the wire small."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
 MAX_POINTS = 1500  # points per line sent to the browser
 MAX_CELLS = 200 * 256  # heatmap cells sent to the browser
+LOG_DECADES = 16  # gradient heatmaps show at most this many decades below their maximum
 
 
 def f32(a) -> np.ndarray:
@@ -35,6 +38,32 @@ def bucket(x, y, max_points: int = MAX_POINTS, how: str = "mean"):
     return f32(x[last]), f32(ys)
 
 
+def positive(y) -> np.ndarray:
+    """float32 values for a log axis: non-positive and non-finite ones become gaps."""
+    y = np.asarray(y, dtype=np.float64)
+    return f32(np.where(np.isfinite(y) & (y > 0), y, np.nan))
+
+
+def log_range(curves: list[np.ndarray], decades: int = LOG_DECADES) -> tuple[float, float] | None:
+    """(low, high) log10 range covering every positive finite value of the curves, whole decades,
+    at most `decades` deep; None if there is nothing to show."""
+    values = np.concatenate([np.ravel(c) for c in curves]) if curves else np.zeros(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return None
+    hi = math.ceil(np.log10(values.max()) + 0.1)
+    lo = max(math.floor(np.log10(values.min()) - 0.1), hi - decades)
+    return float(lo), float(hi)
+
+
+def log_axis(curves: list, labels: int = 8) -> dict:
+    """A log y-axis with at most about `labels` labels: every k-th decade over wide ranges, and over
+    narrow ones the decades with 2 and 5 between (plotly's default also labels 3, 4, 6, ... and crowds)."""
+    span = log_range([np.asarray(c, dtype=np.float64) for c in curves], decades=1000)
+    decades = span[1] - span[0] if span is not None else 0
+    return dict(type="log", exponentformat="power", dtick=math.ceil(decades / labels) if decades >= 3 else "D2")
+
+
 def pool2d(z: np.ndarray, max_cells: int = MAX_CELLS):
     """Average-pool a 2-D array along its longer axes until it has at most max_cells cells.
     Returns (pooled float32 array, row factor, column factor) so axes and notes can say so."""
@@ -53,13 +82,17 @@ def pool2d(z: np.ndarray, max_cells: int = MAX_CELLS):
     return pooled.astype(np.float32), fr, fc
 
 
-def style(fig: go.Figure, title: str | None = None, height: int = 320) -> go.Figure:
-    """Large enough type for a projector, little chrome, a legend above the plot."""
+def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on_top: bool = False) -> go.Figure:
+    """Large enough type for a projector, little chrome, a legend above the plot (legend_on_top: a one-line
+    legend in its own row under the title, for legends long enough to run into it)."""
     fig.update_layout(
         title=title, height=height, font=dict(size=14),  # no template: Streamlit themes the chart, and a template costs ~50 ms a figure
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         hoverlabel=dict(font_size=13))
+    if legend_on_top:
+        fig.update_layout(margin=dict(t=95 if title else 45), legend_font_size=13,
+                          legend=dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom"))
     # Streamlit's chart theme makes axis titles small and pale; a projector needs them readable
     axis_fonts = dict(title_font=dict(size=14, color="#31333f"), tickfont=dict(size=12))
     fig.update_xaxes(**axis_fonts)
@@ -68,7 +101,8 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320) -> go.Fig
 
 
 def note(fig: go.Figure, text: str) -> go.Figure:
-    """A small grey note under the plot, e.g. that data was downsampled."""
-    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=-0.22, showarrow=False,
+    """A small grey note under the plot and its axis title, e.g. that data was downsampled."""
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, yanchor="top", yshift=-62, showarrow=False,
                        font=dict(size=11, color="#777"), xanchor="left")
+    fig.update_layout(margin_b=max(fig.layout.margin.b or 0, 80))
     return fig

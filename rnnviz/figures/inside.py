@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..features import pca
-from .common import bucket, f32, note, style
+from .common import LOG_DECADES, bucket, f32, log_axis, log_range, note, positive, style
 
 MAX_UNITS = 128  # heatmap rows: more units than a projector can show apart
 MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged over buckets
@@ -35,7 +35,6 @@ DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red posit
 SEQUENTIAL = "Viridis"  # sigmoid gates and attention weights in [0, 1]
 GRADIENT_SCALE = "Plasma"  # log10 gradient norms: dark = vanished, bright = large (Inferno and Magma start at
 # "#000004", which the browser draws light purple: the vanished end would look bright)
-LOG_DECADES = 16  # gradient heatmaps show at most this many decades below their maximum
 STEP_COLOURS = ("#d0d0d0", "#9ecae1", "#3182bd", "#d62728")  # earlier -> later training steps; the last pops
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
 BOUND_STYLE = dict(color="#555", dash="dash", width=2)
@@ -103,13 +102,10 @@ def _style(fig: go.Figure, title: str | None, height: int, legend_on_top: bool =
     """common.style, with type a projector can read whatever theme draws the chart (Streamlit's theme
     sets small axis fonts unless each axis names its own), and optionally room above the plot for the
     title and, below it, a one-line legend."""
-    fig = style(fig, title, height)
+    fig = style(fig, title, height, legend_on_top)
     fig.update_layout(title_font_size=17)
     fig.update_xaxes(title_font_size=15, tickfont_size=13)
     fig.update_yaxes(title_font_size=15, tickfont_size=13)
-    if legend_on_top:
-        fig.update_layout(margin=dict(t=95 if title else 45), legend_font_size=13,
-                          legend=dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom"))
     return fig
 
 
@@ -339,7 +335,7 @@ def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_na
     fig.add_trace(go.Scatter(x=t, y=f32(mean_gate), mode="lines", line=dict(color="#2ca02c", width=2.5),
                              name=L["gate_mean"].format(gate=gate_name)), row=1, col=1)
     for k, (name, g) in enumerate(grads.items()):
-        fig.add_trace(go.Scatter(x=t, y=_positive(g), mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=t, y=positive(g), mode="lines", name=name,
                                  line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2.5)), row=2, col=1)
     first = next(iter(grads.values()), None)
     if first is not None and np.isfinite(first[-1]) and first[-1] > 0:
@@ -348,7 +344,7 @@ def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_na
         fig.add_trace(go.Scatter(x=t, y=f32(first[-1] * 10.0 ** np.clip(log_keep, -30, 0)), mode="lines",
                                  line=BOUND_STYLE, name=L["carry"].format(gate=gate_name)), row=2, col=1)
     fig.update_yaxes(title=L["gate_value"].format(gate=gate_name), range=[0, 1], row=1, col=1)
-    fig.update_yaxes(title=L["grad_norm"], **_log_axis(list(grads.values())), row=2, col=1)
+    fig.update_yaxes(title=L["grad_norm"], **log_axis(list(grads.values())), row=2, col=1)
     fig.update_xaxes(title=L["time"], row=2, col=1)
     return _style(fig, title, height, legend_on_top=True)
 
@@ -413,20 +409,6 @@ def attention_sentences(rows: list[tuple[list[str], np.ndarray]], row_names: lis
 # --- gradients through time -------------------------------------------------------------------------------------
 
 
-def _positive(y) -> np.ndarray:
-    """float32 values for a log axis: non-positive and non-finite ones become gaps."""
-    y = np.asarray(y, dtype=np.float64)
-    return f32(np.where(np.isfinite(y) & (y > 0), y, np.nan))
-
-
-def _log_axis(curves: list, labels: int = 8) -> dict:
-    """A log y-axis with at most about `labels` labels: every k-th decade over wide ranges, and over
-    narrow ones the decades with 2 and 5 between (plotly's default also labels 3, 4, 6, ... and crowds)."""
-    span = log_range([np.asarray(c, dtype=np.float64) for c in curves], decades=1000)
-    decades = span[1] - span[0] if span is not None else 0
-    return dict(type="log", exponentformat="power", dtick=math.ceil(decades / labels) if decades >= 3 else "D2")
-
-
 def decay_bound(last: float, rate: float, T: int) -> np.ndarray:
     """(T,) log10 of last · rate^(T-1-t): the vanilla-RNN bound on how much of the gradient at the
     last step can reach step t (Pascanu et al. 2013), computed in log10 so it never overflows."""
@@ -443,7 +425,7 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
     T = len(next(iter(norms.values())))
     t = f32(np.arange(T))
     for k, (name, g) in enumerate(norms.items()):
-        fig.add_trace(go.Scatter(x=t, y=_positive(g), mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=t, y=positive(g), mode="lines", name=name,
                                  line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2.5)))
     first = np.asarray(next(iter(norms.values())), dtype=np.float64)
     if rate is not None and np.isfinite(first[-1]) and first[-1] > 0:
@@ -453,21 +435,9 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
         fig.add_trace(go.Scatter(x=t, y=f32(np.where(shown, 10.0 ** np.clip(log_bound, -300, 300), np.nan)),
                                  mode="lines", line=BOUND_STYLE, name=L["bound"].format(rate=rate)))
     fig.update_xaxes(title=L["time"])
-    fig.update_yaxes(title=L["grad_norm"], **_log_axis(list(norms.values())),
+    fig.update_yaxes(title=L["grad_norm"], **log_axis(list(norms.values())),
                      range=list(y_range) if y_range is not None else None)
     return _style(fig, title, height, legend_on_top=True)
-
-
-def log_range(curves: list[np.ndarray], decades: int = LOG_DECADES) -> tuple[float, float] | None:
-    """(low, high) log10 range covering every positive finite value of the curves, whole decades,
-    at most `decades` deep; None if there is nothing to show."""
-    values = np.concatenate([np.ravel(c) for c in curves]) if curves else np.zeros(0)
-    values = values[np.isfinite(values) & (values > 0)]
-    if not len(values):
-        return None
-    hi = math.ceil(np.log10(values.max()) + 0.1)
-    lo = max(math.floor(np.log10(values.min()) - 0.1), hi - decades)
-    return float(lo), float(hi)
 
 
 def gradient_heatmap(steps, norms: np.ndarray, *, value_name: str = "log₁₀ ‖∂L/∂h_t‖", title: str | None = None,
@@ -510,16 +480,16 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
     fig = go.Figure()
     for k, (name, norms) in enumerate(param_norms.items()):
         x, y = bucket(step, _finite_or_nan(norms), PARAM_POINTS, how="max")
-        fig.add_trace(go.Scatter(x=x, y=_positive(y), mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=x, y=positive(y), mode="lines", name=name,
                                    line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=1.5)))
     if grad_norm is not None:
         x, y = bucket(step, _finite_or_nan(grad_norm), PARAM_POINTS, how="max")
-        fig.add_trace(go.Scatter(x=x, y=_positive(y), mode="lines", name=L["global_norm"],
+        fig.add_trace(go.Scatter(x=x, y=positive(y), mode="lines", name=L["global_norm"],
                                    line=dict(color="#222", width=3)))
         if clipped is not None and np.any(clipped):
             hit = np.asarray(clipped, dtype=bool)
             cx, cy = bucket(step[hit], _finite_or_nan(np.asarray(grad_norm)[hit]), PARAM_POINTS, how="max")
-            fig.add_trace(go.Scatter(x=cx, y=_positive(cy), mode="markers", marker=dict(color="#d62728", symbol="x", size=7),
+            fig.add_trace(go.Scatter(x=cx, y=positive(cy), mode="markers", marker=dict(color="#d62728", symbol="x", size=7),
                                        name=L["clip_events"].format(share=100 * hit.mean())))
     if clip > 0:
         fig.add_hline(y=clip, line=dict(color="#d62728", dash="dot", width=2),
@@ -528,7 +498,7 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
         fig.add_vline(x=stopped_at, line=dict(color="#d62728", width=2),
                       annotation_text=L["nonfinite_line"].format(step=stopped_at), annotation_position="top left")
     fig.update_xaxes(title=L["training_step"])
-    fig.update_yaxes(title=L["param_grad_norm"], **_log_axis([*param_norms.values(), *([grad_norm] if grad_norm is not None else [])]))
+    fig.update_yaxes(title=L["param_grad_norm"], **log_axis([*param_norms.values(), *([grad_norm] if grad_norm is not None else [])]))
     if len(step) > PARAM_POINTS:
         note(fig, L["note_bucketed"].format(total=len(step)))
     return _style(fig, title, height, legend_on_top=True)

@@ -8,17 +8,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import bucket, f32, note, style
+from .common import bucket, f32, log_axis, note, positive, style
 
 PALETTE = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}  # one colour per cell, on every page
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 BASELINE_STYLE = dict(color="#555", dash="dash", width=2)
-
-
-def _positive(y) -> np.ndarray:
-    """Values for a log axis: non-positive and non-finite ones become gaps."""
-    y = f32(y)
-    return np.where(np.isfinite(y) & (y > 0), y, np.nan).astype(np.float32)
 
 
 def add_baseline(fig: go.Figure, baseline: float | None, label: str, x_range) -> None:
@@ -30,51 +24,43 @@ def add_baseline(fig: go.Figure, baseline: float | None, label: str, x_range) ->
                              name=f"{label} {baseline:.3g}", hoverinfo="name"))
 
 
-def log_axis(fig: go.Figure, title: str, *values) -> None:
-    """A log y axis with few labels: at 1, 2 and 5 of each decade over short ranges, else once a decade."""
-    finite = np.concatenate([_positive(v).ravel() for v in values]) if values else np.array([])
-    finite = finite[np.isfinite(finite)]
-    decades = np.log10(finite.max() / finite.min()) if finite.size else 0.0
-    fig.update_yaxes(title=title, type="log", dtick="D2" if decades < 3 else 1, exponentformat="power")
-
-
 def loss_figure(step, loss, baseline: float | None, *, baseline_label: str = "baseline",
-                title: str | None = None, log_y: bool = True, height: int = 320) -> go.Figure:
+                title: str | None = None, log_y: bool = True, height: int = 360) -> go.Figure:
     """Training loss per step with the task's trivial-predictor loss as a dashed line."""
     x, y = bucket(step, loss)
-    fig = go.Figure(go.Scatter(x=x, y=_positive(y) if log_y else y, mode="lines", name="loss",
+    fig = go.Figure(go.Scatter(x=x, y=positive(y) if log_y else y, mode="lines", name="loss",
                                  line=dict(color=RUN_COLOURS[0], width=2)))
     add_baseline(fig, baseline, baseline_label, x)
     fig.update_xaxes(title="training step")
     if log_y:
-        log_axis(fig, "loss (log scale)", y, [baseline or np.nan])
+        fig.update_yaxes(title="loss (log scale)", **log_axis([y, [baseline or np.nan]]))
     else:
         fig.update_yaxes(title="loss")
     if len(step) > len(x):
         note(fig, f"{len(step):,} steps shown as {len(x):,} averaged points")
-    return style(fig, title, height)
+    return style(fig, title, height, legend_on_top=True)
 
 
 def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None = None,
-                     clip_label: str = "clip threshold", events_label: str = "clipped", height: int = 320) -> go.Figure:
+                     clip_label: str = "clip threshold", events_label: str = "clipped", height: int = 360) -> go.Figure:
     """Global gradient norm (before clipping) per step, log scale; clipped steps marked, threshold dashed."""
     step, clipped = np.asarray(step), np.asarray(clipped, dtype=bool)
     x, y = bucket(step, grad_norm, how="max")  # the max keeps spikes visible after bucketing
-    fig = go.Figure(go.Scatter(x=x, y=_positive(y), mode="lines", name="‖∇‖", line=dict(color="#444", width=1.5)))
+    fig = go.Figure(go.Scatter(x=x, y=positive(y), mode="lines", name="‖∇‖", line=dict(color="#444", width=1.5)))
     if clipped.any():
         cx, cy = bucket(step[clipped], np.asarray(grad_norm)[clipped], how="max")
-        fig.add_trace(go.Scatter(x=cx, y=_positive(cy), mode="markers", name=events_label,
+        fig.add_trace(go.Scatter(x=cx, y=positive(cy), mode="markers", name=events_label,
                                    marker=dict(color="#d62728", size=5, symbol="x")))
     if clip > 0 and len(x):
         fig.add_trace(go.Scatter(x=f32([x[0], x[-1]]), y=f32([clip, clip]), mode="lines", name=f"{clip_label} {clip:g}",
                                  line=dict(color="#d62728", dash="dot", width=1.5), hoverinfo="name"))
     fig.update_xaxes(title="training step")
-    log_axis(fig, "global gradient norm (log scale)", y)
-    return style(fig, title, height)
+    fig.update_yaxes(title="global gradient norm (log scale)", **log_axis([y]))
+    return style(fig, title, height, legend_on_top=True)
 
 
 def accuracy_figure(step, accuracy, chance: float | None, *, title: str | None = None,
-                    chance_label: str = "chance", height: int = 280) -> go.Figure:
+                    chance_label: str = "chance", height: int = 320) -> go.Figure:
     """Training-batch accuracy per step with the chance level dashed."""
     x, y = bucket(step, accuracy)
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="accuracy", line=dict(color=RUN_COLOURS[2], width=2)))
@@ -82,7 +68,7 @@ def accuracy_figure(step, accuracy, chance: float | None, *, title: str | None =
         fig.add_hline(y=chance, line=BASELINE_STYLE, annotation_text=chance_label, annotation_position="bottom right")
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="accuracy (fraction right)", range=[0, 1.02])
-    return style(fig, title, height)
+    return style(fig, title, height, legend_on_top=True)
 
 
 def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, baseline_label: str = "baseline",
@@ -92,11 +78,11 @@ def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, basel
     for k, (label, (step, loss)) in enumerate(runs.items()):
         x, y = bucket(step, loss)
         colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
-        fig.add_trace(go.Scatter(x=x, y=_positive(y), mode="lines", name=label, line=dict(color=colour, width=2.5)))
+        fig.add_trace(go.Scatter(x=x, y=positive(y), mode="lines", name=label, line=dict(color=colour, width=2.5)))
     add_baseline(fig, baseline, baseline_label, np.concatenate([f32(step) for step, _ in runs.values()]))
     fig.update_xaxes(title="training step")
-    log_axis(fig, "loss (log scale)", *[loss for _, loss in runs.values()])
-    return style(fig, title, height)
+    fig.update_yaxes(title="loss (log scale)", **log_axis([loss for _, loss in runs.values()]))
+    return style(fig, title, height, legend_on_top=True)
 
 
 def compare_grad_figure(curves: dict[str, np.ndarray], *, colours: dict[str, str] | None = None,
@@ -106,10 +92,10 @@ def compare_grad_figure(curves: dict[str, np.ndarray], *, colours: dict[str, str
     for k, (label, norms) in enumerate(curves.items()):
         t = np.arange(1, len(norms) + 1, dtype=np.float32)
         colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
-        fig.add_trace(go.Scatter(x=t, y=_positive(norms), mode="lines", name=label, line=dict(color=colour, width=2.5)))
+        fig.add_trace(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=dict(color=colour, width=2.5)))
     fig.update_xaxes(title="time step t (the loss is read at the last step)")
-    log_axis(fig, "‖dL/dh_t‖ (log scale)", *curves.values())
-    return style(fig, title, height)
+    fig.update_yaxes(title="‖dL/dh_t‖ (log scale)", **log_axis(list(curves.values())))
+    return style(fig, title, height, legend_on_top=True)
 
 
 # ---- what the model outputs, from the latest probe ------------------------------------------------
@@ -125,7 +111,7 @@ def forecast_figure(x, y, pred, *, title: str | None = None, units: str = "value
     ])
     fig.update_xaxes(title="time step t")
     fig.update_yaxes(title=units)
-    return style(fig, title, height)
+    return style(fig, title, height, legend_on_top=True)
 
 
 def regression_scatter(target, pred, *, title: str | None = None, height: int = 300) -> go.Figure:
@@ -139,7 +125,7 @@ def regression_scatter(target, pred, *, title: str | None = None, height: int = 
     ])
     fig.update_xaxes(title="true value", range=[lo, hi])
     fig.update_yaxes(title="predicted value", range=[lo, hi])
-    return style(fig, title, height)
+    return style(fig, title, height, legend_on_top=True)
 
 
 def token_rows_figure(rows: dict[str, list[str]], correct: np.ndarray, *, title: str | None = None,
