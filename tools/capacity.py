@@ -4,8 +4,8 @@ For each N, starts `streamlit run app.py` on 127.0.0.1 with the training cap lif
 (tests/wsclient.py: the app's websocket protocol without a browser, so this machine's cores serve only the
 server), presses Train in each (the default run: adding, LSTM, T=50, H=64, batch 50; each its own seed),
 lets them all poll their live views for a while, and reports per N the slowest and the median live-view
-refresh rate and the median training speed. Each row also says how many cores the server and this
-script used meanwhile, and how many other processes took: other work on the machine lowers the figures.
+refresh rate and the median training speed. Each row also says how many cores the server used meanwhile,
+and how many processes other than this script and its server took: other work lowers the figures.
 
     python tools/capacity.py                     # N = 1 2 4 6 8 10 12, 20 s each
     python tools/capacity.py --sessions 4 8 16 --seconds 30 --env RNNVIZ_TRAINER_NICENESS=0
@@ -28,22 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import AppServer  # noqa: E402
+from cpu import Others, tree_seconds  # noqa: E402
 from wsclient import Session  # noqa: E402
-
-
-def cpu_seconds(pid: int | None = None) -> float:
-    """CPU seconds used so far: by every process on the machine (pid None), or by one process."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    if pid is None:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return (sum(fields) - fields[3] - fields[4]) / ticks  # all but idle and iowait
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime, all threads
 
 
 def measure(n: int, seconds: float, env: dict) -> dict:
     log = Path(tempfile.mkdtemp(prefix="rnnviz-capacity-")) / "streamlit.log"
-    server = AppServer(log, env={"RNNVIZ_MAX_TRAINING": str(n), **env})
+    # No source watcher: edits elsewhere in the tree must not disturb the measurement (nor do they in the Dockerfile).
+    server = AppServer(log, env={"RNNVIZ_MAX_TRAINING": str(n), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", **env})
     try:
         def start(i):
             session = Session(server.url, f"seed={i}&steps=100000")  # steps: no run ends during the measurement
@@ -52,22 +44,21 @@ def measure(n: int, seconds: float, env: dict) -> dict:
 
         with ThreadPoolExecutor(4) as pool:
             sessions = list(pool.map(start, range(n)))
-        used = (cpu_seconds(), cpu_seconds(server.process.pid), sum(os.times()[:2]))
+        others, app_before = Others().start(), tree_seconds(server.process.pid)
         begin = time.monotonic()
         with ThreadPoolExecutor(n) as pool:
             list(pool.map(lambda s: s.poll(seconds), sessions))
         end = time.monotonic()
-        machine, app, clients = (now - then for now, then in zip(
-            (cpu_seconds(), cpu_seconds(server.process.pid), sum(os.times()[:2])), used))
-        rates = [s.refresh_rate(begin, end) for s in sessions]
+        app = (tree_seconds(server.process.pid) - app_before) / (end - begin)
+        busy = others.stop()
+        rates = [s.live.rate(begin, end) for s in sessions]
         speeds = []
         for session in sessions:
             session.run()
             speeds.append(float(session.texts("metric")[2]))  # the page's "Steps / s"
             session.close()
         return {"n": n, "slowest": min(rates), "median": statistics.median(rates), "steps_per_s": statistics.median(speeds),
-                "server": app / (end - begin), "clients": clients / (end - begin),
-                "others": max(0.0, machine - app - clients) / (end - begin)}
+                "server": app, "others": busy}
     finally:
         server.close()
 
@@ -81,13 +72,13 @@ def main() -> int:
     env = dict(item.split("=", 1) for item in args.env)
     print(f"{os.cpu_count()} cores; server settings {env or 'default'}; live view polled {args.seconds:g} s per N\n")
     print("| concurrent runs | slowest tab, refreshes/s | median tab, refreshes/s | median steps/s per run "
-          "| cores used: server | clients | other processes |")
-    print("|---|---|---|---|---|---|---|")
+          "| cores used by the server | by other processes |")
+    print("|---|---|---|---|---|---|")
     capacity = 0
     for n in args.sessions:
         row = measure(n, args.seconds, env)
         print(f"| {row['n']} | {row['slowest']:.2f} | {row['median']:.2f} | {row['steps_per_s']:.1f} "
-              f"| {row['server']:.2f} | {row['clients']:.2f} | {row['others']:.2f} |", flush=True)
+              f"| {row['server']:.2f} | {row['others']:.2f} |", flush=True)
         if row["slowest"] >= 1.0:
             capacity = max(capacity, n)
     print(f"\ncapacity: {capacity} concurrent default runs with every live view refreshing at least once a second")
