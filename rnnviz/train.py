@@ -75,6 +75,7 @@ class History:
     accuracy: list = field(default_factory=list)  # training batch accuracy, nan for regression
     time: list = field(default_factory=list)  # seconds of training (pauses excluded) when this step began
     param_norms: dict = field(default_factory=dict)  # parameter name -> gradient norm per step
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # column -> (its list, as numpy)
 
     COLUMNS = ("step", "loss", "grad_norm", "clipped", "lr", "accuracy", "time")
 
@@ -82,10 +83,22 @@ class History:
         return len(self.step)
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """Every column as a numpy array of its own (the caller may keep it while training goes on)."""
         dtypes = {"step": np.int64, "clipped": bool}
-        out = {name: np.asarray(getattr(self, name), dtype=dtypes.get(name, np.float32)) for name in self.COLUMNS}
-        out["param_norms"] = {k: np.asarray(v, dtype=np.float32) for k, v in self.param_norms.items()}
+        out = {name: self._array(name, getattr(self, name), dtypes.get(name, np.float32)) for name in self.COLUMNS}
+        out["param_norms"] = {k: self._array(f"param.{k}", v, np.float32) for k, v in self.param_norms.items()}
         return out
+
+    def _array(self, key: str, values: list, dtype) -> np.ndarray:
+        """np.asarray(values), converting only the entries appended since the last call: live views ask for the
+        whole history twice a second, and converting 100k Python floats each time held the trainer's lock for
+        tens of milliseconds. A list replaced wholesale (a restored run) is converted afresh."""
+        source, done = self._cache.get(key, (None, np.zeros(0, dtype)))
+        if source is not values or len(done) > len(values):
+            done = np.zeros(0, dtype)
+        done = np.concatenate([done, np.asarray(values[len(done):], dtype=dtype)])  # a new array: safe to hand out
+        self._cache[key] = (values, done)
+        return done
 
 
 @dataclass
