@@ -28,12 +28,17 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def chromium(server):
+    with browser() as b:  # one playwright instance per module: a second sync one cannot start inside it
+        yield b
+
+
+@pytest.fixture(scope="module")
+def page(chromium):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with browser() as b:
-        tab = b.new_page(viewport={"width": 1400, "height": 1000})
-        tab.meter = WireMeter(tab)
-        yield tab
+    tab = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    tab.meter = WireMeter(tab)
+    yield tab
 
 
 def click(page, label: str) -> None:
@@ -101,3 +106,21 @@ def test_every_page_opens_by_url(server, page, stem):
     nav = page.locator("[data-testid='stSidebarNavLink']")
     assert nav.count() == sum(len(entries) for _, entries in NAVIGATION), "the app's own navigation, not file names"
     page.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=True)
+
+
+def test_a_shared_link_is_the_first_visit_of_a_fresh_server(chromium, tmp_path):
+    """A server's very first visitor arriving by a deep link gets the app's navigation, language and the
+    page's own parameters (Streamlit would run a bare page script if the folder were named pages/)."""
+    app = AppServer(tmp_path / "streamlit.log")
+    try:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{app.url}/train?task=reversal&seq_len=8&cell=GRU&lang=zh")
+        settle(page)
+        assert page.get_by_role("heading", name="训练一个循环神经网络").is_visible()
+        nav = page.locator("[data-testid='stSidebarNavLink']")
+        assert nav.count() == sum(len(entries) for _, entries in NAVIGATION)
+        assert page.get_by_text("字符串反转（编码器–解码器）").first.is_visible()  # the task's caption, in Chinese
+        assert not no_exceptions(page)
+        page.close()
+    finally:
+        app.close()

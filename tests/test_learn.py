@@ -155,7 +155,7 @@ def test_lessons_refer_to_presets_pages_and_lab_settings_that_exist():
 
     options = {"view": lab.VIEWS, "lab_T": lab.SEQ_LEN, "lab_rho": lab.RHO, "lab_in": lab.INPUT_SCALE,
                "lstm_bf": lab.FORGET_BIAS}
-    pages = {p.stem for p in (ROOT / "pages").glob("*.py")}
+    pages = {p.stem for p in (ROOT / "views").glob("*.py")}
     steps = [s for item in learn.LESSONS for s in item.steps]
     links = [link for section in learn.THEORY for link in section.links]
     assert len(learn.LESSONS) >= 6

@@ -30,7 +30,7 @@ def open_page(page: str, trainer: Trainer | None, lang: str = "en") -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=30)
     at.session_state[KEY] = TabState(trainer=trainer)
     at.session_state[LANG_KEY] = lang
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     return at.run()
 
 

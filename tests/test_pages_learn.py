@@ -25,7 +25,7 @@ def page(name: str, lang: str = "en", **state) -> AppTest:
     at.session_state[LANG_KEY] = lang
     for key, value in state.items():
         at.session_state[key] = value
-    at.switch_page(f"pages/{name}.py").run()
+    at.switch_page(f"views/{name}.py").run()
     assert_clean(at)
     return at
 

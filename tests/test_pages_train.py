@@ -27,7 +27,7 @@ def app(page: str | None = None, state: TabState | None = None, **widgets) -> Ap
         at.session_state[key] = value
     at.run()
     if page is not None:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

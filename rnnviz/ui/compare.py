@@ -18,7 +18,7 @@ from .i18n import t
 from .live import live
 from .state import release, tab, train_in_background
 
-COMPARE_PAGE = "pages/compare.py"
+COMPARE_PAGE = "views/compare.py"
 DEFAULT_CELLS = ("RNN", "LSTM", "GRU")
 COLOURS = {"RNN": figs.PALETTE["rnn"], "RNN-ReLU": "#ff7f0e", "LSTM": figs.PALETTE["lstm"], "GRU": figs.PALETTE["gru"]}
 

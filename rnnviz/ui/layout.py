@@ -1,4 +1,9 @@
-"""What every page shares: the navigation groups and the sidebar with the current run."""
+"""What every page shares: the navigation groups and the sidebar with the current run.
+
+The page files live in views/, not pages/: with a folder named pages/ beside app.py, Streamlit still
+runs its old directory-based navigation for a fresh server's first visitors, so a shared link such as
+/lessons?lesson=2 would open the bare page script without app.py's navigation, sidebar or language.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +15,7 @@ from .i18n import language_switch, t
 from .live import live
 from .state import tab
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "views"  # not "pages/": see above
 
 # (group key, [(file stem, material icon)]); titles come from the text files as nav.<stem>
 NAVIGATION = [

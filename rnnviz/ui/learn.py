@@ -11,7 +11,7 @@ from .i18n import t
 
 
 def page_path(stem: str) -> str:
-    return f"pages/{stem}.py"
+    return f"views/{stem}.py"
 
 
 def lab_params(settings: dict) -> dict[str, str]:
