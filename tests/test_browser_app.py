@@ -94,7 +94,8 @@ def test_train_pause_resume_reset(server, page):
     page.wait_for_function(f"""() => [...document.querySelectorAll('p')].some(p => {{
         const m = p.innerText.match(/^Step (\\d+) of/); return m && +m[1] > {paused_at}; }})""", timeout=30_000)
     click(page, "Reset")
-    assert page.get_by_text(re.compile("No run yet: choose settings")).is_visible()
+    # waits: the click's rerun may not have begun when settle() looked, so the page can still show the old run
+    page.get_by_text(re.compile("No run yet: choose settings")).wait_for(timeout=30_000)
     assert not no_exceptions(page)
 
 
