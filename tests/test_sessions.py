@@ -105,6 +105,38 @@ def shows(page, text: str) -> None:
     page.get_by_text(text).first.wait_for(state="visible", timeout=60_000)
 
 
+def test_the_watchdog_stops_runs_then_closes_sessions_of_gone_tabs():
+    """Without a server: a tab gone past the grace has its trainers stopped; past forget_s its session is closed
+    and its state's close() runs; a tab still there is left alone."""
+    from rnnviz.ui.lifecycle import Watchdog
+
+    class Tab:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    class FakeTrainer:
+        stop_requested = False
+
+        def stop(self):
+            self.stop_requested = True
+
+    here, closed_sessions = {"a"}, []
+    dog = Watchdog(lambda sid: sid in here, closed_sessions.append, grace_s=0.05, forget_s=0.2, interval_s=60)
+    tabs, trainers = {sid: Tab() for sid in "ab"}, {sid: FakeTrainer() for sid in "ab"}
+    for sid in "ab":
+        dog.watch_tab(sid, tabs[sid])
+        dog.watch(sid, trainers[sid])
+    time.sleep(0.1)
+    dog.check()
+    assert trainers["b"].stop_requested and not tabs["b"].closed and not closed_sessions  # past the grace only
+    time.sleep(0.15)
+    dog.check()
+    assert closed_sessions == ["b"] and tabs["b"].closed  # past forget_s: session closed, tab state closed
+    assert not trainers["a"].stop_requested and not tabs["a"].closed  # the connected tab is untouched
+
+
 def test_twenty_closed_sessions_give_back_threads_and_memory_and_queue_visibly(server):
     pid = server.process.pid
     for session in open_and_train(server.url, [HEAVY] * 2):  # warm up: imports, thread pools, caches
