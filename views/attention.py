@@ -7,11 +7,7 @@ from rnnviz.ui import inspect
 from rnnviz.ui.i18n import t
 from rnnviz.ui.live import live
 
-st.title(t("nav.attention"))
-st.markdown(t("attention.intro"))
-trainer = inspect.current_run()
-if trainer is None or inspect.lacks(trainer, "attention"):
-    st.stop()
+trainer = inspect.open_page("attention", needs="attention")
 L = inspect.fig_labels()
 task = trainer.task
 seq2seq = task.output == "seq2seq"

@@ -10,11 +10,7 @@ from rnnviz.ui import inspect
 from rnnviz.ui.i18n import t
 from rnnviz.ui.live import live
 
-st.title(t("nav.gates"))
-st.markdown(t("gates.intro"))
-trainer = inspect.current_run()
-if trainer is None or inspect.lacks(trainer, "gates"):
-    st.stop()
+trainer = inspect.open_page("gates", needs="gates")
 L = inspect.fig_labels()
 cell = trainer.cfg.model.cell
 gates = GATES[cell]  # ("i", "f", "g", "o") or ("r", "z", "n")

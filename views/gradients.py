@@ -9,11 +9,7 @@ from rnnviz.ui import inspect
 from rnnviz.ui.i18n import t
 from rnnviz.ui.live import live
 
-st.title(t("nav.gradients"))
-st.markdown(t("gradients.intro"))
-trainer = inspect.current_run()
-if trainer is None:
-    st.stop()
+trainer = inspect.open_page("gradients")
 L = inspect.fig_labels()
 model = trainer.cfg.model
 

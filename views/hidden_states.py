@@ -8,11 +8,7 @@ from rnnviz.ui import inspect
 from rnnviz.ui.i18n import t
 from rnnviz.ui.live import live
 
-st.title(t("nav.hidden_states"))
-st.markdown(t("hidden_states.intro"))
-trainer = inspect.current_run()
-if trainer is None:
-    st.stop()
+trainer = inspect.open_page("hidden_states")
 L = inspect.fig_labels()
 bounded = trainer.cfg.model.cell != "rnn" or trainer.cfg.model.nonlinearity == "tanh"
 

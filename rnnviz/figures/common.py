@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import math
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -106,3 +110,19 @@ def note(fig: go.Figure, text: str) -> go.Figure:
                        font=dict(size=11, color="#777"), xanchor="left")
     fig.update_layout(margin_b=max(fig.layout.margin.b or 0, 80))
     return fig
+
+
+@lru_cache(maxsize=None)
+def english_labels(section: str) -> dict[str, str]:
+    """Axis titles and legend names of a figure module, in English, from rnnviz/text/en.toml's table
+    `section` ("inspect.fig"): the default when a page passes none in the reader's language."""
+    with open(Path(__file__).resolve().parents[1] / "text" / "en.toml", "rb") as f:
+        table = tomllib.load(f)
+    for part in section.split("."):
+        table = table[part]
+    return dict(table)
+
+
+def labels_with(section: str, labels: Mapping[str, str] | None) -> dict[str, str]:
+    """english_labels(section) with the given ones (a page's, in its language) laid over them."""
+    return {**english_labels(section), **(labels or {})}

@@ -11,10 +11,7 @@ Axis titles and legend names come from `labels` (the text files' [inspect.fig] t
 from __future__ import annotations
 
 import math
-import tomllib
 import warnings
-from functools import lru_cache
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -22,7 +19,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..features import pca
-from .common import LOG_DECADES, bucket, f32, log_axis, log_range, note, positive, style
+from .common import bucket, english_labels, f32, labels_with, log_axis, log_range, note, positive, style
 
 MAX_UNITS = 128  # heatmap rows: more units than a projector can show apart
 MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged over buckets
@@ -40,15 +37,13 @@ LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 BOUND_STYLE = dict(color="#555", dash="dash", width=2)
 
 
-@lru_cache(maxsize=1)
 def default_labels() -> dict[str, str]:
     """The English axis titles and legend names, from rnnviz/text/en.toml [inspect.fig]."""
-    with open(Path(__file__).resolve().parents[1] / "text" / "en.toml", "rb") as f:
-        return dict(tomllib.load(f)["inspect"]["fig"])
+    return english_labels("inspect.fig")
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
-    return {**default_labels(), **(labels or {})}
+    return labels_with("inspect.fig", labels)
 
 
 # --- inputs and time axes ---------------------------------------------------------------------------------
@@ -396,7 +391,7 @@ def attention_sentences(rows: list[tuple[list[str], np.ndarray]], row_names: lis
     fig = go.Figure(go.Heatmap(
         z=z, text=text, texttemplate="%{text}", textfont=dict(size=15), zmin=0, zmax=1,
         colorscale="Blues", xgap=2, ygap=4, colorbar=dict(title=dict(text="α", side="right"), thickness=14),
-        hovertemplate=f"%{{text}}<br>α = %{{z:.3f}}<extra></extra>"))
+        hovertemplate="%{text}<br>α = %{z:.3f}<extra></extra>"))
     fig.update_xaxes(title=L["word_position"], dtick=1, showgrid=False, zeroline=False)
     # rows by number, named by tick labels: equal names (two "positive 99%") must stay two rows
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=row_names, autorange="reversed",

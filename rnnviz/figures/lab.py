@@ -9,15 +9,12 @@ Axis titles and legend names come from `labels` (the text files' [lab.fig] table
 from __future__ import annotations
 
 import math
-import tomllib
-from functools import lru_cache
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import f32, style
+from .common import english_labels, f32, labels_with, style
 
 NORM_COLOURS = {"norm": "#d62728", "h": "#1f77b4", "reference": "#555"}
 CIRCLE_POINTS = 181
@@ -29,15 +26,13 @@ SURFACE_FLOOR = -4.0  # colours span log10 L from here to 0: the wall and the va
 DECADE_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 
-@lru_cache(maxsize=1)
 def default_labels() -> dict[str, str]:
     """The English axis titles and legend names, from rnnviz/text/en.toml [lab.fig]."""
-    with open(Path(__file__).resolve().parents[1] / "text" / "en.toml", "rb") as f:
-        return dict(tomllib.load(f)["lab"]["fig"])
+    return english_labels("lab.fig")
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
-    return {**default_labels(), **(labels or {})}
+    return labels_with("lab.fig", labels)
 
 
 def power_ticks(lo: float, hi: float, most: int = 7) -> tuple[list[float], list[str]]:

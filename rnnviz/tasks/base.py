@@ -7,13 +7,14 @@ best predictor that ignores the dependency the task is about). The trainer only 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from ..config import TaskConfig
+from ..config import LIMITS, TaskConfig
 
 OUTPUTS = ("last", "per_step", "seq2seq")  # one prediction per sequence, one per step, or a decoded sequence
 
@@ -99,3 +100,41 @@ class Task:
     def prediction(self, pred: torch.Tensor) -> torch.Tensor:
         """The model's output in the target's terms: values for regression, class probabilities otherwise."""
         return pred if self.loss_kind == "mse" else torch.softmax(pred, dim=-1)
+
+
+def read_user_file(path: str, limit: str, kind: str) -> tuple[str, bytes]:
+    """(file name, its bytes) of a user's data file of at most LIMITS[limit] bytes ("text_bytes", "csv_bytes"),
+    or a ValueError naming the problem; kind ("text", "CSV") names the file in messages."""
+    name = os.path.basename(path)
+    most = LIMITS[limit][1]
+    try:
+        size = os.path.getsize(path)
+        if size > most:
+            raise ValueError(f"{name} is {size:,} bytes: a {kind} file may have at most {most:,} bytes")
+        with open(path, "rb") as f:
+            return name, f.read()
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def decode_utf8(raw: bytes, name: str, save_as: str) -> str:
+    """The text of a user's file without a byte-order mark, or a ValueError pointing at the first bad byte."""
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")  # spreadsheets and some editors write a BOM
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{name} is not UTF-8 text: byte {e.start} (0x{raw[e.start]:02x}) is invalid; "
+                         f"save it as {save_as}") from None
+
+
+def train_split(n: int, seq_len: int, train_fraction: float, amount: str, longer: str) -> int:
+    """Where n values in order split into "train" (the first train_fraction) and "val", so that each holds a
+    window of seq_len + 1 values; else a ValueError. amount ("the text has 812 characters") and longer ("use a
+    longer text") word the message."""
+    split_at = int(n * train_fraction)
+    shortest = min(split_at, n - split_at)
+    if shortest < seq_len + 1:
+        fits = f"the largest sequence length that works is {shortest - 1}" if shortest >= 2 else longer
+        train, val = round(100 * train_fraction), round(100 * (1 - train_fraction))
+        raise ValueError(f"{amount}: too few for sequence length {seq_len}, which needs T + 1 = {seq_len + 1} in both "
+                         f"the first {train}% (train) and the last {val}% (val); {fits}")
+    return split_at

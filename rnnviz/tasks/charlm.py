@@ -26,8 +26,7 @@ from functools import lru_cache
 
 import torch
 
-from ..config import LIMITS
-from .base import Batch, Task
+from .base import Batch, Task, decode_utf8, read_user_file, train_split
 
 MAX_VOCAB = 96
 REPLACEMENT = "\ufffd"  # stands for every character outside the kept vocabulary
@@ -71,15 +70,9 @@ class CharLM(Task):
         self.frequencies = torch.bincount(self.ids, minlength=self.n_out).double() / len(self.ids)  # (V,) unigram model
         seen = self.frequencies[self.frequencies > 0]
         self.baseline_loss = -(seen * seen.log()).sum().item()
-        self.split_at = int(len(self.ids) * TRAIN_FRACTION)
-        shortest = min(self.split_at, len(self.ids) - self.split_at)  # both splits need T + 1 characters
-        T = self.seq_len
-        if shortest < T + 1:
-            fits = f"the largest sequence length that works is {shortest - 1}" if shortest >= 2 else "use a longer text"
-            raise ValueError(
-                f"the text has {len(self.ids):,} characters: too few for sequence length {T}, which needs "
-                f"T + 1 = {T + 1} in both the first 90% (train) and the last 10% (val); {fits}")
-        self.windows = self.split_at - T  # distinct training windows: a batch larger than this only repeats them
+        self.split_at = train_split(len(self.ids), self.seq_len, TRAIN_FRACTION,
+                                    f"the text has {len(self.ids):,} characters", "use a longer text")
+        self.windows = self.split_at - self.seq_len  # distinct training windows: a batch larger than this only repeats them
 
     def encode(self, text: str) -> torch.Tensor:
         """Character ids of text, (len(text),) int64; characters outside the vocabulary become the replacement."""
@@ -143,26 +136,13 @@ _NOT_CONTROL = bytes(b for b in range(256) if not (b < 32 and b not in b"\t\n\r"
 
 def _read_text(path: str) -> str:
     """The UTF-8 text of a user's file, or a ValueError saying what is wrong with it."""
-    name = os.path.basename(path)
-    limit = LIMITS["text_bytes"][1]
-    try:
-        size = os.path.getsize(path)
-        if size > limit:
-            raise ValueError(f"{name} is {size:,} bytes: a text file may have at most {limit:,} bytes")
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    name, raw = read_user_file(path, "text_bytes", "text")
     if not raw.strip():
         raise ValueError(f"{name} is empty: it holds no text to learn from")
     control = len(raw.translate(None, _NOT_CONTROL))  # bytes that are control characters (not tab or newline)
     if b"\0" in raw or control > 0.3 * len(raw):
         raise ValueError(f"{name} looks binary (it has NUL bytes or many control characters): give a plain text file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{name} is not UTF-8 text: byte {e.start} (0x{raw[e.start]:02x}) is invalid; save it as UTF-8") from None
-    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+    return decode_utf8(raw, name, "UTF-8")
 
 
 @lru_cache(maxsize=1)

@@ -22,8 +22,7 @@ import os
 
 import torch
 
-from ..config import LIMITS
-from .base import Batch, Task
+from .base import Batch, Task, decode_utf8, read_user_file, train_split
 
 TRAIN_FRACTION = 0.8
 NOISE = 0.05
@@ -68,15 +67,10 @@ class Sine(Task):
     def _load_csv(self, path: str, column: str | None) -> None:
         name = os.path.basename(path)
         self.column, values = _read_column(path, column)
-        T, n = self.seq_len, len(values)
-        self.split_at = int(n * TRAIN_FRACTION)
-        shortest = min(self.split_at, n - self.split_at)  # both splits need a window of T + 1 values
-        if shortest < T + 1:
-            fits = f"the largest sequence length that works is {shortest - 1}" if shortest >= 2 else "use a longer file"
-            raise ValueError(
-                f"{name} has {n} value{'s' * (n != 1)}: too few for sequence length {T}, which needs T + 1 = {T + 1} in both "
-                f"the first 80% (train) and the last 20% (val); {fits}")
-        self.windows = self.split_at - T  # distinct training windows: a batch larger than this only repeats them
+        n = len(values)
+        self.split_at = train_split(n, self.seq_len, TRAIN_FRACTION, f"{name} has {n} value{'s' * (n != 1)}",
+                                    "use a longer file")
+        self.windows = self.split_at - self.seq_len  # distinct training windows: a batch larger than this only repeats them
         series = torch.tensor(values, dtype=torch.float64)
         train = series[:self.split_at]
         self.mean, self.std = train.mean().item(), train.std().item()
@@ -114,20 +108,8 @@ def numeric_columns(path: str) -> list[str]:
 
 def _read_table(path: str) -> tuple[list[str], list[tuple[int, list[str]]], list[list[str]], list[str]]:
     """(header, data rows as (line number, cells), cells per column, numeric column names) of a CSV file."""
-    name = os.path.basename(path)
-    limit = LIMITS["csv_bytes"][1]
-    try:
-        size = os.path.getsize(path)
-        if size > limit:
-            raise ValueError(f"{name} is {size:,} bytes: a CSV file may have at most {limit:,} bytes")
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")  # drop the byte-order mark spreadsheets write
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{name} is not UTF-8 text: byte {e.start} (0x{raw[e.start]:02x}) is invalid; save it as UTF-8 CSV") from None
+    name, raw = read_user_file(path, "csv_bytes", "CSV")
+    text = decode_utf8(raw, name, "UTF-8 CSV")
     reader = csv.reader(io.StringIO(text))
     try:
         rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]  # (line, cells)

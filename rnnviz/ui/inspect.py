@@ -78,6 +78,17 @@ class View:
         return [vocab[int(i)] for i in x] if vocab is not None and x.ndim == 1 else None
 
 
+def open_page(stem: str, needs: str | None = None) -> Trainer:
+    """A Look-inside page's title and introduction, and this tab's run; the page stops here, after saying
+    why, when there is no run or the run has no `needs` ("gates" or "attention")."""
+    st.title(t(f"nav.{stem}"))
+    st.markdown(t(f"{stem}.intro"))
+    trainer = current_run()
+    if trainer is None or (needs is not None and lacks(trainer, needs)):
+        st.stop()
+    return trainer
+
+
 def current_run() -> Trainer | None:
     """This tab's run, or None after saying there is none yet and linking to the Train page."""
     trainer = tab().trainer
