@@ -1,4 +1,5 @@
-"""Live re-rendering: a fragment that redraws every half second while this tab trains, and not otherwise."""
+"""Live re-rendering: a fragment that redraws every half second while this tab trains, slowly while its runs
+wait for a training slot, and not at all otherwise."""
 from __future__ import annotations
 
 from typing import Callable
@@ -8,17 +9,20 @@ import streamlit as st
 from .state import tab
 
 REFRESH_S = 0.5  # at least two refreshes a second while training
+QUEUED_REFRESH_S = 2.0  # a queued run changes only when it starts: no need to redraw a full classroom's tabs
 
 
 def live(draw: Callable[[], None], interval: float = REFRESH_S) -> None:
-    """Call draw() now and, while any of this tab's trainers is queued or stepping, again every interval.
-    When training ends the whole page reruns once, so the fragment stops polling."""
-    polling = tab().busy()
+    """Call draw() now and, while any of this tab's trainers steps, again every interval (every QUEUED_REFRESH_S
+    while they only wait in the queue). When that changes, the whole page reruns once, so the fragment starts,
+    slows or stops polling with it."""
+    activity = tab().activity()
+    every = {"running": interval, "queued": max(interval, QUEUED_REFRESH_S)}.get(activity)
 
-    @st.fragment(run_every=interval if polling else None)
+    @st.fragment(run_every=every)
     def fragment():
         draw()
-        if polling and not tab().busy():
+        if activity is not None and tab().activity() != activity:
             st.rerun()
 
     fragment()

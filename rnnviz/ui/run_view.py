@@ -115,7 +115,7 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
     cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
     cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
     if snap.status.startswith("stopped: non-finite"):
-        st.error(t("run.non_finite", status=snap.status), icon=":material/warning:")
+        st.error(t("run.non_finite", status=snap.status.removeprefix("stopped: ")), icon=":material/warning:")
     elif snap.status.startswith("stopped: error"):
         st.error(snap.status, icon=":material/error:")
     elif snap.status == "queued":

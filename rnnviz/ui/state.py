@@ -44,10 +44,11 @@ class TabState:
             self.workdir.cleanup()
             self.workdir = None
 
-    def busy(self) -> bool:
-        """True while any of this tab's trainers is queued or stepping (not paused, not finished)."""
-        trainers = [self.trainer, *self.compare.values()]
-        return any(t is not None and t.is_alive() and t.status in ("queued", "running") for t in trainers)
+    def activity(self) -> str | None:
+        """"running" while any of this tab's trainers steps, else "queued" while any waits for a training slot,
+        else None (paused, finished or no run)."""
+        alive = [t.status for t in (self.trainer, *self.compare.values()) if t is not None and t.is_alive()]
+        return next((kind for kind in ("running", "queued") if kind in alive), None)
 
 
 def tab() -> TabState:
