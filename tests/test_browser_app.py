@@ -99,11 +99,16 @@ def test_train_pause_resume_reset(server, page):
     assert not no_exceptions(page)
 
 
+def page_not_found(page) -> bool:
+    return page.get_by_text("Page not found").count() > 0
+
+
 @pytest.mark.parametrize("stem", [stem for _, entries in NAVIGATION for stem, _ in entries])
 def test_every_page_opens_by_url(server, page, stem):
-    page.goto(f"{server.url}/{stem}")
+    page.goto(f"{server.url}/{'' if stem == 'train' else stem}")  # the default page is served at the root
     settle(page)
     assert not no_exceptions(page), f"{stem}: {no_exceptions(page)}"
+    assert not page_not_found(page)
     nav = page.locator("[data-testid='stSidebarNavLink']")
     assert nav.count() == sum(len(entries) for _, entries in NAVIGATION), "the app's own navigation, not file names"
     page.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=True)
@@ -115,13 +120,30 @@ def test_a_shared_link_is_the_first_visit_of_a_fresh_server(chromium, tmp_path):
     app = AppServer(tmp_path / "streamlit.log")
     try:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{app.url}/train?task=reversal&seq_len=8&cell=GRU&lang=zh")
+        page.goto(f"{app.url}/?task=reversal&seq_len=8&cell=GRU&lang=zh")  # the Train page is the root
         settle(page)
         assert page.get_by_role("heading", name="训练一个循环神经网络").is_visible()
         nav = page.locator("[data-testid='stSidebarNavLink']")
         assert nav.count() == sum(len(entries) for _, entries in NAVIGATION)
         assert page.get_by_text("字符串反转（编码器–解码器）").first.is_visible()  # the task's caption, in Chinese
-        assert not no_exceptions(page)
+        assert not no_exceptions(page) and not page_not_found(page)
         page.close()
     finally:
         app.close()
+
+
+def test_the_share_link_opens_the_same_settings(server, chromium):
+    first = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    first.goto(f"{server.url}/?task=reversal&seq_len=6&cell=GRU&hidden=48")
+    settle(first)
+    link = first.locator("[data-testid='stCode']").last.inner_text().strip()
+    assert link.startswith(server.url) and "cell=GRU" in link and "hidden=48" in link
+    second = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    second.goto(link)
+    settle(second)
+    assert not page_not_found(second)
+    assert second.get_by_role("spinbutton", name="Hidden units").input_value() == "48"
+    assert second.get_by_role("spinbutton", name="Sequence length T").input_value() == "6"
+    assert second.get_by_text("Reverse a string (encoder–decoder).").count() == 1
+    first.close()
+    second.close()

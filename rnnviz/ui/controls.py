@@ -1,7 +1,7 @@
 """The Train page's settings: one widget per config option, each bound to the URL, plus presets.
 
 Widget keys are the CLI's flat option names (task, seq_len, hidden, lr, ...), so a copied link
-such as `/train?task=reversal&cell=gru` opens the same configuration. Two widgets differ from the
+such as `/?task=reversal&cell=GRU` opens the same configuration (the Train page is the app's root). Two widgets differ from the
 flat names: `cell` also carries the vanilla RNN's nonlinearity ("RNN", "RNN-ReLU", "LSTM", "GRU"),
 and the clip threshold has an on/off toggle (`clipping`) beside it.
 
@@ -265,8 +265,8 @@ def share_link() -> str:
     """The Train page's address with every setting that differs from its default, as the browser shows it."""
     values = {k: st.session_state.get(k, v) for k, v in DEFAULTS.items()}
     changed = {k: v for k, v in _query_string(values).items() if v != _query_string({k: DEFAULTS[k]}).get(k)}
-    base = (st.context.url or "").rstrip("/")
-    return f"{base}/train?{urlencode(changed)}" if changed else f"{base}/train"
+    base = (st.context.url or "").rstrip("/")  # the Train page, the default one, lives at the app's root
+    return f"{base}/?{urlencode(changed)}" if changed else f"{base}/"
 
 
 def describe_changes(old: RunConfig, new: RunConfig) -> str:
