@@ -2,9 +2,7 @@
 import streamlit as st
 
 from rnnviz.ui import layout
-from rnnviz.ui.lifecycle import configure_torch_threads
 
-configure_torch_threads()  # several tabs train at once: each gets a fair share of the cores
 st.set_page_config(page_title="rnnviz", page_icon=":material/cyclone:", layout="wide")
 navigation = st.navigation(layout.pages())
 layout.sidebar()

@@ -64,6 +64,8 @@ def build_parser() -> Parser:
     bench.add_argument("--device", default="auto")
     bench.add_argument("--seconds", type=float, default=2.0, help="seconds of the plain loop per setting (at least 3 rounds)")
     bench.add_argument("--json", help="also write the results to this file")
+    bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice); the app gives "
+                                                  "each run (cores - 1) / runs training")
     sub.add_parser("tasks", help="list the tasks and their defaults")
     return parser
 
@@ -149,7 +151,7 @@ def main(argv=None) -> int:
         if args.command == "bench":
             from .bench import main as bench_main
 
-            return bench_main(args.device, args.seconds, args.json)
+            return bench_main(args.device, args.seconds, args.json, args.threads)
         return {"train": cmd_train, "probe": cmd_probe, "tasks": cmd_tasks}[args.command](args)
     except (CliError, ValueError, OSError) as err:
         print(f"rnnviz: error: {err}", file=sys.stderr)

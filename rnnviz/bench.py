@@ -114,9 +114,13 @@ def run(device_name: str = "auto", seconds: float = 2.0, out=None) -> dict:
     return {"device": describe_device(device), "hidden": HIDDEN, "batch": BATCH, "rows": rows, "trace_ms": round(trace_ms, 2)}
 
 
-def main(device_name: str = "auto", seconds: float = 2.0, json_path: str | None = None) -> int:
+def main(device_name: str = "auto", seconds: float = 2.0, json_path: str | None = None, threads: int | None = None) -> int:
     if not seconds > 0:
         raise ValueError(f"--seconds must be above 0, got {seconds!r}")
+    if threads is not None:
+        if not 1 <= threads <= 1024:
+            raise ValueError(f"--threads must be between 1 and 1024, got {threads}")
+        torch.set_num_threads(threads)
     result = run(device_name, seconds)
     text = json.dumps(result, indent=2)
     print(text)

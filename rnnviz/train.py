@@ -45,13 +45,14 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def describe_device(device: torch.device) -> str:
-    """For people: "CUDA · NVIDIA H100 80GB HBM3", "MPS · Apple GPU", "CPU · 2 threads"."""
+def describe_device(device: torch.device, threads: int | None = None) -> str:
+    """For people: "CUDA · NVIDIA H100 80GB HBM3", "MPS · Apple GPU", "CPU · 2 threads" (by default the
+    calling thread's torch threads)."""
     if device.type == "cuda":
         return f"CUDA · {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "MPS · Apple GPU"
-    threads = torch.get_num_threads()
+    threads = threads or torch.get_num_threads()
     return f"CPU · {threads} thread{'s' if threads > 1 else ''}"
 
 

@@ -84,8 +84,10 @@ def browser():
 
 
 def settle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the app is connected and no script run is in progress."""
+    """Wait until the app is connected, the page has drawn something, and no script run is in progress. (Right
+    after connecting, before its first run starts, a page also reads "not running".)"""
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout_ms)
+    page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
 
 

@@ -5,6 +5,7 @@ thread pool spends more time waiting for a core than computing, so every test ru
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 torch.set_num_threads(1)
+os.environ.setdefault("RNNVIZ_TORCH_THREADS", "1")  # the app's training slots keep to it too
 
 from rnnviz.config import RunConfig  # noqa: E402
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from browser import ROOT, AppServer, WireMeter, browser, chromium_path, no_exceptions, settle
 from rnnviz.ui.layout import NAVIGATION
@@ -142,8 +143,9 @@ def test_the_share_link_opens_the_same_settings(server, chromium):
     second.goto(link)
     settle(second)
     assert not page_not_found(second)
-    assert second.get_by_role("spinbutton", name="Hidden units").input_value() == "48"
-    assert second.get_by_role("spinbutton", name="Sequence length T").input_value() == "6"
+    # expect() retries: on a loaded machine the first run may still be drawing the controls
+    expect(second.get_by_role("spinbutton", name="Hidden units")).to_have_value("48")
+    expect(second.get_by_role("spinbutton", name="Sequence length T")).to_have_value("6")
     assert second.get_by_text("Reverse a string (encoder–decoder).").count() == 1
     first.close()
     second.close()

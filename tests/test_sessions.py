@@ -13,16 +13,19 @@ noticeable share of the cores (see tests/cpu.py) and the rates fall short, the l
 from __future__ import annotations
 
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import torch
 
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from browser import AppServer, browser, chromium_path, settle
 from cpu import Others
+from rnnviz.ui import lifecycle
 from rnnviz.ui.lifecycle import MAX_CONCURRENT
 from wsclient import LiveCounter, Session
 
@@ -103,6 +106,27 @@ def settled(pid: int, done, timeout: float = 90.0) -> tuple[int, float]:
 def shows(page, text: str) -> None:
     """Wait until the page shows text (an upload is sent, then the page reruns: settle() alone may come too soon)."""
     page.get_by_text(text).first.wait_for(state="visible", timeout=60_000)
+
+
+def test_each_run_takes_its_share_of_the_cores_in_its_own_thread(monkeypatch):
+    """(cores - 1) / runs training, at least 1; and a trainer thread sets its own torch threads (an OpenMP setting
+    of the calling thread), so the main thread's count stays as it was."""
+    monkeypatch.delenv("RNNVIZ_TORCH_THREADS", raising=False)
+    monkeypatch.setattr(lifecycle.os, "cpu_count", lambda: 9)
+    assert [lifecycle.torch_threads_per_run(n) for n in (0, 1, 2, 3, 8, 20)] == [8, 8, 4, 2, 1, 1]
+    monkeypatch.setenv("RNNVIZ_TORCH_THREADS", "3")
+    assert lifecycle.torch_threads_per_run(2) == 3
+    monkeypatch.setattr(lifecycle.SLOTS, "_active", 2)
+    before, seen = torch.get_num_threads(), []
+
+    def trainer_thread():
+        lifecycle.keep_fair_share()
+        seen.append(torch.get_num_threads())
+
+    worker = threading.Thread(target=trainer_thread)
+    worker.start()
+    worker.join()
+    assert seen == [3] and torch.get_num_threads() == before
 
 
 def test_the_watchdog_stops_runs_then_closes_sessions_of_gone_tabs():

@@ -12,6 +12,7 @@ import streamlit as st
 
 from ..train import describe_device, pick_device
 from .i18n import language_switch, t
+from .lifecycle import SLOTS, torch_threads_per_run
 from .live import live
 from .state import tab
 
@@ -41,14 +42,15 @@ def pages() -> dict[str, list]:
 def sidebar() -> None:
     with st.sidebar:
         st.divider()
-        live(_run_summary, interval=1.0)
+        live(_run_summary, interval=2.0)  # a summary: every 2 s leaves the CPU to training and the page
 
 
 def _run_summary() -> None:
     trainer = tab().trainer
     if trainer is None:
         st.caption(t("sidebar.no_run"))
-        st.caption(t("sidebar.device", device=describe_device(pick_device("auto"))))
+        new_run_share = torch_threads_per_run(SLOTS.active + 1)
+        st.caption(t("sidebar.device", device=describe_device(pick_device("auto"), new_run_share)))
         return
     cfg, snap = trainer.cfg, trainer.snapshot()
     loss = snap.history["loss"]
@@ -57,4 +59,6 @@ def _run_summary() -> None:
     last = f"{loss[-1]:.4g}" if len(loss) else "–"
     st.caption(t("sidebar.progress", step=snap.step, total=snap.target_steps, loss=last))
     st.caption(t("sidebar.status", status=snap.status))
-    st.caption(t("sidebar.device", device=trainer.device_name))
+    training_here = trainer.device.type == "cpu" and snap.status == "running"
+    device = describe_device(trainer.device, torch_threads_per_run(SLOTS.active)) if training_here else trainer.device_name
+    st.caption(t("sidebar.device", device=device))
