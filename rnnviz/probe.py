@@ -101,7 +101,9 @@ def summarize(trace: Trace, model: SeqModel) -> dict:
     out: dict = {"step": trace.step, "loss": float(trace["loss"])}
     for name, a in trace.arrays.items():
         if name.startswith("grad."):
-            out[name] = np.linalg.norm(a, axis=-1).mean(axis=0)  # (T,)
+            norms = np.linalg.norm(a.astype(np.float64), axis=-1).mean(axis=0)  # (T,); float32 squares overflow at 1e19
+            with np.errstate(over="ignore"):  # an exploding run's norms beyond float32 become inf, which charts clamp
+                out[name] = norms.astype(np.float32)
         elif name.removeprefix("dec.").startswith("gate."):
             g = (a + 1) / 2 if name.endswith((".g", ".n")) else a  # tanh gates mapped to [0, 1] like sigmoid ones
             out[f"sat.{name}"] = np.stack([(g < 0.1).mean(axis=(0, 1)), (g > 0.9).mean(axis=(0, 1))]).astype(np.float32)

@@ -68,7 +68,7 @@ def loss_path(page) -> str:
 def test_train_pause_resume_reset(server, page):
     page.goto(f"{server.url}/?{SMALL_RUN}")
     settle(page)
-    assert page.get_by_role("heading", name="Train a recurrent network").is_visible()
+    expect(page.get_by_role("heading", name="Train a recurrent network")).to_be_visible()
     click(page, "Train")
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
     paths, steps = set(), []
@@ -110,8 +110,8 @@ def test_every_page_opens_by_url(server, page, stem):
     settle(page)
     assert not no_exceptions(page), f"{stem}: {no_exceptions(page)}"
     assert not page_not_found(page)
-    nav = page.locator("[data-testid='stSidebarNavLink']")
-    assert nav.count() == sum(len(entries) for _, entries in NAVIGATION), "the app's own navigation, not file names"
+    # the app's own navigation, not file names
+    expect(page.locator("[data-testid='stSidebarNavLink']")).to_have_count(sum(len(entries) for _, entries in NAVIGATION))
     page.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=True)
 
 
@@ -123,10 +123,9 @@ def test_a_shared_link_is_the_first_visit_of_a_fresh_server(chromium, tmp_path):
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{app.url}/?task=reversal&seq_len=8&cell=GRU&lang=zh")  # the Train page is the root
         settle(page)
-        assert page.get_by_role("heading", name="训练一个循环神经网络").is_visible()
-        nav = page.locator("[data-testid='stSidebarNavLink']")
-        assert nav.count() == sum(len(entries) for _, entries in NAVIGATION)
-        assert page.get_by_text("字符串反转（编码器–解码器）").first.is_visible()  # the task's caption, in Chinese
+        expect(page.get_by_role("heading", name="训练一个循环神经网络")).to_be_visible()
+        expect(page.locator("[data-testid='stSidebarNavLink']")).to_have_count(sum(len(e) for _, e in NAVIGATION))
+        expect(page.get_by_text("字符串反转（编码器–解码器）").first).to_be_visible()  # the task's caption, in Chinese
         assert not no_exceptions(page) and not page_not_found(page)
         page.close()
     finally:
@@ -146,6 +145,6 @@ def test_the_share_link_opens_the_same_settings(server, chromium):
     # expect() retries: on a loaded machine the first run may still be drawing the controls
     expect(second.get_by_role("spinbutton", name="Hidden units")).to_have_value("48")
     expect(second.get_by_role("spinbutton", name="Sequence length T")).to_have_value("6")
-    assert second.get_by_text("Reverse a string (encoder–decoder).").count() == 1
+    expect(second.get_by_text("Reverse a string (encoder–decoder).")).to_have_count(1)
     first.close()
     second.close()
