@@ -260,6 +260,7 @@ class Trainer:
             if steps is not None:
                 self.target_steps = steps
             self.status = "paused" if not self._go.is_set() else "running"
+            self.device_name = describe_device(self.device)  # torch's CPU threads are per thread: this one's count
         try:
             if not self.probes:
                 self.probe(counted=False)  # the untrained model, step 0: not part of the training's time budget

@@ -83,6 +83,7 @@ class TrainingSlots:
                 self._cond.wait(timeout=0.5)
             self._queue.pop(0)
             self._active += 1
+            keep_fair_share()  # before the first step, so the run records the threads it trains on
             self._cond.notify_all()
             return True
 
