@@ -7,8 +7,11 @@ sorted; past 96 of them only the 95 most frequent are kept and the rest share on
 character, so a stray symbol cannot blow up the output layer.
 Corpora (variants):
   brackets  ~200k generated characters (the same every time): lines of 40-80 characters made of
-            words, nested () and [] up to depth 3 and "double-quoted phrases", so units that count
-            bracket depth, track "inside quotes" or the position in the line can appear.
+            words, nested () and [] up to depth 3 and "DOUBLE-QUOTED PHRASES". Inside brackets the
+            words are numbers and inside quotes they are in capitals, so knowing whether it is inside
+            brackets or quotes pays at every character, and units that track it appear within a few
+            hundred steps (Karpathy et al. 2015 found such cells in real text); units that count the
+            position in the line appear with longer training.
   stdlib    the Python standard library's own top-level .py files, read from the directory of the
             `os` module, sorted by name and concatenated up to 1 MB (depends on the Python version).
 A UTF-8 text file in cfg.data replaces the variant's corpus.
@@ -162,22 +165,26 @@ def _brackets_corpus(n_chars: int = 200_000) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _phrase(rng: random.Random, depth: int, quoted: bool) -> list[str]:
-    """2 to 6 items, each a word, a bracketed phrase (depth < 3) or a quoted phrase (not inside quotes)."""
+def _phrase(rng: random.Random, depth: int, quoted: bool, style: str = "word") -> list[str]:
+    """2 to 6 items, each a word in the innermost enclosure's style (a plain word, a number inside brackets, a
+    word in capitals inside quotes), a bracketed phrase (depth < 3) or a quoted phrase (not inside quotes)."""
     words = []
     for _ in range(rng.randint(2, 6)):
         r = rng.random()
         if r < 0.15 and depth < 3:
             opening, closing = rng.choice(("()", "[]"))
-            inner = _phrase(rng, depth + 1, quoted)
+            inner = _phrase(rng, depth + 1, quoted, "number")
             inner[0], inner[-1] = opening + inner[0], inner[-1] + closing
             words += inner
         elif r < 0.22 and not quoted:
-            inner = _phrase(rng, depth, True)
+            inner = _phrase(rng, depth, True, "capitals")
             inner[0], inner[-1] = '"' + inner[0], inner[-1] + '"'
             words += inner
+        elif style == "number":
+            words.append(str(rng.randint(0, 999)))
         else:
-            words.append(rng.choice(WORDS))
+            word = rng.choice(WORDS)
+            words.append(word.upper() if style == "capitals" else word)
     return words
 
 
