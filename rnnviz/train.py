@@ -131,7 +131,8 @@ class Trainer:
         check_compatible(cfg)
         check_batch(t.batch, self.task.windows)
         self.device = pick_device(t.device)
-        self.device_name = describe_device(self.device)
+        self.threads = torch.get_num_threads()  # until training starts in its own thread (see _run)
+        self.device_name = describe_device(self.device, self.threads)
         self.model = (model or make_model(cfg.model, self.task.io, seed=t.seed)).to(self.device)
         self.params = dict(self.model.named_parameters())
         self.optimizer = make_optimizer(t.optimizer, self.params.values(), t.lr, t.momentum)
@@ -260,7 +261,8 @@ class Trainer:
             if steps is not None:
                 self.target_steps = steps
             self.status = "paused" if not self._go.is_set() else "running"
-            self.device_name = describe_device(self.device)  # torch's CPU threads are per thread: this one's count
+            self.threads = torch.get_num_threads()  # torch's CPU threads are per thread: the training thread's count
+            self.device_name = describe_device(self.device, self.threads)
         try:
             if not self.probes:
                 self.probe(counted=False)  # the untrained model, step 0: not part of the training's time budget

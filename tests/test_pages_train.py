@@ -157,3 +157,11 @@ def test_compare_needs_a_run_for_the_current_settings():
 def test_presets_are_valid_configs():
     for preset in PRESETS.values():
         resolve_config(preset.options)
+
+
+def test_the_sidebar_speaks_the_readers_language():
+    at = app(state=TabState(trainer=trained()), lang="zh")
+    captions = [c.value for c in at.sidebar.caption]
+    assert any(c.startswith("设备：CPU · ") and c.endswith("个线程") for c in captions), captions
+    assert any(c.startswith("状态：") for c in captions)
+    assert not any(word in c for c in captions for word in ("thread", "completed", "running")), captions

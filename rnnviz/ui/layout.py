@@ -14,6 +14,7 @@ from ..train import describe_device, pick_device
 from .i18n import language_switch, t
 from .lifecycle import SLOTS, torch_threads_per_run
 from .live import live
+from .run_view import status_word
 from .state import tab
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "views"  # not "pages/": see above
@@ -49,8 +50,7 @@ def _run_summary() -> None:
     trainer = tab().trainer
     if trainer is None:
         st.caption(t("sidebar.no_run"))
-        new_run_share = torch_threads_per_run(SLOTS.active + 1)
-        st.caption(t("sidebar.device", device=describe_device(pick_device("auto"), new_run_share)))
+        st.caption(t("sidebar.device", device=_device_text(pick_device("auto"), torch_threads_per_run(SLOTS.active + 1))))
         return
     cfg, snap = trainer.cfg, trainer.snapshot()
     loss = snap.history["loss"]
@@ -58,7 +58,14 @@ def _run_summary() -> None:
                 f"(T={cfg.task.seq_len}, H={cfg.model.hidden})")
     last = f"{loss[-1]:.4g}" if len(loss) else "–"
     st.caption(t("sidebar.progress", step=snap.step, total=snap.target_steps, loss=last))
-    st.caption(t("sidebar.status", status=snap.status))
-    training_here = trainer.device.type == "cpu" and snap.status == "running"
-    device = describe_device(trainer.device, torch_threads_per_run(SLOTS.active)) if training_here else trainer.device_name
-    st.caption(t("sidebar.device", device=device))
+    st.caption(t("sidebar.status", status=status_word(snap.status)))
+    training = snap.status == "running"  # then its share of the cores follows the runs training now
+    threads = torch_threads_per_run(SLOTS.active) if training else trainer.threads
+    st.caption(t("sidebar.device", device=_device_text(trainer.device, threads)))
+
+
+def _device_text(device, threads: int) -> str:
+    """ "CPU · 2 threads" in the reader's language; a GPU by its name."""
+    if device.type != "cpu":
+        return describe_device(device)
+    return t("sidebar.cpu", threads=threads, plural="" if threads == 1 else "s")

@@ -108,7 +108,7 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
     st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
     loss = snap.history["loss"]
     cols = st.columns(5)
-    cols[0].metric(t("run.status"), _status_word(snap.status))
+    cols[0].metric(t("run.status"), status_word(snap.status))
     cols[1].metric(t("run.loss"), f"{loss[-1]:.4g}" if len(loss) else "–",
                    help=t("run.baseline_help", baseline=f"{trainer.task.baseline_loss:.4g}"))
     cols[2].metric(t("run.speed"), f"{rate:.1f}")
@@ -122,7 +122,8 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
         st.info(t("run.queued"), icon=":material/hourglass_top:")
 
 
-def _status_word(status: str) -> str:
+def status_word(status: str) -> str:
+    """The status's first word ("stopped: by user at step 31" -> "stopped"), in the reader's language."""
     word = status.split(":")[0]
     return t(f"run.status_{word}") if word in ("ready", "queued", "running", "paused", "completed", "stopped") else word
 
