@@ -41,7 +41,7 @@ def test_short_series_pass_through():
 
 def test_loss_figure_has_baseline_log_axis_and_labels():
     step = np.arange(1, 101)
-    fig = figs.loss_figure(step, np.linspace(1, 0.01, 100), 1 / 6, baseline_label="baseline", title="Loss")
+    fig = figs.loss_figure(step, np.linspace(1, 0.01, 100), 1 / 6, title="Loss")
     assert [t.name for t in fig.data] == ["loss", "baseline 0.167"]
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "training step"
     assert "loss" in fig.layout.yaxis.title.text
@@ -59,9 +59,9 @@ def test_long_loss_history_is_downsampled_and_says_so():
 def test_grad_norm_figure_marks_clip_events_and_threshold():
     step = np.arange(1, 7)
     norms = np.array([0.5, 2.0, 0.5, 3.0, 0.5, 0.5])
-    fig = figs.grad_norm_figure(step, norms, norms > 1, clip=1.0, clip_label="clip", events_label="clipped")
+    fig = figs.grad_norm_figure(step, norms, norms > 1, clip=1.0)
     names = [t.name for t in fig.data]
-    assert names == ["‖∇‖", "clipped", "clip 1"]
+    assert names == ["‖∇‖", "clipped steps", "clip threshold 1"]
     assert fig.data[1].x.tolist() == [2, 4]
     assert fig.layout.yaxis.type == "log"
     assert float32_or_smaller(fig)
@@ -79,7 +79,7 @@ def test_non_finite_values_become_gaps_on_log_axes():
 
 
 def test_accuracy_figure_has_chance_line_and_unit_range():
-    fig = figs.accuracy_figure(np.arange(1, 5), np.array([0.1, 0.5, 0.9, 1.0]), 0.25, chance_label="chance")
+    fig = figs.accuracy_figure(np.arange(1, 5), np.array([0.1, 0.5, 0.9, 1.0]), 0.25)
     assert tuple(fig.layout.yaxis.range) == (0, 1.02)
     assert fig.data[1].name == "chance 0.25" and fig.data[1].y.tolist() == [0.25, 0.25]
 
@@ -136,3 +136,25 @@ def test_chart_data_as_csv():
     assert text.splitlines() == ["step,loss", "1,0.5", "2,0.25"]
     table = csv_text({"h": np.array([[1.0, 2.0], [3.0, 4.0]])})
     assert table.splitlines() == ["h[0],h[1]", "1,2", "3,4"]
+
+
+def test_training_figures_speak_the_pages_language():
+    """A page passes its labels (here made up): no English title or legend name is left in any figure."""
+    labels = {key: f"<{key}>" for key in figs.default_labels()}
+    labels["thinned"] = "<{steps}/{points}>"
+    n = 10 * common.MAX_POINTS
+    step, ones = np.arange(1, n + 1), np.ones(n)
+    built = [
+        figs.loss_figure(step, ones, 0.5, labels=labels),
+        figs.grad_norm_figure(step, ones * 2, ones > 0, clip=1.0, labels=labels),
+        figs.accuracy_figure(step, ones / 2, 0.25, labels=labels),
+        figs.compare_loss_figure({"RNN": (step, ones)}, 0.5, labels=labels),
+        figs.compare_grad_figure({"RNN": np.ones(5)}, labels=labels),
+        figs.forecast_figure(np.zeros(5), np.ones(5), np.ones(5), labels=labels),
+        figs.regression_scatter(np.ones((2, 1)), np.ones((2, 1)), labels=labels),
+        figs.token_rows_figure({"RNN": ["a"]}, np.ones((1, 1), dtype=np.float32), labels=labels),
+    ]
+    for fig in built:
+        texts = [fig.layout.xaxis.title.text, fig.layout.yaxis.title.text, *(a.text for a in fig.layout.annotations),
+                 *(t.name for t in fig.data if t.name not in (None, "RNN", "‖∇‖"))]
+        assert all(text == "" or text.startswith("<") for text in texts if text is not None), texts

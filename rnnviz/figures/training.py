@@ -2,17 +2,27 @@
 
 Every builder takes plain arrays (a History's columns, a Trace's arrays) and returns a go.Figure;
 long histories are bucketed to at most MAX_POINTS points and everything goes out as float32.
+Axis titles and legend names come from `labels` (a page's, in its language) over the English ones of
+rnnviz/text/en.toml's [run.fig] table.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import axis, base_layout, bucket, f32, log_axis, note_annotation, positive
+from .common import (axis, base_layout, bucket, english_labels, f32, labels_with, log_axis, note_annotation,
+                     positive)
 
 PALETTE = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}  # one colour per cell, on every page
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 BASELINE_STYLE = dict(color="#555", dash="dash", width=2)
+
+
+def default_labels() -> dict[str, str]:
+    """The English axis titles and legend names, from rnnviz/text/en.toml [run.fig]."""
+    return english_labels("run.fig")
 
 
 def level_line(value: float | None, x_range, name: str, line: dict) -> list[go.Scatter]:
@@ -36,48 +46,52 @@ def _log_y(title: str, curves: list) -> dict:
     return axis(title, **log_axis(curves))
 
 
-def _thinned(step, x) -> list[str]:
-    return [f"{len(step):,} steps shown as {len(x):,} averaged points"] if len(step) > len(x) else []
+def _thinned(step, x, L: dict) -> list[str]:
+    return [L["thinned"].format(steps=f"{len(step):,}", points=f"{len(x):,}")] if len(step) > len(x) else []
 
 
-def loss_figure(step, loss, baseline: float | None, *, baseline_label: str = "baseline",
+def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str] | None = None,
                 title: str | None = None, log_y: bool = True, height: int = 360) -> go.Figure:
     """Training loss per step with the task's trivial-predictor loss as a dashed line."""
+    L = labels_with("run.fig", labels)
     x, y = bucket(step, loss)
-    traces = [go.Scatter(x=x, y=positive(y) if log_y else y, mode="lines", name="loss",
+    traces = [go.Scatter(x=x, y=positive(y) if log_y else y, mode="lines", name=L["loss"],
                          line=dict(color=RUN_COLOURS[0], width=2)),
-              *level_line(baseline, x, baseline_label, BASELINE_STYLE)]
-    y_axis = _log_y("loss (log scale)", [y, [baseline or np.nan]]) if log_y else axis("loss")
-    return _figure(traces, title, height, "training step", y_axis, _thinned(step, x))
+              *level_line(baseline, x, L["baseline"], BASELINE_STYLE)]
+    y_axis = _log_y(L["loss_log"], [y, [baseline or np.nan]]) if log_y else axis(L["loss"])
+    return _figure(traces, title, height, L["training_step"], y_axis, _thinned(step, x, L))
 
 
 def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None = None,
-                     clip_label: str = "clip threshold", events_label: str = "clipped", height: int = 360) -> go.Figure:
+                     labels: Mapping[str, str] | None = None, height: int = 360) -> go.Figure:
     """Global gradient norm (before clipping) per step, log scale; clipped steps marked, threshold dashed."""
+    L = labels_with("run.fig", labels)
     step, clipped = np.asarray(step), np.asarray(clipped, dtype=bool)
     x, y = bucket(step, grad_norm, how="max")  # the max keeps spikes visible after bucketing
     traces = [go.Scatter(x=x, y=positive(y), mode="lines", name="‖∇‖", line=dict(color="#444", width=1.5))]
     if clipped.any():
         cx, cy = bucket(step[clipped], np.asarray(grad_norm)[clipped], how="max")
-        traces.append(go.Scatter(x=cx, y=positive(cy), mode="markers", name=events_label,
+        traces.append(go.Scatter(x=cx, y=positive(cy), mode="markers", name=L["clipped"],
                                  marker=dict(color="#d62728", size=5, symbol="x")))
     if clip > 0:
-        traces += level_line(clip, x, clip_label, dict(color="#d62728", dash="dot", width=1.5))
-    return _figure(traces, title, height, "training step", _log_y("global gradient norm (log scale)", [y]))
+        traces += level_line(clip, x, L["clip_threshold"], dict(color="#d62728", dash="dot", width=1.5))
+    return _figure(traces, title, height, L["training_step"], _log_y(L["grad_log"], [y]))
 
 
 def accuracy_figure(step, accuracy, chance: float | None, *, title: str | None = None,
-                    chance_label: str = "chance", height: int = 320) -> go.Figure:
+                    labels: Mapping[str, str] | None = None, height: int = 320) -> go.Figure:
     """Training-batch accuracy per step with the chance level dashed."""
+    L = labels_with("run.fig", labels)
     x, y = bucket(step, accuracy)
-    traces = [go.Scatter(x=x, y=y, mode="lines", name="accuracy", line=dict(color=RUN_COLOURS[2], width=2)),
-              *level_line(chance, x, chance_label, BASELINE_STYLE)]
-    return _figure(traces, title, height, "training step", axis("accuracy (fraction right)", range=[0, 1.02]))
+    traces = [go.Scatter(x=x, y=y, mode="lines", name=L["accuracy"], line=dict(color=RUN_COLOURS[2], width=2)),
+              *level_line(chance, x, L["chance"], BASELINE_STYLE)]
+    return _figure(traces, title, height, L["training_step"], axis(L["accuracy_axis"], range=[0, 1.02]))
 
 
-def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, baseline_label: str = "baseline",
+def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, labels: Mapping[str, str] | None = None,
                         colours: dict[str, str] | None = None, title: str | None = None, height: int = 380) -> go.Figure:
     """Loss curves of several runs on one log axis: runs = {label: (step, loss)}."""
+    L = labels_with("run.fig", labels)
     traces, losses, steps = [], [], []
     for k, (label, (step, loss)) in enumerate(runs.items()):
         x, y = bucket(step, loss)
@@ -85,62 +99,68 @@ def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, basel
         traces.append(go.Scatter(x=x, y=positive(y), mode="lines", name=label, line=dict(color=colour, width=2.5)))
         losses.append(y)
         steps.append(x)
-    traces += level_line(baseline, np.concatenate(steps) if steps else [], baseline_label, BASELINE_STYLE)
-    return _figure(traces, title, height, "training step", _log_y("loss (log scale)", losses))
+    traces += level_line(baseline, np.concatenate(steps) if steps else [], L["baseline"], BASELINE_STYLE)
+    return _figure(traces, title, height, L["training_step"], _log_y(L["loss_log"], losses))
 
 
 def compare_grad_figure(curves: dict[str, np.ndarray], *, colours: dict[str, str] | None = None,
-                        title: str | None = None, height: int = 380) -> go.Figure:
+                        labels: Mapping[str, str] | None = None, title: str | None = None, height: int = 380) -> go.Figure:
     """Mean ‖dL/dh_t‖ over time steps t for several runs, log scale: curves = {label: (T,) norms}."""
+    L = labels_with("run.fig", labels)
     traces = []
     for k, (label, norms) in enumerate(curves.items()):
         t = np.arange(1, len(norms) + 1, dtype=np.float32)
         colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
         traces.append(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=dict(color=colour, width=2.5)))
-    return _figure(traces, title, height, "time step t (the loss is read at the last step)",
-                   _log_y("‖dL/dh_t‖ (log scale)", list(curves.values())))
+    return _figure(traces, title, height, L["time_loss_last"], _log_y(L["grad_h_log"], list(curves.values())))
 
 
 # ---- what the model outputs, from the latest probe ------------------------------------------------
 
-def forecast_figure(x, y, pred, *, title: str | None = None, units: str = "value", height: int = 300) -> go.Figure:
-    """One series: the input s_1..s_T, the true next values and the model's forecasts (each (T,))."""
+def forecast_figure(x, y, pred, *, title: str | None = None, units: str | None = None,
+                    labels: Mapping[str, str] | None = None, height: int = 300) -> go.Figure:
+    """One series: the input s_1..s_T, the true next values and the model's forecasts (each (T,)); the value
+    axis is titled `units` (by default the labels' "value")."""
+    L = labels_with("run.fig", labels)
     t = np.arange(1, len(y) + 1, dtype=np.float32)
     traces = [
-        go.Scatter(x=t, y=f32(x), mode="lines", name="input s_t", line=dict(color="#bbb", width=1.5)),
-        go.Scatter(x=t, y=f32(y), mode="lines+markers", name="truth s_(t+1)", line=dict(color="#444", width=2),
+        go.Scatter(x=t, y=f32(x), mode="lines", name=L["input"], line=dict(color="#bbb", width=1.5)),
+        go.Scatter(x=t, y=f32(y), mode="lines+markers", name=L["truth"], line=dict(color="#444", width=2),
                    marker=dict(size=4)),
-        go.Scatter(x=t, y=f32(pred), mode="lines", name="forecast", line=dict(color=RUN_COLOURS[0], width=2.5)),
+        go.Scatter(x=t, y=f32(pred), mode="lines", name=L["forecast"], line=dict(color=RUN_COLOURS[0], width=2.5)),
     ]
-    return _figure(traces, title, height, "time step t", axis(units))
+    return _figure(traces, title, height, L["time"], axis(units or L["value"]))
 
 
-def regression_scatter(target, pred, *, title: str | None = None, height: int = 300) -> go.Figure:
+def regression_scatter(target, pred, *, title: str | None = None, labels: Mapping[str, str] | None = None,
+                       height: int = 300) -> go.Figure:
     """Predicted against true values for the probe batch; the diagonal is a perfect model."""
+    L = labels_with("run.fig", labels)
     target, pred = f32(target).ravel(), f32(pred).ravel()
     lo = float(min(target.min(), pred.min(), 0.0))
     hi = float(max(target.max(), pred.max(), 2.0))
     traces = [
-        go.Scatter(x=f32([lo, hi]), y=f32([lo, hi]), mode="lines", name="perfect", line=BASELINE_STYLE),
-        go.Scatter(x=target, y=pred, mode="markers", name="probe examples", marker=dict(size=10, color=RUN_COLOURS[0])),
+        go.Scatter(x=f32([lo, hi]), y=f32([lo, hi]), mode="lines", name=L["perfect"], line=BASELINE_STYLE),
+        go.Scatter(x=target, y=pred, mode="markers", name=L["probe_examples"], marker=dict(size=10, color=RUN_COLOURS[0])),
     ]
-    fig = _figure(traces, title, height, "true value", axis("predicted value", range=[lo, hi]))
+    fig = _figure(traces, title, height, L["true_value"], axis(L["predicted_value"], range=[lo, hi]))
     fig.layout.xaxis.range = [lo, hi]
     return fig
 
 
 def token_rows_figure(rows: dict[str, list[str]], correct: np.ndarray, *, title: str | None = None,
-                      height: int | None = None) -> go.Figure:
+                      labels: Mapping[str, str] | None = None, height: int | None = None) -> go.Figure:
     """Token sequences as rows of cells with their text; `correct` (n_rows, L) in {1 right, 0 wrong, nan neutral}
     colours each cell green, red or grey, e.g. rows = {"input": ..., "target": ..., "model": ...}."""
-    labels = list(rows)
+    L = labels_with("run.fig", labels)
+    names = list(rows)
     length = max(len(r) for r in rows.values())
     text = [[(r[j] if j < len(r) else "") for j in range(length)] for r in rows.values()]
-    z = np.full((len(labels), length), 0.5, dtype=np.float32)
+    z = np.full((len(names), length), 0.5, dtype=np.float32)
     z[:correct.shape[0], :correct.shape[1]] = np.where(np.isnan(correct), 0.5, correct)
     colours = [[0, "#f4a6a6"], [0.5, "#eeeeee"], [1, "#a8dba8"]]
     cells = go.Heatmap(z=z, text=text, texttemplate="%{text}", textfont=dict(size=16), colorscale=colours,
                        zmin=0, zmax=1, showscale=False, xgap=2, ygap=2, hoverinfo="skip")
-    rows_axis = axis("", tickvals=list(range(len(labels))), ticktext=labels, autorange="reversed", showgrid=False)
-    layout = base_layout(title, height or 70 + 45 * len(labels), xaxis=axis("position", showgrid=False), yaxis=rows_axis)
+    rows_axis = axis("", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False)
+    layout = base_layout(title, height or 70 + 45 * len(names), xaxis=axis(L["position"], showgrid=False), yaxis=rows_axis)
     return go.Figure(data=[cells], layout=layout)

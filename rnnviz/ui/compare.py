@@ -16,6 +16,7 @@ from .charts import chart
 from .controls import CELL_CHOICES
 from .i18n import t
 from .live import live
+from .run_view import fig_labels
 from .state import release, tab, train_in_background
 
 COMPARE_PAGE = "views/compare.py"
@@ -93,8 +94,8 @@ def _draw() -> None:
             col.caption(snap.status)
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
-    chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, baseline_label=t("run.baseline"),
-                                   colours=colours, title=t("compare.loss_title")),
+    chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=fig_labels(), colours=colours,
+                                   title=t("compare.loss_title")),
           "compare_loss", lambda: _loss_columns(snaps))
     _gradient_view(snaps, colours, first.cfg.model.layers - 1)
 
@@ -120,7 +121,7 @@ def _gradient_view(snaps, colours, last_layer: int) -> None:
             step = st.select_slider(t("compare.probe_step"), steps, value=steps[-1], key="compare_step")
     name = f"grad.h.{last_layer}"
     curves = {c: next(p[name] for p in s.probes if p["step"] == step) for c, s in snaps.items()}
-    chart(figs.compare_grad_figure(curves, colours=colours, title=t("compare.grad_at", step=step)),
+    chart(figs.compare_grad_figure(curves, colours=colours, labels=fig_labels(), title=t("compare.grad_at", step=step)),
           "compare_grad", lambda: {"t": np.arange(1, len(next(iter(curves.values()))) + 1), **curves})
 
 

@@ -78,6 +78,11 @@ def live_view() -> None:
     live(_draw)
 
 
+def fig_labels() -> dict[str, str]:
+    """Axis titles and legend names for rnnviz.figures.training in the tab's language."""
+    return {key: t(f"run.fig.{key}") for key in figs.default_labels()}
+
+
 def _draw() -> None:
     trainer = tab().trainer
     if trainer is None:
@@ -87,15 +92,14 @@ def _draw() -> None:
     _status_line(trainer, snap)
     hist = snap.history
     task = trainer.task
+    L = fig_labels()
     loss_col, grad_col = st.columns(2)
     with loss_col:
-        chart(figs.loss_figure(hist["step"], hist["loss"], task.baseline_loss, baseline_label=t("run.baseline"),
-                               title=t("run.loss_title")),
+        chart(figs.loss_figure(hist["step"], hist["loss"], task.baseline_loss, labels=L, title=t("run.loss_title")),
               "loss", lambda: {"step": hist["step"], "loss": hist["loss"]})
     with grad_col:
         chart(figs.grad_norm_figure(hist["step"], hist["grad_norm"], hist["clipped"], trainer.cfg.train.clip,
-                                    title=t("run.grad_title"), clip_label=t("run.clip_threshold"),
-                                    events_label=t("run.clipped")),
+                                    title=t("run.grad_title"), labels=L),
               "grad_norm", lambda: {"step": hist["step"], "grad_norm": hist["grad_norm"],
                                     "clipped": hist["clipped"].astype(np.float32)})
     _task_output(trainer, snap)
@@ -137,10 +141,11 @@ def _duration(seconds: float) -> str:
 
 def _task_output(trainer: Trainer, snap: Snapshot) -> None:
     task, trace, hist = trainer.task, snap.trace, snap.history
+    L = fig_labels()
     if task.loss_kind == "ce" and task.name != "charlm":
         chance = 1 / 8 if task.name == "copy" else 1 / task.n_out
         chart(figs.accuracy_figure(hist["step"], hist["accuracy"], chance, title=t("run.accuracy_title"),
-                                   chance_label=t("run.chance")),
+                                   labels=L),
               "accuracy", lambda: {"step": hist["step"], "accuracy": hist["accuracy"]})
     if trace is None:
         return
@@ -149,14 +154,15 @@ def _task_output(trainer: Trainer, snap: Snapshot) -> None:
         _text_sample(trainer, trace.step)
     elif task.name == "sine":
         unit = task.column or t("run.value")
-        chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0], units=unit),
+        chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0], units=unit,
+                                   labels=L),
               "forecast", lambda: {"input": trace["x"][0, :, 0], "truth": trace["y"][0, :, 0],
                                    "forecast": trace["pred"][0, :, 0]})
     elif task.loss_kind == "mse":
-        chart(figs.regression_scatter(trace["y"], trace["pred"]), "predictions",
+        chart(figs.regression_scatter(trace["y"], trace["pred"], labels=L), "predictions",
               lambda: {"target": trace["y"].ravel(), "predicted": trace["pred"].ravel()})
     elif task.output in ("per_step", "seq2seq") or task.name == "reversal":
-        _token_rows(task, trace)
+        _token_rows(task, trace, L)
     else:
         _class_table(task, trace)
 
@@ -165,7 +171,7 @@ def _tokens(vocab, ids) -> list[str]:
     return [vocab[int(i)] for i in np.asarray(ids).ravel()]
 
 
-def _token_rows(task, trace) -> None:
+def _token_rows(task, trace, labels: dict[str, str]) -> None:
     """Copy, reversal and running parity: the sequence to reproduce next to what the model wrote."""
     x, y, guess = trace["x"][0], trace["y"][0], trace["pred"][0].argmax(-1)  # (T,), (T,), (T,)
     if task.name == "copy":
@@ -176,7 +182,7 @@ def _token_rows(task, trace) -> None:
             t("run.row_target"): _tokens(out_vocab, y), t("run.row_model"): _tokens(out_vocab, guess)}
     correct = np.full((3, len(y)), np.nan, dtype=np.float32)
     correct[2] = (guess == y).astype(np.float32)
-    st.plotly_chart(figs.token_rows_figure(rows, correct), key="tokens")
+    st.plotly_chart(figs.token_rows_figure(rows, correct, labels=labels), key="tokens")
 
 
 def _class_table(task, trace) -> None:
