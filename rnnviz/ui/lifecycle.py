@@ -34,8 +34,8 @@ FORGET_FRACTION = 0.75  # close a gone tab's session after this share of Streaml
 def torch_threads_per_run(training: int) -> int:
     """An equal share of the cores among the runs training now, less one core for drawing pages: a team of
     torch threads waits at every op for its slowest member, so one that shares a core with the server's own
-    work stalls the rest (measured on 2 cores with a live view open: 42 steps/s on 1 thread, 15 to 26 on 2).
-    RNNVIZ_TORCH_THREADS fixes the number."""
+    work stalls the rest (measured on 2 cores, chromium showing the live view on the same machine: 42 steps/s on
+    1 thread, 15 to 26 on 2; with the browser elsewhere 2 threads gave 65 against 47). RNNVIZ_TORCH_THREADS fixes it."""
     fixed = os.environ.get("RNNVIZ_TORCH_THREADS")
     return int(fixed) if fixed else max(1, ((os.cpu_count() or 1) - 1) // max(1, training))
 
