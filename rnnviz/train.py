@@ -45,14 +45,14 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def describe_device(device: torch.device, threads: int | None = None) -> str:
-    """For people: "CUDA · NVIDIA H100 80GB HBM3", "MPS · Apple GPU", "CPU · 2 threads" (by default the
-    calling thread's torch threads)."""
+def describe_device(device: torch.device) -> str:
+    """For people: "CUDA · NVIDIA H100 80GB HBM3", "MPS · Apple GPU", "CPU · 2 threads" (the calling thread's
+    torch threads)."""
     if device.type == "cuda":
         return f"CUDA · {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "MPS · Apple GPU"
-    threads = threads or torch.get_num_threads()
+    threads = torch.get_num_threads()
     return f"CPU · {threads} thread{'s' if threads > 1 else ''}"
 
 
@@ -132,7 +132,7 @@ class Trainer:
         check_batch(t.batch, self.task.windows)
         self.device = pick_device(t.device)
         self.threads = torch.get_num_threads()  # until training starts in its own thread (see _run)
-        self.device_name = describe_device(self.device, self.threads)
+        self.device_name = describe_device(self.device)
         self.model = (model or make_model(cfg.model, self.task.io, seed=t.seed)).to(self.device)
         self.params = dict(self.model.named_parameters())
         self.optimizer = make_optimizer(t.optimizer, self.params.values(), t.lr, t.momentum)
@@ -262,7 +262,7 @@ class Trainer:
                 self.target_steps = steps
             self.status = "paused" if not self._go.is_set() else "running"
             self.threads = torch.get_num_threads()  # torch's CPU threads are per thread: the training thread's count
-            self.device_name = describe_device(self.device, self.threads)
+            self.device_name = describe_device(self.device)
         try:
             if not self.probes:
                 self.probe(counted=False)  # the untrained model, step 0: not part of the training's time budget

@@ -135,17 +135,11 @@ def note(fig: go.Figure, text: str) -> go.Figure:
 def english_labels(section: str) -> dict[str, str]:
     """Axis titles and legend names of a figure module, in English, from rnnviz/text/en.toml's table
     `section` ("inspect.fig"): the default when a page passes none in the reader's language."""
-    return dict(_english_table(section))
-
-
-@lru_cache(maxsize=None)
-def _english_table(section: str) -> tuple[tuple[str, str], ...]:
-    """The file is read once: live figures are rebuilt twice a second."""
     with open(Path(__file__).resolve().parents[1] / "text" / "en.toml", "rb") as f:
         table = tomllib.load(f)
     for part in section.split("."):
         table = table[part]
-    return tuple((k, v) for k, v in table.items() if isinstance(v, str))
+    return dict(table)
 
 
 def labels_with(section: str, labels: Mapping[str, str] | None) -> dict[str, str]:

@@ -9,9 +9,9 @@ Corpora (variants):
   brackets  ~200k generated characters (the same every time): lines of 40-80 characters made of
             words, nested () and [] up to depth 3 and "DOUBLE-QUOTED PHRASES". Inside brackets the
             words are numbers and inside quotes they are in capitals, so knowing whether it is inside
-            brackets or quotes pays at every character, and units that track it appear within a few
-            hundred steps (Karpathy et al. 2015 found such cells in real text); units that count the
-            position in the line appear with longer training.
+            brackets or quotes pays at every word, and units that track it appear within the first
+            hundred steps (Karpathy et al. 2015 found such cells in real text). A unit counting the
+            position in the line stays weak: line widths vary, so counting helps little.
   stdlib    the Python standard library's own top-level .py files, read from the directory of the
             `os` module, sorted by name and concatenated up to 1 MB (depends on the Python version).
 A UTF-8 text file in cfg.data replaces the variant's corpus.

@@ -94,10 +94,11 @@ def _draw() -> None:
             col.caption(snap.status)
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
-    chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=fig_labels(), colours=colours,
+    labels = fig_labels()
+    chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=labels, colours=colours,
                                    title=t("compare.loss_title")),
           "compare_loss", lambda: _loss_columns(snaps))
-    _gradient_view(snaps, colours, first.cfg.model.layers - 1)
+    _gradient_view(snaps, colours, labels, first.cfg.model.layers - 1)
 
 
 def _common_probe_steps(snaps) -> list[int]:
@@ -108,7 +109,7 @@ def _common_probe_steps(snaps) -> list[int]:
     return sorted(steps or [])
 
 
-def _gradient_view(snaps, colours, last_layer: int) -> None:
+def _gradient_view(snaps, colours, labels: dict[str, str], last_layer: int) -> None:
     steps = _common_probe_steps(snaps)
     if not steps:
         return
@@ -121,7 +122,7 @@ def _gradient_view(snaps, colours, last_layer: int) -> None:
             step = st.select_slider(t("compare.probe_step"), steps, value=steps[-1], key="compare_step")
     name = f"grad.h.{last_layer}"
     curves = {c: next(p[name] for p in s.probes if p["step"] == step) for c, s in snaps.items()}
-    chart(figs.compare_grad_figure(curves, colours=colours, labels=fig_labels(), title=t("compare.grad_at", step=step)),
+    chart(figs.compare_grad_figure(curves, colours=colours, labels=labels, title=t("compare.grad_at", step=step)),
           "compare_grad", lambda: {"t": np.arange(1, len(next(iter(curves.values()))) + 1), **curves})
 
 

@@ -50,7 +50,8 @@ def _run_summary() -> None:
     trainer = tab().trainer
     if trainer is None:
         st.caption(t("sidebar.no_run"))
-        st.caption(t("sidebar.device", device=_device_text(pick_device("auto"), torch_threads_per_run(SLOTS.active + 1))))
+        new_run_share = torch_threads_per_run(SLOTS.active + 1)
+        st.caption(t("sidebar.device", device=_device_text(pick_device("auto"), new_run_share)))
         return
     cfg, snap = trainer.cfg, trainer.snapshot()
     loss = snap.history["loss"]

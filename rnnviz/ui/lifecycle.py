@@ -40,12 +40,17 @@ def torch_threads_per_run(training: int) -> int:
     return int(fixed) if fixed else max(1, ((os.cpu_count() or 1) - 1) // max(1, training))
 
 
-def keep_fair_share(trainer=None, entry=None) -> None:
-    """on_step of every trainer the app starts: torch's thread count is a setting of the calling thread (OpenMP),
-    not of the process, so each trainer sets its own, at every step, as other runs start and end."""
-    threads = torch_threads_per_run(SLOTS.active)
+def _take_share(training: int) -> None:
+    """Set the calling thread's torch threads to its share while `training` runs train. torch's thread count is a
+    setting of the calling thread (OpenMP), not of the process, so each trainer sets its own."""
+    threads = torch_threads_per_run(training)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def keep_fair_share(trainer=None, entry=None) -> None:
+    """on_step of every trainer the app starts: its share follows the runs that start and end meanwhile."""
+    _take_share(SLOTS.active)
 
 
 def _lower_priority() -> None:
@@ -83,7 +88,7 @@ class TrainingSlots:
                 self._cond.wait(timeout=0.5)
             self._queue.pop(0)
             self._active += 1
-            keep_fair_share()  # before the first step, so the run records the threads it trains on
+            _take_share(self._active)  # before the first step, so the run records the threads it trains on
             self._cond.notify_all()
             return True
 

@@ -102,7 +102,7 @@ def _draw() -> None:
                                     title=t("run.grad_title"), labels=L),
               "grad_norm", lambda: {"step": hist["step"], "grad_norm": hist["grad_norm"],
                                     "clipped": hist["clipped"].astype(np.float32)})
-    _task_output(trainer, snap)
+    _task_output(trainer, snap, L)
 
 
 def _status_line(trainer: Trainer, snap: Snapshot) -> None:
@@ -139,9 +139,9 @@ def _duration(seconds: float) -> str:
 
 # ---- what the model does, per task ------------------------------------------------------------
 
-def _task_output(trainer: Trainer, snap: Snapshot) -> None:
+def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
+    """What the model does on the latest probe, with figure labels L (fig_labels())."""
     task, trace, hist = trainer.task, snap.trace, snap.history
-    L = fig_labels()
     if task.loss_kind == "ce" and task.name != "charlm":
         chance = 1 / 8 if task.name == "copy" else 1 / task.n_out
         chart(figs.accuracy_figure(hist["step"], hist["accuracy"], chance, title=t("run.accuracy_title"),
@@ -153,9 +153,8 @@ def _task_output(trainer: Trainer, snap: Snapshot) -> None:
     if task.name == "charlm":
         _text_sample(trainer, trace.step)
     elif task.name == "sine":
-        unit = task.column or t("run.value")
-        chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0], units=unit,
-                                   labels=L),
+        chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0],
+                                   units=task.column, labels=L),
               "forecast", lambda: {"input": trace["x"][0, :, 0], "truth": trace["y"][0, :, 0],
                                    "forecast": trace["pred"][0, :, 0]})
     elif task.loss_kind == "mse":
