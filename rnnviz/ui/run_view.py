@@ -159,10 +159,7 @@ def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
     if task.name == "charlm":
         _text_sample(trainer, trace.step)
     elif task.name == "sine":
-        chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0],
-                                   units=task.column, labels=L),
-              "forecast", lambda: {"input": trace["x"][0, :, 0], "truth": trace["y"][0, :, 0],
-                                   "forecast": trace["pred"][0, :, 0]})
+        _forecast(task, trace, trainer.probe_batch.start, L)
     elif task.loss_kind == "mse":
         chart(figs.regression_scatter(trace["y"], trace["pred"], labels=L), "predictions",
               lambda: {"target": trace["y"].ravel(), "predicted": trace["pred"].ravel()})
@@ -170,6 +167,14 @@ def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
         _token_rows(task, trace, L)
     else:
         _class_table(task, trace)
+
+
+def _forecast(task, trace, starts, labels: dict[str, str]) -> None:
+    """The first probe series in its CSV column's own units, on the file's dates where it has a time column."""
+    x, y, pred = (task.in_units(trace[name][0, :, 0]) for name in ("x", "y", "pred"))  # (T,) each
+    times = task.window_times(int(starts[0])) if starts is not None else None
+    chart(figs.forecast_figure(x, y, pred, times=times, time_name=task.time_column, units=task.column, labels=labels),
+          "forecast", lambda: {"input": x, "truth": y, "forecast": pred})
 
 
 def _tokens(vocab, ids) -> list[str]:
