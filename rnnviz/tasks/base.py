@@ -8,6 +8,7 @@ best predictor that ignores the dependency the task is about). The trainer only 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -107,15 +108,53 @@ def read_user_file(path: str, limit: str, kind: str) -> tuple[str, bytes]:
     """(file name, its bytes) of a user's data file of at most LIMITS[limit] bytes ("text_bytes", "csv_bytes"),
     or a ValueError naming the problem; kind ("text", "CSV") names the file in messages."""
     name = os.path.basename(path)
-    most = LIMITS[limit][1]
+    return name, read_regular_file(path, LIMITS[limit][1], f"a {kind} file")
+
+
+def read_regular_file(path, most: int, what: str) -> bytes:
+    """The bytes of the regular file at path (a link is followed to its target), or a ValueError when it is a
+    directory, device or pipe, cannot be read, or holds more than `most` bytes; what ("a text file") names the
+    kind of file in the message. Only `most` + 1 bytes are ever read: a file may grow, or say it holds 0 bytes
+    and then never end (/proc)."""
+    name = os.path.basename(path)
     try:
-        size = os.path.getsize(path)
-        if size > most:
-            raise ValueError(f"{name} is {size:,} bytes: a {kind} file may have at most {most:,} bytes")
-        with open(path, "rb") as f:
-            return name, f.read()
+        # Non-blocking, so that opening a pipe returns at once and fstat can refuse it; regular files ignore the flag.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"{name} is {_file_kind(info.st_mode)}, not a regular file")
+            if info.st_size > most:  # refused before a byte is read
+                raise ValueError(f"{name} is {info.st_size:,} bytes: {what} may have at most {most:,} bytes")
+            data = _read_at_most(fd, most + 1)
+        finally:
+            os.close(fd)
     except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+        raise ValueError(f"cannot read {name}: {e.strerror or e}") from None
+    if len(data) > most:
+        raise ValueError(f"{name} has more than {most:,} bytes: {what} may have at most {most:,} bytes")
+    return data
+
+
+def _read_at_most(fd: int, n: int, chunk: int = 2**20) -> bytes:
+    parts, left = [], n
+    while left > 0:
+        part = os.read(fd, min(left, chunk))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "a special file"
 
 
 def decode_utf8(raw: bytes, name: str, save_as: str) -> str:
