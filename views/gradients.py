@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from rnnviz.figures import inside
-from rnnviz.theory import GAMMA
+from rnnviz.theory.jacobians import GAMMA
 from rnnviz.ui import inspect
 from rnnviz.ui.i18n import t
 from rnnviz.ui.live import live

@@ -118,6 +118,13 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on
     return fig
 
 
+def top_legend(fig: go.Figure) -> go.Figure:
+    """The legend in one row between the title and the plot, with room so the two never overlap."""
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
+                      title=dict(y=0.98, yanchor="top"), margin=dict(t=90 if fig.layout.title.text else 50))
+    return fig
+
+
 def note_annotation(text: str) -> dict:
     """A small grey note under the plot and its axis title (e.g. that data was downsampled); needs margin b ≥ 80."""
     return dict(text=text, xref="paper", yref="paper", x=0, y=0, yanchor="top", yshift=-62, showarrow=False,

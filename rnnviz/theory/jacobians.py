@@ -1,4 +1,4 @@
-"""Gradient flow through time: spectra, Jacobian products, the gradient lab and Pascanu's cliff.
+"""Gradient flow through time: spectra, step Jacobians and the norms of their products.
 
 Backpropagation through time multiplies one Jacobian per step. With s_t the recurrent state
 (h_t for RNN and GRU, (h_t, c_t) stacked for LSTM) and J_t = ∂s_t/∂s_{t-1}:
@@ -26,12 +26,6 @@ GRU (r, z, n; n = tanh(x_n + r (W_n h_{t-1} + b_n)), h_t = (1 − z) n + z h_{t-
 W_i, W_f, ... are the H x H gate blocks of W_hh in PyTorch's row order. A product of many Jacobians
 over- or underflows (ρ = 10 over 1000 steps is 10^1000), so running products are kept as a matrix
 with largest entry 1 times 10**scale, and norms are reported as log10 (spectral norms throughout).
-
-The cliff: Pascanu et al. (2013) draw the loss surface of one recurrent unit,
-x_t = w σ(x_{t-1}) + b, x_0 = 0.5, 50 steps, loss (σ(x_50) − 0.7)². For w above about 4 the map has
-two attractors, and where the starting point changes basin the loss drops by ~0.3 across a wall
-thinner than 0.01 in b, on which the gradient is in the hundreds to thousands: an unclipped step
-there throws the parameters far away, a step clipped to norm `clip` does not (gradient clipping).
 """
 from __future__ import annotations
 
@@ -40,21 +34,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .cells import GATES, UnrolledRNN
-from .config import check_choice, check_range
+from ..cells import GATES, UnrolledRNN
 
 LOG10_FLOOR = -1000.0  # log10 values below this (exact zeros included) are clamped here, and the note says so
-STATE_CLAMP = 1e100  # the lab's relu / identity forward pass is clamped here so it stays finite
-EDGE_DECADES = 1.0  # ‖∂s_T/∂s_0‖ within 10^±1 counts as the edge between vanishing and exploding
-LAB_POINTS = 200  # the lab computes norms at this many evenly spaced t (SVD-like cost per point)
-EXACT_MACS = 1e9  # multiply-adds the exact product may cost (about T·S³): beyond it the walk is sketched (_product_norms)
+EXACT_MACS = 1e9  # multiply-adds the exact product may cost (about T·S³): beyond it the walk is sketched (product_norms)
 SKETCH_ROWS = 32  # leading left singular directions kept per block once the walk is sketched
 GRAM_MAX = 64  # norms of blocks up to this size come from an eigendecomposition, larger ones from power iteration
 POWER_ITERS = 60  # power iterations per norm at most (warm-started, so usually a few)
 TINY = 1e-30  # entries of the rescaled product (max 1) below this become 0: subnormal floats slow BLAS ~100x
 
 
-def _sigmoid(x):
+def sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # logistic sigmoid without exp overflow
 
 
@@ -62,7 +52,7 @@ def _sigmoid(x):
 ACTIVATIONS = {
     "tanh": (np.tanh, lambda a, h: 1 - h**2),
     "relu": (lambda a: np.maximum(a, 0.0), lambda a, h: (a > 0).astype(np.float64)),
-    "sigmoid": (_sigmoid, lambda a, h: h * (1 - h)),
+    "sigmoid": (sigmoid, lambda a, h: h * (1 - h)),
     "identity": (lambda a: a, lambda a, h: np.ones_like(a)),
 }
 GAMMA = {"tanh": 1.0, "relu": 1.0, "sigmoid": 0.25, "identity": 1.0}
@@ -127,7 +117,7 @@ def recurrent_matrices(model) -> dict[str, dict[str, np.ndarray]]:
 
 
 @dataclass
-class _Path:
+class Trajectory:
     """One example's trajectory through one layer: what the Jacobian formulas need."""
 
     cell: str
@@ -161,7 +151,7 @@ class _Path:
         return self.stacks[dtype]
 
 
-def _lstm_terms(p: _Path, lo: int, hi: int) -> dict:
+def _lstm_terms(p: Trajectory, lo: int, hi: int) -> dict:
     """Per-step coefficient vectors of the LSTM Jacobian for t = lo+1..hi, each (n, H)."""
     i, f, g, o = (p.gates[k][lo:hi] for k in "ifgo")
     c, c_prev = p.c[lo + 1:hi + 1], p.c[lo:hi]
@@ -171,7 +161,7 @@ def _lstm_terms(p: _Path, lo: int, hi: int) -> dict:
             "gf": c_prev * f * (1 - f), "gi": g * i * (1 - i), "gg": i * (1 - g**2)}
 
 
-def _dense_jacobians(p: _Path, lo: int, hi: int) -> np.ndarray:
+def dense_jacobians(p: Trajectory, lo: int, hi: int) -> np.ndarray:
     """J_t = ∂s_t/∂s_{t-1} for t = lo+1..hi: (n, S, S)."""
     col = lambda v: v[:, :, None]  # noqa: E731  diag(v) W as a row scaling, batched over steps
     if p.cell == "rnn":
@@ -198,12 +188,12 @@ def _dense_jacobians(p: _Path, lo: int, hi: int) -> np.ndarray:
     return J
 
 
-def _times_jacobian(p: _Path, prod: np.ndarray, t: int) -> np.ndarray:
+def _times_jacobian(p: Trajectory, prod: np.ndarray, t: int) -> np.ndarray:
     """prod @ J_t without forming J_t where the structure allows it (prod: (R, S), R = S or a sketch's rows)."""
     if p.cell == "rnn":
         return (prod * p.dact[t - 1].astype(prod.dtype)) @ p.matrix(prod.dtype)  # P diag(d) W
     if p.cell == "gru":
-        return prod @ _dense_jacobians(p, t - 1, t)[0]
+        return prod @ dense_jacobians(p, t - 1, t)[0]
     # LSTM, prod = [A | C] by columns (∂s_T/∂h_t, ∂s_T/∂c_t): with X = A diag(β) + C,
     # new A = [A α | X γ_f | X γ_i | X γ_g] @ [W_o; W_f; W_i; W_g] and new C = X diag(f): one matmul.
     H = p.h.shape[1]
@@ -252,12 +242,12 @@ def _leading_rows(block: np.ndarray, r: int) -> np.ndarray:
     return np.linalg.qr(y)[0].T
 
 
-def _sketch_step(T: int, S: int) -> int | None:
-    """The step k after which _product_norms sketches a walk of T steps through S x S Jacobians (None: exact)."""
+def sketch_step(T: int, S: int) -> int | None:
+    """The step k after which product_norms sketches a walk of T steps through S x S Jacobians (None: exact)."""
     return None if T * S**3 <= EXACT_MACS else int(np.clip(EXACT_MACS // S**3, 1, T - 1))
 
 
-def _product_norms(p: _Path, ks: np.ndarray, blocks: dict[str, tuple[slice, slice]], dtype=np.float64) -> dict:
+def product_norms(p: Trajectory, ks: np.ndarray, blocks: dict[str, tuple[slice, slice]], dtype=np.float64) -> dict:
     """log10 ‖block of ∂s_T/∂s_{T−k}‖₂ for each k in ks (in the order given, within 0..T), per named block.
 
     Walks back from J_T, keeping the product P = P̂ · 10**scale with max|P̂| = 1. When the whole walk costs
@@ -269,7 +259,7 @@ def _product_norms(p: _Path, ks: np.ndarray, blocks: dict[str, tuple[slice, slic
     settings) the sketch stayed within 0.15 decades, at a fraction of the cost (R·S² instead of S³ per step).
     """
     T, S = p.steps, p.size
-    m = _sketch_step(T, S) or T
+    m = sketch_step(T, S) or T
     wanted = np.unique(np.asarray(ks, dtype=int))  # the walk visits k in increasing order
     keep = set(wanted.tolist())
     found = {name: [] for name in blocks}
@@ -300,20 +290,20 @@ def _product_norms(p: _Path, ks: np.ndarray, blocks: dict[str, tuple[slice, slic
     return {name: np.array(v)[order] for name, v in found.items()}
 
 
-def _clamp(values: np.ndarray) -> tuple[np.ndarray, bool]:
+def clamp_log10(values: np.ndarray) -> tuple[np.ndarray, bool]:
     """Clamp log10 values (and -inf, exact zeros) at LOG10_FLOOR; says whether anything was clamped."""
     low = ~(values >= LOG10_FLOOR)
     return np.where(low, LOG10_FLOOR, values), bool(low.any())
 
 
-def _sample(n: int, points: int | None) -> np.ndarray:
+def sample_steps(n: int, points: int | None) -> np.ndarray:
     """Sorted integers in 0..n: all of them, or `points` evenly spaced ones with both ends."""
     if points is None or points >= n + 1:
         return np.arange(n + 1)
     return np.unique(np.round(np.linspace(0, n, max(points, 2))).astype(int))
 
 
-def _model_path(model, x, example: int, layer: int) -> tuple[_Path, str]:
+def _model_path(model, x, example: int, layer: int) -> tuple[Trajectory, str]:
     """Run one example through the unrolled twin of model's encoder stack (float64); returns the layer's path."""
     stack = model.rnn if hasattr(model, "rnn") else model
     cell, act = _cell_of(stack)
@@ -334,7 +324,7 @@ def _model_path(model, x, example: int, layer: int) -> tuple[_Path, str]:
     h = seq(f"h.{layer}")
     zero = np.zeros((1, h.shape[1]))
     w_hh, b_hh = _numpy(getattr(stack, f"weight_hh_l{layer}")), _numpy(getattr(stack, f"bias_hh_l{layer}"))
-    path = _Path(cell, w_hh, b_hh, np.concatenate([zero, h]))
+    path = Trajectory(cell, w_hh, b_hh, np.concatenate([zero, h]))
     if cell == "rnn":
         path.dact = 1 - h**2 if act == "tanh" else (h > 0).astype(np.float64)
     else:
@@ -352,7 +342,7 @@ def step_jacobians(model, x, example: int = 0, layer: int = 0) -> np.ndarray:
     s = h (S = H) for rnn and gru, s = (h, c) stacked (S = 2H) for lstm. Memory is T·S²·8 bytes.
     """
     path, _ = _model_path(model, x, example, layer)
-    return _dense_jacobians(path, 0, path.steps)
+    return dense_jacobians(path, 0, path.steps)
 
 
 @dataclass(frozen=True)
@@ -372,252 +362,13 @@ def jacobian_norms(model, x, example: int = 0, layer: int = 0, points: int | Non
     the product still visits every step, so the cost is about T·S³ flops plus points·S³."""
     path, act = _model_path(model, x, example, layer)
     T = path.steps
-    ks = 1 + _sample(T - 1, points)
-    log10_norm, clamped = _clamp(_product_norms(path, ks, {"s": (slice(None), slice(None))})["s"])
+    ks = 1 + sample_steps(T - 1, points)
+    log10_norm, clamped = clamp_log10(product_norms(path, ks, {"s": (slice(None), slice(None))})["s"])
     sigma_max = gamma = bound = None
     if path.cell == "rnn":
         sigma_max, gamma = spectrum(path.w_hh).sigma_max, GAMMA[act]
         with np.errstate(divide="ignore"):
-            bound, clamped_bound = _clamp(ks * np.log10(sigma_max * gamma))
+            bound, clamped_bound = clamp_log10(ks * np.log10(sigma_max * gamma))
         clamped |= clamped_bound
     note = f"values below 1e{LOG10_FLOOR:.0f} (exact zeros included) shown as 1e{LOG10_FLOOR:.0f}" if clamped else ""
     return JacobianNorms(ks, log10_norm, bound, sigma_max, gamma, "(h, c)" if path.cell == "lstm" else "h", note)
-
-
-# --- 3. the gradient lab: no model, plain numpy ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LabResult:
-    cell: str  # "rnn" or "lstm"
-    t: np.ndarray  # (n,) steps 0..T where the norms were computed (both ends always)
-    log10_norm: np.ndarray  # (n,) rnn: log10 ‖∂h_T/∂h_t‖₂; lstm: log10 ‖∂c_T/∂c_t‖₂
-    log10_reference: np.ndarray  # (n,) rnn: log10 (σ_max·γ)^(T−t); lstm: log10 max_j ∏_{k>t} f_kj (cell path alone)
-    reference: str  # legend text for log10_reference
-    singular_values: np.ndarray  # of the matrix named in spectrum_of
-    eigenvalues: np.ndarray  # complex, same matrix
-    spectral_radius: float
-    sigma_max: float
-    spectrum_of: str  # rnn: "W_hh"; lstm: the last step's Jacobian ∂s_T/∂s_{T−1}
-    regime: str  # "vanishing", "edge" or "exploding"
-    explanation: str  # one sentence
-    note: str  # sampling, clamping
-    gamma: float | None = None  # rnn: max |σ'|
-    log10_norm_h: np.ndarray | None = None  # lstm: log10 ‖∂h_T/∂h_t‖₂ through (h, c)
-    mean_forget: float | None = None  # lstm: mean forget gate over steps and units
-    overflow_step: int | None = None  # rnn: the step from which the forward pass was clamped at ±STATE_CLAMP
-    sketched_from: int | None = None  # norms for T − t beyond this are sketched lower bounds (_product_norms)
-
-
-def _orthogonal(rng, n: int) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))  # the sign fix makes q uniformly (Haar) distributed
-
-
-def _lab_w_hh(rng, hidden: int, rho: float, init: str) -> np.ndarray:
-    """An H x H matrix with spectral radius rho: orthogonal·rho, or N(0, 1/H) rescaled."""
-    if init == "orthogonal":
-        return rho * _orthogonal(rng, hidden)
-    w = rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)
-    return w * (rho / np.abs(np.linalg.eigvals(w)).max())
-
-
-def _check_lab(hidden, seq_len, rho, input_scale):
-    check_range("hidden", hidden)
-    check_range("seq_len", seq_len, "sequence length")
-    check_range("init_gain", rho, "rho")
-    if not (np.isfinite(input_scale) and input_scale >= 0):
-        raise ValueError(f"input scale must be a finite number >= 0, got {input_scale!r}")
-
-
-def _measured_regime(log10_total: float) -> str:
-    if log10_total < -EDGE_DECADES:
-        return "vanishing"
-    return "exploding" if log10_total > EDGE_DECADES else "edge"
-
-
-def _rnn_story(sg: float, total: float, T: int, mean_d: float) -> tuple[str, str]:
-    """(regime, one sentence) from λ₁γ = sg and the measured log10 ‖∂h_T/∂h_0‖ = total."""
-    if sg < 1 - 1e-9:
-        return "vanishing", (f"λ₁·γ = σ_max(W_hh)·γ = {sg:.3g} < 1, which is sufficient for vanishing gradients "
-                             f"(Pascanu et al. 2013): ‖∂h_T/∂h_t‖ ≤ {sg:.3g}^(T−t), here 10^{total:.1f} at t = 0.")
-    regime = _measured_regime(total)
-    head = f"λ₁·γ = σ_max(W_hh)·γ = {sg:.3g} ≥ 1 is necessary but not sufficient for exploding gradients (Pascanu et al. 2013)"
-    tail = {
-        "exploding": f", and here ‖∂h_T/∂h_0‖ ≈ 10^{total:.1f}: they explode.",
-        "vanishing": f"; here the activation's derivatives (mean {mean_d:.2f}) still shrink ‖∂h_T/∂h_0‖ to ≈ 10^{total:.1f}.",
-        "edge": f"; here ‖∂h_T/∂h_0‖ ≈ 10^{total:.1f} stays within a factor 10 of 1 over T = {T} steps: the edge.",
-    }[regime]
-    return regime, head + tail
-
-
-def _notes(n: int, T: int, clamped: bool, overflow_step: int | None, sketched_from: int | None = None) -> str:
-    notes = []
-    if sketched_from is not None:
-        notes.append(f"for t < T − {sketched_from} the norms are estimated from the {SKETCH_ROWS} leading directions "
-                     "(a lower bound, within about 0.15 decades in tests)")
-    if n < T + 1:
-        notes.append(f"norms computed at {n} evenly spaced steps of the {T + 1} (t = 0..T, both ends kept)")
-    if overflow_step is not None:
-        notes.append(f"the forward pass overflowed: pre-activations clamped to ±{STATE_CLAMP:.0e} from step {overflow_step}")
-    if clamped:
-        notes.append(f"values below 1e{LOG10_FLOOR:.0f} (exact zeros included) shown as 1e{LOG10_FLOOR:.0f}")
-    return "; ".join(notes)
-
-
-def lab_rnn(hidden: int = 64, seq_len: int = 100, rho: float = 1.0, activation: str = "tanh", init: str = "orthogonal",
-            input_scale: float = 1.0, seed: int = 0, points: int | None = LAB_POINTS) -> LabResult:
-    """A vanilla RNN h_t = act(W_hh h_{t-1} + W_ih x_t), h_0 = 0, with spectral radius(W_hh) = rho exactly,
-    W_ih ~ N(0, 1/H) (H x H) and x_t ~ N(0, input_scale²), so each unit's input drive has std ≈ input_scale.
-    Returns ‖∂h_T/∂h_t‖₂ next to the bound (σ_max·γ)^(T−t), both log10, at `points` evenly spaced t
-    (None: every t) and the spectrum of W_hh."""
-    _check_lab(hidden, seq_len, rho, input_scale)
-    check_choice("activation", activation, tuple(GAMMA))
-    check_choice("init", init, ("orthogonal", "gaussian"))
-    rng = np.random.default_rng(seed)
-    w_hh = _lab_w_hh(rng, hidden, rho, init)
-    drive = input_scale * rng.standard_normal((seq_len, hidden)) @ (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).T
-    act, act_prime = ACTIVATIONS[activation]
-    h, overflow_step = np.zeros((seq_len + 1, hidden)), None
-    a = np.zeros((seq_len, hidden))  # (T, H) pre-activations
-    for t in range(seq_len):
-        a[t] = w_hh @ h[t] + drive[t]
-        if overflow_step is None and np.abs(a[t]).max() > STATE_CLAMP:
-            overflow_step = t + 1
-        a[t] = np.clip(a[t], -STATE_CLAMP, STATE_CLAMP)
-        h[t + 1] = act(a[t])
-    dact = act_prime(a, h[1:])  # (T, H)
-    path = _Path("rnn", w_hh, np.zeros(hidden), h, dact=dact)
-    t = _sample(seq_len, points)
-    norm, clamped = _clamp(_product_norms(path, seq_len - t, {"h": (slice(None), slice(None))})["h"])
-    spec, gamma = spectrum(w_hh), GAMMA[activation]
-    with np.errstate(divide="ignore"):
-        bound, clamped_bound = _clamp((seq_len - t) * np.log10(spec.sigma_max * gamma))
-    sketched = _sketch_step(seq_len, hidden)
-    regime, explanation = _rnn_story(spec.sigma_max * gamma, float(norm[0]), seq_len, float(dact.mean()))
-    return LabResult(
-        cell="rnn", t=t, log10_norm=norm, log10_reference=bound, reference="bound (σ_max·γ)^(T−t)",
-        singular_values=spec.singular_values, eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius,
-        sigma_max=spec.sigma_max, spectrum_of="W_hh", regime=regime, explanation=explanation,
-        note=_notes(len(t), seq_len, clamped or clamped_bound, overflow_step, sketched), gamma=gamma,
-        overflow_step=overflow_step, sketched_from=sketched)
-
-
-def _lstm_story(mean_f: float, total: float, T: int, rho: float) -> tuple[str, str]:
-    regime = _measured_regime(total)
-    carousel = T * np.log10(mean_f) if mean_f > 0 else -np.inf
-    sentence = {
-        "vanishing": (f"The mean forget gate f̄ = {mean_f:.3g} makes the cell path shrink like f̄^(T−t) (≈ 10^{carousel:.1f} "
-                      f"over T = {T} steps) and ‖∂c_T/∂c_0‖ ≈ 10^{total:.1f}: raise the forget-gate bias to push f̄ toward 1."),
-        "edge": (f"The mean forget gate f̄ = {mean_f:.3g} keeps the cell path open (Hochreiter & Schmidhuber's constant "
-                 f"error carousel): ‖∂c_T/∂c_0‖ ≈ 10^{total:.1f} after T = {T} steps."),
-        "exploding": (f"‖∂c_T/∂c_0‖ ≈ 10^{total:.1f}: with ρ = {rho:g} the paths from c through h and the gates back "
-                      f"into c amplify more than the forget gates (f̄ = {mean_f:.3g}) damp."),
-    }[regime]
-    return regime, sentence
-
-
-def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho: float = 1.0, input_scale: float = 1.0,
-             seed: int = 0, points: int | None = LAB_POINTS) -> LabResult:
-    """An LSTM (PyTorch equations) with each H x H gate block of W_hh orthogonal·rho, W_ih ~ N(0, 1/H),
-    zero biases except the forget gate's = forget_bias, x_t ~ N(0, input_scale²), h_0 = c_0 = 0.
-    Returns ‖∂c_T/∂c_t‖₂ and ‖∂h_T/∂h_t‖₂ (blocks of the product through s = (h, c)), the cell path
-    alone max_j ∏_{k>t} f_kj for reference, the mean forget gate, and the spectrum of ∂s_T/∂s_{T−1}."""
-    _check_lab(hidden, seq_len, rho, input_scale)
-    check_range("forget_bias", forget_bias, "forget bias")
-    rng, H, T = np.random.default_rng(seed), hidden, seq_len
-    w_hh = np.concatenate([rho * _orthogonal(rng, H) for _ in range(4)])  # (4H, H), blocks i f g o
-    bias = np.zeros(4 * H)
-    bias[H:2 * H] = forget_bias
-    drive = input_scale * rng.standard_normal((T, H)) @ (rng.standard_normal((4 * H, H)) / np.sqrt(H)).T + bias  # (T, 4H)
-    h, c = np.zeros((T + 1, H)), np.zeros((T + 1, H))
-    gates = {g: np.zeros((T, H)) for g in "ifgo"}
-    for t in range(T):
-        z = drive[t] + w_hh @ h[t]  # (4H,) gates stay bounded, so no clamping is needed
-        i, f, o = _sigmoid(z[:H]), _sigmoid(z[H:2 * H]), _sigmoid(z[3 * H:])
-        g = np.tanh(z[2 * H:3 * H])
-        c[t + 1] = f * c[t] + i * g
-        h[t + 1] = o * np.tanh(c[t + 1])
-        for name, value in zip("ifgo", (i, f, g, o)):
-            gates[name][t] = value
-    path = _Path("lstm", w_hh, np.zeros(4 * H), h, c=c, gates=gates)
-    t = _sample(T, points)
-    blocks = {"c": (slice(H, None), slice(H, None)), "h": (slice(None, H), slice(None, H))}
-    norms = _product_norms(path, T - t, blocks, dtype=np.float32)  # float32 halves the 2H x 2H products' time
-    norm_c, clamped_c = _clamp(norms["c"])
-    norm_h, clamped_h = _clamp(norms["h"])
-    with np.errstate(divide="ignore"):
-        log_f = np.log10(gates["f"])  # (T, H)
-    tail = np.concatenate([np.cumsum(log_f[::-1], axis=0)[::-1], np.zeros((1, H))])  # (T+1, H): Σ_{k>t} log10 f_k
-    reference, clamped_r = _clamp(tail.max(axis=1)[t])
-    spec = spectrum(_dense_jacobians(path, T - 1, T)[0])
-    mean_f = float(gates["f"].mean())
-    sketched = _sketch_step(T, 2 * H)
-    regime, explanation = _lstm_story(mean_f, float(norm_c[0]), T, rho)
-    return LabResult(
-        cell="lstm", t=t, log10_norm=norm_c, log10_reference=reference, reference="cell path alone max_j ∏ f_j",
-        singular_values=spec.singular_values, eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius,
-        sigma_max=spec.sigma_max, spectrum_of="∂s_T/∂s_{T−1}", regime=regime, explanation=explanation,
-        note=_notes(len(t), T, clamped_c or clamped_h or clamped_r, None, sketched), log10_norm_h=norm_h,
-        mean_forget=mean_f, sketched_from=sketched)
-
-
-# --- 4. Pascanu et al.'s cliff ---------------------------------------------------------------------
-
-CLIFF_STEPS, CLIFF_X0, CLIFF_TARGET = 50, 0.5, 0.7
-# The wall runs from the cusp near (w, b) = (4, -2) down to (8, -4.5); the low-loss valley b ≈ 0.85 - 0.7 w
-# ends at it. Above w ≈ 5 the wall is thinner than a grid cell and shows as a sharp edge.
-CLIFF_GRID = {"w": (2.0, 8.0), "b": (-5.0, 1.0)}
-# A start on the wall's face (‖∇‖ ≈ 76): the unclipped first step flies ≈ 7.6 to (8.3, 4.3), onto a flat
-# plateau (loss 0.09) where descent stalls; clipped to norm 1 it moves 0.1 and reaches loss < 1e-3.
-CLIFF_START, CLIFF_LR, CLIFF_CLIP, CLIFF_DESCENT_STEPS = (4.4, -2.242), 0.1, 1.0, 100
-
-
-def _cliff_forward(w, b) -> np.ndarray:
-    """States x_0..x_50 for every (w, b): (51, *broadcast shape)."""
-    w, b = np.broadcast_arrays(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64))
-    xs = np.empty((CLIFF_STEPS + 1, *w.shape))
-    xs[0] = CLIFF_X0
-    for t in range(CLIFF_STEPS):
-        xs[t + 1] = w * _sigmoid(xs[t]) + b
-    return xs
-
-
-def cliff_loss(w, b) -> np.ndarray:
-    """(σ(x_50) − 0.7)² for x_t = w σ(x_{t−1}) + b, x_0 = 0.5; w and b broadcast (numpy grids)."""
-    return (_sigmoid(_cliff_forward(w, b)[-1]) - CLIFF_TARGET) ** 2
-
-
-def cliff_grad(w, b) -> tuple[np.ndarray, np.ndarray]:
-    """Exact (∂L/∂w, ∂L/∂b) by backpropagation through the 50 steps, vectorised over w and b."""
-    w = np.asarray(w, dtype=np.float64)
-    xs = _cliff_forward(w, b)
-    s = _sigmoid(xs)  # (51, ...)
-    delta = 2 * (s[-1] - CLIFF_TARGET) * s[-1] * (1 - s[-1])  # ∂L/∂x_50
-    dw, db = np.zeros_like(delta), np.zeros_like(delta)
-    for t in range(CLIFF_STEPS, 0, -1):  # x_t = w σ(x_{t−1}) + b
-        dw += delta * s[t - 1]
-        db += delta
-        delta = delta * w * s[t - 1] * (1 - s[t - 1])  # ∂L/∂x_{t−1}
-    return dw, db
-
-
-def cliff_surface(n: int = 201) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """w axis (n,), b axis (n,) over CLIFF_GRID and the loss on that grid, (n_b, n_w)."""
-    ws, bs = np.linspace(*CLIFF_GRID["w"], n), np.linspace(*CLIFF_GRID["b"], n)
-    return ws, bs, cliff_loss(ws[None, :], bs[:, None])
-
-
-def cliff_descent(w0: float = CLIFF_START[0], b0: float = CLIFF_START[1], lr: float = CLIFF_LR,
-                  steps: int = CLIFF_DESCENT_STEPS, clip: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Plain gradient descent on the cliff: path (steps+1, 2) of (w, b) and the loss at each point (steps+1,).
-    With clip, a gradient whose norm exceeds clip is rescaled to norm clip, so no step is longer than lr·clip."""
-    path = np.empty((steps + 1, 2))
-    path[0] = w0, b0
-    for k in range(steps):
-        g = np.array(cliff_grad(*path[k]))
-        norm = np.hypot(*g)
-        if clip is not None and norm > clip:
-            g *= clip / norm
-        path[k + 1] = path[k] - lr * g
-    return path, cliff_loss(path[:, 0], path[:, 1])

@@ -1,0 +1,212 @@
+"""The gradient lab: a random vanilla RNN or LSTM, no training, and how its gradient shrinks or grows through time.
+
+Each setting (size, length, spectral radius ρ of W_hh, activation or forget bias, input strength) gets
+fresh random weights and inputs, one forward pass in float64 numpy, and the norms of the Jacobian
+products along that trajectory (rnnviz.theory.jacobians), next to Pascanu et al.'s bound for the RNN and
+the forget gates' product for the LSTM. `train_options` hands a setting over to the Train page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import check_choice, check_range
+from .jacobians import (ACTIVATIONS, GAMMA, LOG10_FLOOR, SKETCH_ROWS, Trajectory, clamp_log10, dense_jacobians,
+                        product_norms, sample_steps, sigmoid, sketch_step, spectrum)
+
+STATE_CLAMP = 1e100  # the lab's relu / identity forward pass is clamped here so it stays finite
+EDGE_DECADES = 1.0  # ‖∂s_T/∂s_0‖ within 10^±1 counts as the edge between vanishing and exploding
+LAB_POINTS = 200  # the lab computes norms at this many evenly spaced t (SVD-like cost per point)
+TRAINABLE = ("tanh", "relu")  # the Train page's vanilla RNN nonlinearities; the lab also has sigmoid and identity
+
+
+@dataclass(frozen=True)
+class LabResult:
+    cell: str  # "rnn" or "lstm"
+    t: np.ndarray  # (n,) steps 0..T where the norms were computed (both ends always)
+    log10_norm: np.ndarray  # (n,) rnn: log10 ‖∂h_T/∂h_t‖₂; lstm: log10 ‖∂c_T/∂c_t‖₂
+    log10_reference: np.ndarray  # (n,) rnn: log10 (σ_max·γ)^(T−t); lstm: log10 max_j ∏_{k>t} f_kj (cell path alone)
+    reference: str  # legend text for log10_reference
+    singular_values: np.ndarray  # of the matrix named in spectrum_of
+    eigenvalues: np.ndarray  # complex, same matrix
+    spectral_radius: float
+    sigma_max: float
+    spectrum_of: str  # rnn: "W_hh"; lstm: the last step's Jacobian ∂s_T/∂s_{T−1}
+    regime: str  # "vanishing", "edge" or "exploding"
+    explanation: str  # one sentence
+    note: str  # sampling, clamping
+    gamma: float | None = None  # rnn: max |σ'|
+    log10_norm_h: np.ndarray | None = None  # lstm: log10 ‖∂h_T/∂h_t‖₂ through (h, c)
+    mean_forget: float | None = None  # lstm: mean forget gate over steps and units
+    overflow_step: int | None = None  # rnn: the step from which the forward pass was clamped at ±STATE_CLAMP
+    sketched_from: int | None = None  # norms for T − t beyond this are sketched lower bounds (product_norms)
+
+
+def _orthogonal(rng, n: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))  # the sign fix makes q uniformly (Haar) distributed
+
+
+def _lab_w_hh(rng, hidden: int, rho: float, init: str) -> np.ndarray:
+    """An H x H matrix with spectral radius rho: orthogonal·rho, or N(0, 1/H) rescaled."""
+    if init == "orthogonal":
+        return rho * _orthogonal(rng, hidden)
+    w = rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)
+    return w * (rho / np.abs(np.linalg.eigvals(w)).max())
+
+
+def _check_lab(hidden, seq_len, rho, input_scale):
+    check_range("hidden", hidden)
+    check_range("seq_len", seq_len, "sequence length")
+    check_range("init_gain", rho, "rho")
+    if not (np.isfinite(input_scale) and input_scale >= 0):
+        raise ValueError(f"input scale must be a finite number >= 0, got {input_scale!r}")
+
+
+def _measured_regime(log10_total: float) -> str:
+    if log10_total < -EDGE_DECADES:
+        return "vanishing"
+    return "exploding" if log10_total > EDGE_DECADES else "edge"
+
+
+def _rnn_story(sg: float, total: float, T: int, mean_d: float) -> tuple[str, str]:
+    """(regime, one sentence) from λ₁γ = sg and the measured log10 ‖∂h_T/∂h_0‖ = total."""
+    if sg < 1 - 1e-9:
+        return "vanishing", (f"λ₁·γ = σ_max(W_hh)·γ = {sg:.3g} < 1, which is sufficient for vanishing gradients "
+                             f"(Pascanu et al. 2013): ‖∂h_T/∂h_t‖ ≤ {sg:.3g}^(T−t), here 10^{total:.1f} at t = 0.")
+    regime = _measured_regime(total)
+    head = f"λ₁·γ = σ_max(W_hh)·γ = {sg:.3g} ≥ 1 is necessary but not sufficient for exploding gradients (Pascanu et al. 2013)"
+    tail = {
+        "exploding": f", and here ‖∂h_T/∂h_0‖ ≈ 10^{total:.1f}: they explode.",
+        "vanishing": f"; here the activation's derivatives (mean {mean_d:.2f}) still shrink ‖∂h_T/∂h_0‖ to ≈ 10^{total:.1f}.",
+        "edge": f"; here ‖∂h_T/∂h_0‖ ≈ 10^{total:.1f} stays within a factor 10 of 1 over T = {T} steps: the edge.",
+    }[regime]
+    return regime, head + tail
+
+
+def _notes(n: int, T: int, clamped: bool, overflow_step: int | None, sketched_from: int | None = None) -> str:
+    notes = []
+    if sketched_from is not None:
+        notes.append(f"for t < T − {sketched_from} the norms are estimated from the {SKETCH_ROWS} leading directions "
+                     "(a lower bound, within about 0.15 decades in tests)")
+    if n < T + 1:
+        notes.append(f"norms computed at {n} evenly spaced steps of the {T + 1} (t = 0..T, both ends kept)")
+    if overflow_step is not None:
+        notes.append(f"the forward pass overflowed: pre-activations clamped to ±{STATE_CLAMP:.0e} from step {overflow_step}")
+    if clamped:
+        notes.append(f"values below 1e{LOG10_FLOOR:.0f} (exact zeros included) shown as 1e{LOG10_FLOOR:.0f}")
+    return "; ".join(notes)
+
+
+def lab_rnn(hidden: int = 64, seq_len: int = 100, rho: float = 1.0, activation: str = "tanh", init: str = "orthogonal",
+            input_scale: float = 1.0, seed: int = 0, points: int | None = LAB_POINTS) -> LabResult:
+    """A vanilla RNN h_t = act(W_hh h_{t-1} + W_ih x_t), h_0 = 0, with spectral radius(W_hh) = rho exactly,
+    W_ih ~ N(0, 1/H) (H x H) and x_t ~ N(0, input_scale²), so each unit's input drive has std ≈ input_scale.
+    Returns ‖∂h_T/∂h_t‖₂ next to the bound (σ_max·γ)^(T−t), both log10, at `points` evenly spaced t
+    (None: every t) and the spectrum of W_hh."""
+    _check_lab(hidden, seq_len, rho, input_scale)
+    check_choice("activation", activation, tuple(GAMMA))
+    check_choice("init", init, ("orthogonal", "gaussian"))
+    rng = np.random.default_rng(seed)
+    w_hh = _lab_w_hh(rng, hidden, rho, init)
+    drive = input_scale * rng.standard_normal((seq_len, hidden)) @ (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).T
+    act, act_prime = ACTIVATIONS[activation]
+    h, overflow_step = np.zeros((seq_len + 1, hidden)), None
+    a = np.zeros((seq_len, hidden))  # (T, H) pre-activations
+    for t in range(seq_len):
+        a[t] = w_hh @ h[t] + drive[t]
+        if overflow_step is None and np.abs(a[t]).max() > STATE_CLAMP:
+            overflow_step = t + 1
+        a[t] = np.clip(a[t], -STATE_CLAMP, STATE_CLAMP)
+        h[t + 1] = act(a[t])
+    dact = act_prime(a, h[1:])  # (T, H)
+    path = Trajectory("rnn", w_hh, np.zeros(hidden), h, dact=dact)
+    t = sample_steps(seq_len, points)
+    norm, clamped = clamp_log10(product_norms(path, seq_len - t, {"h": (slice(None), slice(None))})["h"])
+    spec, gamma = spectrum(w_hh), GAMMA[activation]
+    with np.errstate(divide="ignore"):
+        bound, clamped_bound = clamp_log10((seq_len - t) * np.log10(spec.sigma_max * gamma))
+    sketched = sketch_step(seq_len, hidden)
+    regime, explanation = _rnn_story(spec.sigma_max * gamma, float(norm[0]), seq_len, float(dact.mean()))
+    return LabResult(
+        cell="rnn", t=t, log10_norm=norm, log10_reference=bound, reference="bound (σ_max·γ)^(T−t)",
+        singular_values=spec.singular_values, eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius,
+        sigma_max=spec.sigma_max, spectrum_of="W_hh", regime=regime, explanation=explanation,
+        note=_notes(len(t), seq_len, clamped or clamped_bound, overflow_step, sketched), gamma=gamma,
+        overflow_step=overflow_step, sketched_from=sketched)
+
+
+def _lstm_story(mean_f: float, total: float, T: int, rho: float) -> tuple[str, str]:
+    regime = _measured_regime(total)
+    carousel = T * np.log10(mean_f) if mean_f > 0 else -np.inf
+    sentence = {
+        "vanishing": (f"The mean forget gate f̄ = {mean_f:.3g} makes the cell path shrink like f̄^(T−t) (≈ 10^{carousel:.1f} "
+                      f"over T = {T} steps) and ‖∂c_T/∂c_0‖ ≈ 10^{total:.1f}: raise the forget-gate bias to push f̄ toward 1."),
+        "edge": (f"The mean forget gate f̄ = {mean_f:.3g} keeps the cell path open (Hochreiter & Schmidhuber's constant "
+                 f"error carousel): ‖∂c_T/∂c_0‖ ≈ 10^{total:.1f} after T = {T} steps."),
+        "exploding": (f"‖∂c_T/∂c_0‖ ≈ 10^{total:.1f}: with ρ = {rho:g} the paths from c through h and the gates back "
+                      f"into c amplify more than the forget gates (f̄ = {mean_f:.3g}) damp."),
+    }[regime]
+    return regime, sentence
+
+
+def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho: float = 1.0, input_scale: float = 1.0,
+             seed: int = 0, points: int | None = LAB_POINTS) -> LabResult:
+    """An LSTM (PyTorch equations) with each H x H gate block of W_hh orthogonal·rho, W_ih ~ N(0, 1/H),
+    zero biases except the forget gate's = forget_bias, x_t ~ N(0, input_scale²), h_0 = c_0 = 0.
+    Returns ‖∂c_T/∂c_t‖₂ and ‖∂h_T/∂h_t‖₂ (blocks of the product through s = (h, c)), the cell path
+    alone max_j ∏_{k>t} f_kj for reference, the mean forget gate, and the spectrum of ∂s_T/∂s_{T−1}."""
+    _check_lab(hidden, seq_len, rho, input_scale)
+    check_range("forget_bias", forget_bias, "forget bias")
+    rng, H, T = np.random.default_rng(seed), hidden, seq_len
+    w_hh = np.concatenate([rho * _orthogonal(rng, H) for _ in range(4)])  # (4H, H), blocks i f g o
+    bias = np.zeros(4 * H)
+    bias[H:2 * H] = forget_bias
+    drive = input_scale * rng.standard_normal((T, H)) @ (rng.standard_normal((4 * H, H)) / np.sqrt(H)).T + bias  # (T, 4H)
+    h, c = np.zeros((T + 1, H)), np.zeros((T + 1, H))
+    gates = {g: np.zeros((T, H)) for g in "ifgo"}
+    for t in range(T):
+        z = drive[t] + w_hh @ h[t]  # (4H,) gates stay bounded, so no clamping is needed
+        i, f, o = sigmoid(z[:H]), sigmoid(z[H:2 * H]), sigmoid(z[3 * H:])
+        g = np.tanh(z[2 * H:3 * H])
+        c[t + 1] = f * c[t] + i * g
+        h[t + 1] = o * np.tanh(c[t + 1])
+        for name, value in zip("ifgo", (i, f, g, o)):
+            gates[name][t] = value
+    path = Trajectory("lstm", w_hh, np.zeros(4 * H), h, c=c, gates=gates)
+    t = sample_steps(T, points)
+    blocks = {"c": (slice(H, None), slice(H, None)), "h": (slice(None, H), slice(None, H))}
+    norms = product_norms(path, T - t, blocks, dtype=np.float32)  # float32 halves the 2H x 2H products' time
+    norm_c, clamped_c = clamp_log10(norms["c"])
+    norm_h, clamped_h = clamp_log10(norms["h"])
+    with np.errstate(divide="ignore"):
+        log_f = np.log10(gates["f"])  # (T, H)
+    tail = np.concatenate([np.cumsum(log_f[::-1], axis=0)[::-1], np.zeros((1, H))])  # (T+1, H): Σ_{k>t} log10 f_k
+    reference, clamped_r = clamp_log10(tail.max(axis=1)[t])
+    spec = spectrum(dense_jacobians(path, T - 1, T)[0])
+    mean_f = float(gates["f"].mean())
+    sketched = sketch_step(T, 2 * H)
+    regime, explanation = _lstm_story(mean_f, float(norm_c[0]), T, rho)
+    return LabResult(
+        cell="lstm", t=t, log10_norm=norm_c, log10_reference=reference, reference="cell path alone max_j ∏ f_j",
+        singular_values=spec.singular_values, eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius,
+        sigma_max=spec.sigma_max, spectrum_of="∂s_T/∂s_{T−1}", regime=regime, explanation=explanation,
+        note=_notes(len(t), T, clamped_c or clamped_h or clamped_r, None, sketched), log10_norm_h=norm_h,
+        mean_forget=mean_f, sketched_from=sketched)
+
+
+def train_options(cell: str, hidden: int, seq_len: int, rho: float, activation: str = "tanh",
+                  forget_bias: float = 1.0) -> dict:
+    """Flat config options that train the lab's setting on the adding task: the same cell, size and
+    length, and W_hh orthogonal with gain ρ (the Train page has no Gaussian init). Raises ValueError
+    for an activation the Train page's RNN does not have."""
+    options = {"task": "adding", "cell": cell, "hidden": hidden, "seq_len": seq_len, "init": "orthogonal",
+               "init_gain": rho}
+    if cell == "rnn":
+        if activation not in TRAINABLE:
+            raise ValueError(f"the Train page's RNN uses {' or '.join(TRAINABLE)}, not {activation}")
+        options["nonlinearity"] = activation
+    else:
+        options["forget_bias"] = forget_bias
+    return options
