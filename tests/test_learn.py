@@ -1,5 +1,5 @@
 """The Learn pages' library side: the lab's and the cliff's figures (rnnviz/figures/lab.py, cliff.py), the lab's
-hand-over to the Train page and the cliff's windows, lesson and theory data (rnnviz/learn.py) and their texts in
+hand-over to the Train page and the cliff's windows, the Theory sections and lessons (rnnviz/curriculum.py) and their texts in
 both languages. The lab's numbers are tested in test_theory.py."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from rnnviz import learn
+from rnnviz import curriculum
 from rnnviz.figures import cliff as cliff_figs
 from rnnviz.figures import lab as figs
 from rnnviz.presets import PRESETS
@@ -159,9 +159,9 @@ def test_lessons_refer_to_presets_pages_and_lab_settings_that_exist():
     options = {"view": page.VIEWS, "lab_T": page.SEQ_LEN, "lab_rho": page.RHO, "lab_in": page.INPUT_SCALE,
                "lstm_bf": page.FORGET_BIAS}
     pages = {p.stem for p in (ROOT / "views").glob("*.py")}
-    steps = [s for item in learn.LESSONS for s in item.steps]
-    links = [link for section in learn.THEORY for link in section.links]
-    assert len(learn.LESSONS) >= 6
+    steps = [s for item in curriculum.LESSONS for s in item.steps]
+    links = [link for section in curriculum.THEORY_SECTIONS for link in section.links]
+    assert len(curriculum.LESSONS) >= 6
     for thing in steps + links:
         assert thing.page is None or thing.page in pages
         assert thing.preset is None or thing.preset in PRESETS
@@ -174,7 +174,7 @@ def test_lessons_refer_to_presets_pages_and_lab_settings_that_exist():
 
 
 def test_lesson_two_is_the_adding_task_as_t_grows():
-    presets = [s.preset for s in learn.lesson("vanishing").steps if s.preset]
+    presets = [s.preset for s in curriculum.lesson("vanishing").steps if s.preset]
     cfgs = [PRESETS[p].config() for p in presets]
     assert [c.task.seq_len for c in cfgs] == [10, 50, 100]
     assert all(c.task.name == "adding" and PRESETS[p].compare == ("rnn", "lstm", "gru") for p, c in zip(presets, cfgs))
@@ -183,7 +183,7 @@ def test_lesson_two_is_the_adding_task_as_t_grows():
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_learn_text_exists(lang):
     found = texts(lang)
-    missing = [k for k in learn.text_keys() if not found.get(k)]
+    missing = [k for k in curriculum.text_keys() if not found.get(k)]
     assert not missing
 
 

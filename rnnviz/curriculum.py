@@ -1,6 +1,6 @@
-"""The Learn pages' data: the theory sections and the lessons. No Streamlit here; every text lives in
-rnnviz/text/{lang}.toml under the keys named below, so both languages stay in step (tests/test_learn.py
-checks that every key exists).
+"""The curriculum: the Theory page's sections and the Lessons page's lessons. No Streamlit here; every text
+lives in rnnviz/text/{lang}.toml under the keys named below, so both languages stay in step
+(tests/test_learn.py checks that every key exists).
 
 Text keys:
   theory.<section>.{title, body, symbols}              a theory section; its equations are here (LaTeX)
@@ -29,7 +29,7 @@ class Section:
     links: tuple[Link, ...] = ()
 
 
-THEORY: tuple[Section, ...] = (
+THEORY_SECTIONS: tuple[Section, ...] = (
     Section("rnn", (
         r"h_t = \tanh\left(W_{hh}\, h_{t-1} + W_{xh}\, x_t + b_h\right), \qquad h_0 = 0",
         r"\hat y_t = W_{hy}\, h_t + b_y, \qquad L = \sum_t \ell(\hat y_t, y_t)",
@@ -154,7 +154,7 @@ def lesson(key: str) -> Lesson:
 
 def text_keys() -> list[str]:
     """Every text key the theory and lessons pages read (for the tests: both languages must have them all)."""
-    keys = [f"theory.{s.key}.{part}" for s in THEORY for part in ("title", "body", "symbols")]
+    keys = [f"theory.{s.key}.{part}" for s in THEORY_SECTIONS for part in ("title", "body", "symbols")]
     keys += [f"theory.app.{name}" for name in APPLICATIONS]
     for item in LESSONS:
         keys += [f"lessons.{item.key}.title", f"lessons.{item.key}.goal"]

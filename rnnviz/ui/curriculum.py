@@ -1,10 +1,10 @@
-"""What the theory and lessons pages share: buttons that load a preset (and train it, alone or side by
+"""What the Theory and Lessons pages (rnnviz.curriculum) share: buttons that load a preset (and train it, alone or side by
 side) and links to the page where an effect shows, with the lab's settings in the address."""
 from __future__ import annotations
 
 import streamlit as st
 
-from ..learn import Link
+from ..curriculum import Link
 from .compare import start_compare
 from .controls import load_preset
 from .i18n import t
