@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 from ..features import TEXT_FEATURES, text_feature
-from ..figures.inside import default_labels, describe_inputs
+from ..figures.common import describe_inputs, english_labels
 from ..probe import Trace
 from ..train import Snapshot, Trainer
 from .charts import chart
@@ -109,8 +109,8 @@ def lacks(trainer: Trainer, what: str) -> bool:
 
 
 def fig_labels() -> dict[str, str]:
-    """Axis titles and legend names for rnnviz.figures.inside in the tab's language."""
-    return {key: t(f"inspect.fig.{key}") for key in default_labels()}
+    """Axis titles and legend names for the Look-inside figures in the tab's language."""
+    return {key: t(f"inspect.fig.{key}") for key in english_labels("inspect.fig")}
 
 
 def show(slot: str, key: tuple, build: Callable, data: Callable | None = None) -> None:
