@@ -15,7 +15,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 MAX_POINTS = 1500  # points per line sent to the browser
-MAX_CELLS = 200 * 256  # heatmap cells sent to the browser
 LOG_DECADES = 16  # gradient heatmaps show at most this many decades below their maximum
 
 
@@ -70,24 +69,6 @@ def log_axis(curves: list, labels: int = 8) -> dict:
     span = log_range([np.asarray(c, dtype=np.float64) for c in curves], decades=1000)
     decades = span[1] - span[0] if span is not None else 0
     return dict(type="log", exponentformat="power", dtick=math.ceil(decades / labels) if decades >= 3 else "D2")
-
-
-def pool2d(z: np.ndarray, max_cells: int = MAX_CELLS):
-    """Average-pool a 2-D array along its longer axes until it has at most max_cells cells.
-    Returns (pooled float32 array, row factor, column factor) so axes and notes can say so."""
-    z = np.asarray(z, dtype=np.float32)
-    rows, cols = z.shape
-    fr = fc = 1
-    while (rows // fr) * (cols // fc) > max_cells:
-        if rows // fr >= cols // fc:
-            fr += 1
-        else:
-            fc += 1
-    if fr == fc == 1:
-        return z, 1, 1
-    r, c = rows // fr * fr, cols // fc * fc
-    pooled = z[:r, :c].reshape(r // fr, fr, c // fc, fc).mean(axis=(1, 3))
-    return pooled.astype(np.float32), fr, fc
 
 
 AXIS_FONTS = dict(title_font=dict(size=14, color="#31333f"), tickfont=dict(size=12))  # Streamlit's theme: small, pale

@@ -54,12 +54,6 @@ def gradient(w, b) -> tuple[np.ndarray, np.ndarray]:
     return dw, db
 
 
-def surface(n: int = 201) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """w axis (n,), b axis (n,) over GRID and the loss on that grid, (n_b, n_w)."""
-    ws, bs = np.linspace(*GRID["w"], n), np.linspace(*GRID["b"], n)
-    return ws, bs, loss(ws[None, :], bs[:, None])
-
-
 def descent(w0: float = START[0], b0: float = START[1], lr: float = LR, steps: int = DESCENT_STEPS,
             clip: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Plain gradient descent on the cliff: path (steps+1, 2) of (w, b) and the loss at each point (steps+1,).

@@ -1,7 +1,7 @@
 """Gradient flow through time: spectra, step Jacobians and the norms of their products.
 
 Backpropagation through time multiplies one Jacobian per step. With s_t the recurrent state
-(h_t for RNN and GRU, (h_t, c_t) stacked for LSTM) and J_t = ∂s_t/∂s_{t-1}:
+(h_t for a vanilla RNN, (h_t, c_t) stacked for an LSTM) and J_t = ∂s_t/∂s_{t-1}:
 
     ∂s_T/∂s_t = J_T J_{T-1} ⋯ J_{t+1}
 
@@ -19,10 +19,6 @@ LSTM (PyTorch gates i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t); i' = i
     ∂h_t/∂h_{t-1} = diag(tanh(c_t) o') W_o + diag(o tanh'(c_t)) ∂c_t/∂h_{t-1}
     ∂h_t/∂c_{t-1} = diag(o tanh'(c_t) f)
 
-GRU (r, z, n; n = tanh(x_n + r (W_n h_{t-1} + b_n)), h_t = (1 − z) n + z h_{t-1}):
-
-    ∂h_t/∂h_{t-1} = diag(z) + diag((1 − z) n') (diag(r) W_n + diag((W_n h_{t-1} + b_n) r') W_r) + diag((h_{t-1} − n) z') W_z
-
 W_i, W_f, ... are the H x H gate blocks of W_hh in PyTorch's row order. A product of many Jacobians
 over- or underflows (ρ = 10 over 1000 steps is 10^1000), so running products are kept as a matrix
 with largest entry 1 times 10**scale, and norms are reported as log10 (spectral norms throughout).
@@ -32,9 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-
-from ..cells import GATES, UnrolledRNN
 
 LOG10_FLOOR = -1000.0  # log10 values below this (exact zeros included) are clamped here, and the note says so
 EXACT_MACS = 1e9  # multiply-adds the exact product may cost (about T·S³): beyond it the walk is sketched (product_norms)
@@ -58,12 +51,6 @@ ACTIVATIONS = {
 GAMMA = {"tanh": 1.0, "relu": 1.0, "sigmoid": 0.25, "identity": 1.0}
 
 
-def _numpy(t) -> np.ndarray:
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu().double().numpy()
-    return np.asarray(t, dtype=np.float64)
-
-
 # --- 1. spectra ---------------------------------------------------------------------------------
 
 
@@ -76,8 +63,8 @@ class Spectrum:
 
 
 def spectrum(w) -> Spectrum:
-    """Singular values, eigenvalues, spectral radius and σ_max of a square matrix (numpy or torch)."""
-    w = _numpy(w)
+    """Singular values, eigenvalues, spectral radius and σ_max of a square matrix (anything numpy reads)."""
+    w = np.asarray(w, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.size == 0:
         raise ValueError(f"spectrum needs a non-empty square matrix, got shape {w.shape}")
     sv = np.linalg.svd(w, compute_uv=False)
@@ -86,46 +73,18 @@ def spectrum(w) -> Spectrum:
     return Spectrum(sv, ev, float(np.abs(ev[0])), float(sv[0]))
 
 
-def _stacks(model) -> dict:
-    """Trace prefix -> recurrent stack, for a SeqModel or a bare stack."""
-    return model.recurrent_stacks() if hasattr(model, "recurrent_stacks") else {"": model}
-
-
-def _cell_of(stack) -> tuple[str, str]:
-    """("rnn" | "lstm" | "gru", nonlinearity) for an UnrolledRNN or a torch.nn RNN / LSTM / GRU."""
-    if getattr(stack, "bidirectional", False) or getattr(stack, "proj_size", 0):
-        raise ValueError("bidirectional and projected recurrent layers are not supported")
-    mode = stack.mode.lower()  # UnrolledRNN: rnn / lstm / gru; torch.nn: rnn_tanh, rnn_relu, lstm, gru
-    cell = "rnn" if mode.startswith("rnn") else mode
-    return cell, getattr(stack, "nonlinearity", "tanh") if cell == "rnn" else "tanh"
-
-
-def recurrent_matrices(model) -> dict[str, dict[str, np.ndarray]]:
-    """"{prefix}{layer}" ("0", "1", "dec.0", as in Trace names) -> {"W_hh": (G*H, H), and for LSTM / GRU
-    each H x H gate block by name: "i", "f", "g", "o" / "r", "z", "n" (PyTorch row order)}."""
-    out = {}
-    for prefix, stack in _stacks(model).items():
-        cell, _ = _cell_of(stack)
-        H = stack.hidden_size
-        for layer in range(stack.num_layers):
-            w = _numpy(getattr(stack, f"weight_hh_l{layer}"))
-            out[f"{prefix}{layer}"] = {"W_hh": w, **{g: w[k * H:(k + 1) * H] for k, g in enumerate(GATES[cell])}}
-    return out
-
-
 # --- 2. step Jacobians along a trajectory --------------------------------------------------------
 
 
 @dataclass
 class Trajectory:
-    """One example's trajectory through one layer: what the Jacobian formulas need."""
+    """One trajectory through a recurrent layer: what the Jacobian formulas need."""
 
-    cell: str
-    w_hh: np.ndarray  # (G*H, H)
-    b_hh: np.ndarray  # (G*H,)
+    cell: str  # "rnn" or "lstm"
+    w_hh: np.ndarray  # (G*H, H): rnn G = 1, lstm G = 4 (blocks i f g o)
     h: np.ndarray  # (T+1, H), h[0] the initial state
     c: np.ndarray | None = None  # (T+1, H) LSTM cell states
-    gates: dict | None = None  # LSTM / GRU: name -> (T, H)
+    gates: dict | None = None  # LSTM: name -> (T, H)
     dact: np.ndarray | None = None  # RNN: σ'(a_t), (T, H)
     stacks: dict = field(default_factory=dict, repr=False)  # dtype -> matrix(dtype), cached
 
@@ -168,32 +127,21 @@ def dense_jacobians(p: Trajectory, lo: int, hi: int) -> np.ndarray:
         return col(p.dact[lo:hi]) * p.w_hh
     H, n = p.h.shape[1], hi - lo
     diag = np.arange(H)
-    if p.cell == "lstm":
-        w_i, w_f, w_g, w_o = p.blocks()
-        k = _lstm_terms(p, lo, hi)
-        dc_dh = col(k["gf"]) * w_f + col(k["gi"]) * w_i + col(k["gg"]) * w_g  # (n, H, H)
-        J = np.zeros((n, 2 * H, 2 * H))
-        J[:, :H, :H] = col(k["alpha"]) * w_o + col(k["beta"]) * dc_dh
-        J[:, H:, :H] = dc_dh
-        J[:, diag, H + diag] = k["beta"] * k["f"]  # ∂h_t/∂c_{t-1}
-        J[:, H + diag, H + diag] = k["f"]  # ∂c_t/∂c_{t-1}
-        return J
-    w_r, w_z, w_n = p.blocks()
-    r, z, nn_ = (p.gates[k][lo:hi] for k in "rzn")
-    h_prev = p.h[lo:hi]
-    hn = h_prev @ w_n.T + p.b_hh[2 * H:]  # (n, H): W_n h_{t-1} + b_n, the part r gates
-    dn_dh = col(1 - nn_**2) * (col(r) * w_n + col(hn * r * (1 - r)) * w_r)
-    J = col(1 - z) * dn_dh + col((h_prev - nn_) * z * (1 - z)) * w_z
-    J[:, diag, diag] += z
+    w_i, w_f, w_g, w_o = p.blocks()
+    k = _lstm_terms(p, lo, hi)
+    dc_dh = col(k["gf"]) * w_f + col(k["gi"]) * w_i + col(k["gg"]) * w_g  # (n, H, H)
+    J = np.zeros((n, 2 * H, 2 * H))
+    J[:, :H, :H] = col(k["alpha"]) * w_o + col(k["beta"]) * dc_dh
+    J[:, H:, :H] = dc_dh
+    J[:, diag, H + diag] = k["beta"] * k["f"]  # ∂h_t/∂c_{t-1}
+    J[:, H + diag, H + diag] = k["f"]  # ∂c_t/∂c_{t-1}
     return J
 
 
 def _times_jacobian(p: Trajectory, prod: np.ndarray, t: int) -> np.ndarray:
-    """prod @ J_t without forming J_t where the structure allows it (prod: (R, S), R = S or a sketch's rows)."""
+    """prod @ J_t without forming J_t (prod: (R, S), R = S or a sketch's rows)."""
     if p.cell == "rnn":
         return (prod * p.dact[t - 1].astype(prod.dtype)) @ p.matrix(prod.dtype)  # P diag(d) W
-    if p.cell == "gru":
-        return prod @ dense_jacobians(p, t - 1, t)[0]
     # LSTM, prod = [A | C] by columns (∂s_T/∂h_t, ∂s_T/∂c_t): with X = A diag(β) + C,
     # new A = [A α | X γ_f | X γ_i | X γ_g] @ [W_o; W_f; W_i; W_g] and new C = X diag(f): one matmul.
     H = p.h.shape[1]
@@ -301,74 +249,3 @@ def sample_steps(n: int, points: int | None) -> np.ndarray:
     if points is None or points >= n + 1:
         return np.arange(n + 1)
     return np.unique(np.round(np.linspace(0, n, max(points, 2))).astype(int))
-
-
-def _model_path(model, x, example: int, layer: int) -> tuple[Trajectory, str]:
-    """Run one example through the unrolled twin of model's encoder stack (float64); returns the layer's path."""
-    stack = model.rnn if hasattr(model, "rnn") else model
-    cell, act = _cell_of(stack)
-    if not 0 <= layer < stack.num_layers:
-        raise ValueError(f"layer must be between 0 and {stack.num_layers - 1}, got {layer}")
-    x = torch.as_tensor(x)
-    if not 0 <= example < x.shape[0]:
-        raise ValueError(f"example must be between 0 and {x.shape[0] - 1}, got {example}")
-    x = x[example:example + 1]
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):  # the twin's init must not move the global RNG
-        if stack is not model and getattr(model, "embed", None) is not None:
-            x = model.embed(x.to(model.embed.weight.device))
-        twin = UnrolledRNN(cell, stack.input_size, stack.hidden_size, stack.num_layers, act).double()
-        twin.load_state_dict({k: v.detach().cpu().double() for k, v in stack.state_dict().items()})
-        record = {}
-        twin(x.detach().cpu().double(), record=record)
-    seq = lambda key: torch.cat(record[key]).numpy()  # noqa: E731  (T, H)
-    h = seq(f"h.{layer}")
-    zero = np.zeros((1, h.shape[1]))
-    w_hh, b_hh = _numpy(getattr(stack, f"weight_hh_l{layer}")), _numpy(getattr(stack, f"bias_hh_l{layer}"))
-    path = Trajectory(cell, w_hh, b_hh, np.concatenate([zero, h]))
-    if cell == "rnn":
-        path.dact = 1 - h**2 if act == "tanh" else (h > 0).astype(np.float64)
-    else:
-        path.gates = {g: seq(f"gate.{layer}.{g}") for g in GATES[cell]}
-        if cell == "lstm":
-            path.c = np.concatenate([zero, seq(f"c.{layer}")])
-    return path, act
-
-
-def step_jacobians(model, x, example: int = 0, layer: int = 0) -> np.ndarray:
-    """(T, S, S) float64: [t − 1] = ∂s_t/∂s_{t−1} for t = 1..T along one example's real trajectory.
-
-    model: a SeqModel (its encoder stack `rnn`, after the embedding for token tasks) or a recurrent
-    stack (torch.nn RNN / LSTM / GRU or UnrolledRNN) fed x directly; x batch-first, initial state zero.
-    s = h (S = H) for rnn and gru, s = (h, c) stacked (S = 2H) for lstm. Memory is T·S²·8 bytes.
-    """
-    path, _ = _model_path(model, x, example, layer)
-    return dense_jacobians(path, 0, path.steps)
-
-
-@dataclass(frozen=True)
-class JacobianNorms:
-    k: np.ndarray  # (n,) distances k in 1..T
-    log10_norm: np.ndarray  # (n,) log10 ‖∂s_T/∂s_{T−k}‖₂
-    log10_bound: np.ndarray | None  # (n,) rnn: log10 (σ_max(W_hh)·γ)^k; None for lstm / gru (no such bound)
-    sigma_max: float | None  # rnn: σ_max(W_hh) of this layer
-    gamma: float | None  # rnn: max |σ'| of its nonlinearity
-    state: str  # "h" or "(h, c)"
-    note: str
-
-
-def jacobian_norms(model, x, example: int = 0, layer: int = 0, points: int | None = None) -> JacobianNorms:
-    """‖∂s_T/∂s_{T−k}‖₂ for k = 1..T along one example's trajectory (arguments as step_jacobians),
-    next to Pascanu et al.'s bound for a vanilla RNN. points: only this many evenly spaced k (both ends);
-    the product still visits every step, so the cost is about T·S³ flops plus points·S³."""
-    path, act = _model_path(model, x, example, layer)
-    T = path.steps
-    ks = 1 + sample_steps(T - 1, points)
-    log10_norm, clamped = clamp_log10(product_norms(path, ks, {"s": (slice(None), slice(None))})["s"])
-    sigma_max = gamma = bound = None
-    if path.cell == "rnn":
-        sigma_max, gamma = spectrum(path.w_hh).sigma_max, GAMMA[act]
-        with np.errstate(divide="ignore"):
-            bound, clamped_bound = clamp_log10(ks * np.log10(sigma_max * gamma))
-        clamped |= clamped_bound
-    note = f"values below 1e{LOG10_FLOOR:.0f} (exact zeros included) shown as 1e{LOG10_FLOOR:.0f}" if clamped else ""
-    return JacobianNorms(ks, log10_norm, bound, sigma_max, gamma, "(h, c)" if path.cell == "lstm" else "h", note)

@@ -27,14 +27,11 @@ class LabResult:
     t: np.ndarray  # (n,) steps 0..T where the norms were computed (both ends always)
     log10_norm: np.ndarray  # (n,) rnn: log10 ‖∂h_T/∂h_t‖₂; lstm: log10 ‖∂c_T/∂c_t‖₂
     log10_reference: np.ndarray  # (n,) rnn: log10 (σ_max·γ)^(T−t); lstm: log10 max_j ∏_{k>t} f_kj (cell path alone)
-    reference: str  # legend text for log10_reference
-    singular_values: np.ndarray  # of the matrix named in spectrum_of
+    singular_values: np.ndarray  # rnn: of W_hh; lstm: of the last step's Jacobian ∂s_T/∂s_{T−1}
     eigenvalues: np.ndarray  # complex, same matrix
     spectral_radius: float
     sigma_max: float
-    spectrum_of: str  # rnn: "W_hh"; lstm: the last step's Jacobian ∂s_T/∂s_{T−1}
     regime: str  # "vanishing", "edge" or "exploding"
-    explanation: str  # one sentence
     note: str  # sampling, clamping
     gamma: float | None = None  # rnn: max |σ'|
     log10_norm_h: np.ndarray | None = None  # lstm: log10 ‖∂h_T/∂h_t‖₂ through (h, c)
@@ -70,19 +67,9 @@ def _measured_regime(log10_total: float) -> str:
     return "exploding" if log10_total > EDGE_DECADES else "edge"
 
 
-def _rnn_story(sg: float, total: float, T: int, mean_d: float) -> tuple[str, str]:
-    """(regime, one sentence) from λ₁γ = sg and the measured log10 ‖∂h_T/∂h_0‖ = total."""
-    if sg < 1 - 1e-9:
-        return "vanishing", (f"λ₁·γ = σ_max(W_hh)·γ = {sg:.3g} < 1, which is sufficient for vanishing gradients "
-                             f"(Pascanu et al. 2013): ‖∂h_T/∂h_t‖ ≤ {sg:.3g}^(T−t), here 10^{total:.1f} at t = 0.")
-    regime = _measured_regime(total)
-    head = f"λ₁·γ = σ_max(W_hh)·γ = {sg:.3g} ≥ 1 is necessary but not sufficient for exploding gradients (Pascanu et al. 2013)"
-    tail = {
-        "exploding": f", and here ‖∂h_T/∂h_0‖ ≈ 10^{total:.1f}: they explode.",
-        "vanishing": f"; here the activation's derivatives (mean {mean_d:.2f}) still shrink ‖∂h_T/∂h_0‖ to ≈ 10^{total:.1f}.",
-        "edge": f"; here ‖∂h_T/∂h_0‖ ≈ 10^{total:.1f} stays within a factor 10 of 1 over T = {T} steps: the edge.",
-    }[regime]
-    return regime, head + tail
+def _rnn_regime(bound_rate: float, log10_total: float) -> str:
+    """λ₁γ = bound_rate < 1 is sufficient for vanishing (Pascanu et al. 2013); above it, ‖∂h_T/∂h_0‖ decides."""
+    return "vanishing" if bound_rate < 1 - 1e-9 else _measured_regime(log10_total)
 
 
 def _notes(n: int, T: int, clamped: bool, overflow_step: int | None, sketched_from: int | None = None) -> str:
@@ -99,6 +86,40 @@ def _notes(n: int, T: int, clamped: bool, overflow_step: int | None, sketched_fr
     return "; ".join(notes)
 
 
+def rnn_trajectory(w_hh: np.ndarray, drive: np.ndarray, activation: str) -> tuple[Trajectory, int | None]:
+    """h_t = act(W_hh h_{t-1} + drive_t) from h_0 = 0, with w_hh (H, H) and drive (T, H) the input's part;
+    pre-activations are clamped at ±STATE_CLAMP so relu and identity stay finite. Returns the trajectory
+    and the first step that was clamped (None: none was)."""
+    act, act_prime = ACTIVATIONS[activation]
+    T, H = drive.shape
+    h, overflow_step = np.zeros((T + 1, H)), None
+    a = np.zeros((T, H))  # (T, H) pre-activations
+    for t in range(T):
+        a[t] = w_hh @ h[t] + drive[t]
+        if overflow_step is None and np.abs(a[t]).max() > STATE_CLAMP:
+            overflow_step = t + 1
+        a[t] = np.clip(a[t], -STATE_CLAMP, STATE_CLAMP)
+        h[t + 1] = act(a[t])
+    return Trajectory("rnn", w_hh, h, dact=act_prime(a, h[1:])), overflow_step
+
+
+def lstm_trajectory(w_hh: np.ndarray, drive: np.ndarray) -> Trajectory:
+    """PyTorch's LSTM from h_0 = c_0 = 0 with gate pre-activations drive_t + W_hh h_{t-1}: w_hh (4H, H) in
+    blocks i f g o, drive (T, 4H) the input's part with the biases."""
+    T, H = drive.shape[0], w_hh.shape[1]
+    h, c = np.zeros((T + 1, H)), np.zeros((T + 1, H))
+    gates = {g: np.zeros((T, H)) for g in "ifgo"}
+    for t in range(T):
+        z = drive[t] + w_hh @ h[t]  # (4H,) gates stay bounded, so no clamping is needed
+        i, f, o = sigmoid(z[:H]), sigmoid(z[H:2 * H]), sigmoid(z[3 * H:])
+        g = np.tanh(z[2 * H:3 * H])
+        c[t + 1] = f * c[t] + i * g
+        h[t + 1] = o * np.tanh(c[t + 1])
+        for name, value in zip("ifgo", (i, f, g, o)):
+            gates[name][t] = value
+    return Trajectory("lstm", w_hh, h, c=c, gates=gates)
+
+
 def lab_rnn(hidden: int = 64, seq_len: int = 100, rho: float = 1.0, activation: str = "tanh", init: str = "orthogonal",
             input_scale: float = 1.0, seed: int = 0, points: int | None = LAB_POINTS) -> LabResult:
     """A vanilla RNN h_t = act(W_hh h_{t-1} + W_ih x_t), h_0 = 0, with spectral radius(W_hh) = rho exactly,
@@ -111,44 +132,19 @@ def lab_rnn(hidden: int = 64, seq_len: int = 100, rho: float = 1.0, activation: 
     rng = np.random.default_rng(seed)
     w_hh = _lab_w_hh(rng, hidden, rho, init)
     drive = input_scale * rng.standard_normal((seq_len, hidden)) @ (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).T
-    act, act_prime = ACTIVATIONS[activation]
-    h, overflow_step = np.zeros((seq_len + 1, hidden)), None
-    a = np.zeros((seq_len, hidden))  # (T, H) pre-activations
-    for t in range(seq_len):
-        a[t] = w_hh @ h[t] + drive[t]
-        if overflow_step is None and np.abs(a[t]).max() > STATE_CLAMP:
-            overflow_step = t + 1
-        a[t] = np.clip(a[t], -STATE_CLAMP, STATE_CLAMP)
-        h[t + 1] = act(a[t])
-    dact = act_prime(a, h[1:])  # (T, H)
-    path = Trajectory("rnn", w_hh, np.zeros(hidden), h, dact=dact)
+    path, overflow_step = rnn_trajectory(w_hh, drive, activation)
     t = sample_steps(seq_len, points)
     norm, clamped = clamp_log10(product_norms(path, seq_len - t, {"h": (slice(None), slice(None))})["h"])
     spec, gamma = spectrum(w_hh), GAMMA[activation]
     with np.errstate(divide="ignore"):
         bound, clamped_bound = clamp_log10((seq_len - t) * np.log10(spec.sigma_max * gamma))
     sketched = sketch_step(seq_len, hidden)
-    regime, explanation = _rnn_story(spec.sigma_max * gamma, float(norm[0]), seq_len, float(dact.mean()))
     return LabResult(
-        cell="rnn", t=t, log10_norm=norm, log10_reference=bound, reference="bound (σ_max·γ)^(T−t)",
-        singular_values=spec.singular_values, eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius,
-        sigma_max=spec.sigma_max, spectrum_of="W_hh", regime=regime, explanation=explanation,
+        cell="rnn", t=t, log10_norm=norm, log10_reference=bound, singular_values=spec.singular_values,
+        eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius, sigma_max=spec.sigma_max,
+        regime=_rnn_regime(spec.sigma_max * gamma, float(norm[0])),
         note=_notes(len(t), seq_len, clamped or clamped_bound, overflow_step, sketched), gamma=gamma,
         overflow_step=overflow_step, sketched_from=sketched)
-
-
-def _lstm_story(mean_f: float, total: float, T: int, rho: float) -> tuple[str, str]:
-    regime = _measured_regime(total)
-    carousel = T * np.log10(mean_f) if mean_f > 0 else -np.inf
-    sentence = {
-        "vanishing": (f"The mean forget gate f̄ = {mean_f:.3g} makes the cell path shrink like f̄^(T−t) (≈ 10^{carousel:.1f} "
-                      f"over T = {T} steps) and ‖∂c_T/∂c_0‖ ≈ 10^{total:.1f}: raise the forget-gate bias to push f̄ toward 1."),
-        "edge": (f"The mean forget gate f̄ = {mean_f:.3g} keeps the cell path open (Hochreiter & Schmidhuber's constant "
-                 f"error carousel): ‖∂c_T/∂c_0‖ ≈ 10^{total:.1f} after T = {T} steps."),
-        "exploding": (f"‖∂c_T/∂c_0‖ ≈ 10^{total:.1f}: with ρ = {rho:g} the paths from c through h and the gates back "
-                      f"into c amplify more than the forget gates (f̄ = {mean_f:.3g}) damp."),
-    }[regime]
-    return regime, sentence
 
 
 def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho: float = 1.0, input_scale: float = 1.0,
@@ -164,17 +160,8 @@ def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho
     bias = np.zeros(4 * H)
     bias[H:2 * H] = forget_bias
     drive = input_scale * rng.standard_normal((T, H)) @ (rng.standard_normal((4 * H, H)) / np.sqrt(H)).T + bias  # (T, 4H)
-    h, c = np.zeros((T + 1, H)), np.zeros((T + 1, H))
-    gates = {g: np.zeros((T, H)) for g in "ifgo"}
-    for t in range(T):
-        z = drive[t] + w_hh @ h[t]  # (4H,) gates stay bounded, so no clamping is needed
-        i, f, o = sigmoid(z[:H]), sigmoid(z[H:2 * H]), sigmoid(z[3 * H:])
-        g = np.tanh(z[2 * H:3 * H])
-        c[t + 1] = f * c[t] + i * g
-        h[t + 1] = o * np.tanh(c[t + 1])
-        for name, value in zip("ifgo", (i, f, g, o)):
-            gates[name][t] = value
-    path = Trajectory("lstm", w_hh, np.zeros(4 * H), h, c=c, gates=gates)
+    path = lstm_trajectory(w_hh, drive)
+    gates = path.gates
     t = sample_steps(T, points)
     blocks = {"c": (slice(H, None), slice(H, None)), "h": (slice(None, H), slice(None, H))}
     norms = product_norms(path, T - t, blocks, dtype=np.float32)  # float32 halves the 2H x 2H products' time
@@ -187,11 +174,10 @@ def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho
     spec = spectrum(dense_jacobians(path, T - 1, T)[0])
     mean_f = float(gates["f"].mean())
     sketched = sketch_step(T, 2 * H)
-    regime, explanation = _lstm_story(mean_f, float(norm_c[0]), T, rho)
     return LabResult(
-        cell="lstm", t=t, log10_norm=norm_c, log10_reference=reference, reference="cell path alone max_j ∏ f_j",
-        singular_values=spec.singular_values, eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius,
-        sigma_max=spec.sigma_max, spectrum_of="∂s_T/∂s_{T−1}", regime=regime, explanation=explanation,
+        cell="lstm", t=t, log10_norm=norm_c, log10_reference=reference, singular_values=spec.singular_values,
+        eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius, sigma_max=spec.sigma_max,
+        regime=_measured_regime(float(norm_c[0])),
         note=_notes(len(t), T, clamped_c or clamped_h or clamped_r, None, sketched), log10_norm_h=norm_h,
         mean_forget=mean_f, sketched_from=sketched)
 
