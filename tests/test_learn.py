@@ -1,6 +1,6 @@
 """The Learn pages' library side: the lab's and the cliff's figures (rnnviz/figures/lab.py, cliff.py), the lab's
-hand-over to the Train page and the cliff's windows, the Theory sections and lessons (rnnviz/curriculum.py) and their texts in
-both languages. The lab's numbers are tested in test_theory.py."""
+hand-over to the Train page and the cliff's windows, the Theory sections and lessons (rnnviz/curriculum.py), and
+their texts in both languages. The lab's numbers are tested in test_theory.py."""
 from __future__ import annotations
 
 import math
@@ -90,7 +90,7 @@ def test_extreme_settings_give_finite_labelled_plots(activation):
     assert fig.layout.yaxis.ticktext and all("10" in text or text == "1" for text in fig.layout.yaxis.ticktext)
     if activation == "identity":  # 10^1000 and 10^-1000 are no floats: drawn as their log10
         assert fig.data[0].y.max() == pytest.approx(1000, abs=1)
-        assert result.overflow_step is not None
+        assert "overflow" in result.notes
     for builder in (figs.singular_values, figs.eigenvalues):
         assert_light(builder(result))
 
@@ -121,6 +121,26 @@ def test_cliff_figures_show_log_loss_and_paths_inside_the_map():
     losses = cliff_figs.loss_along_paths({"plain": plain_loss, "clipped": clipped_loss})
     assert losses.layout.yaxis.type == "log"
     assert_light(losses)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_regime_and_caveat_the_lab_reports_has_its_text(lang):
+    """The lab decides the regime and its caveats; the page words them from these keys (ui/lab.py)."""
+    found = texts(lang)
+    results = [lab.lab_rnn(hidden=8, seq_len=20, rho=2.0, activation="sigmoid", points=None),  # the bound decides
+               lab.lab_rnn(hidden=16, seq_len=300, rho=1.5, activation="tanh", points=50),  # vanishing all the same
+               lab.lab_rnn(hidden=8, seq_len=1000, rho=10.0, activation="identity"),  # exploding, overflowed
+               lab.lab_rnn(hidden=8, seq_len=40, rho=1.0, activation="identity", points=None),  # the edge
+               lab.lab_lstm(hidden=8, seq_len=60, forget_bias=8.0, rho=0.5, points=None),
+               lab.lab_lstm(hidden=8, seq_len=1000, forget_bias=-4.0, rho=0.5)]  # values clamped
+    for result in results:
+        case = "sufficient" if result.bound_decides else result.regime
+        found[f"lab.{result.cell}_{case}"].format(product=1.0, total=0.0, T=1, forget=0.5, carousel=0.0)
+        for kind, values in result.notes.items():
+            found[f"lab.note_{kind}"].format(**values)
+    cases = {(r.cell, "sufficient" if r.bound_decides else r.regime) for r in results}
+    assert {("rnn", "sufficient"), ("rnn", "vanishing"), ("rnn", "exploding"), ("rnn", "edge")} <= cases
+    assert {kind for r in results for kind in r.notes} == {"sampled", "overflow", "clamped"}
 
 
 # --- lab helpers ------------------------------------------------------------------------------------

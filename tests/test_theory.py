@@ -1,4 +1,4 @@
-"""Theory: spectra, the lab's step Jacobians against autograd and their products, the gradient lab and Pascanu's cliff."""
+"""Theory: spectra, the lab's step Jacobians against autograd and their products, the gradient lab, Pascanu's cliff."""
 from __future__ import annotations
 
 import math
@@ -75,7 +75,8 @@ def test_the_labs_step_jacobians_match_autograd_through_torchs_cells(cell, activ
     s = torch.from_numpy(states(path))
     want = []
     for t in range(1, T + 1):
-        torch.testing.assert_close(torch_step(torch_cell, drive, s[t - 1], t), s[t], rtol=1e-12, atol=1e-12)  # PyTorch's step
+        # the lab's forward step is PyTorch's
+        torch.testing.assert_close(torch_step(torch_cell, drive, s[t - 1], t), s[t], rtol=1e-12, atol=1e-12)
         step = lambda v, t=t: torch_step(torch_cell, drive, v, t)  # noqa: E731
         want.append(torch.autograd.functional.jacobian(step, s[t - 1]).numpy())
     got = jacobians.dense_jacobians(path, 0, T)
@@ -113,16 +114,18 @@ def test_a_linear_rnn_with_orthogonal_w_hh_times_rho_has_gradient_norms_rho_to_t
     np.testing.assert_allclose(result.log10_reference, result.log10_norm, atol=1e-9)  # the bound is tight here
     np.testing.assert_allclose(result.singular_values, rho, rtol=1e-12)
     assert result.spectral_radius == pytest.approx(rho) and result.gamma == 1.0
-    assert result.regime == regime
+    assert result.regime == regime and result.bound_decides == (rho < 1)  # λ₁γ = ρ here
+    assert result.notes == {}  # every t, nothing clamped
 
 
 def test_tanh_rnn_stays_under_its_bound_and_sampling_keeps_both_ends():
     result = lab.lab_rnn(hidden=16, seq_len=300, rho=1.5, activation="tanh", points=50)
     assert result.t[0] == 0 and result.t[-1] == 300 and len(result.t) == 50
     assert (result.log10_norm <= result.log10_reference + 1e-9).all()
-    assert "evenly spaced" in result.note
+    assert result.notes == {"sampled": {"n": 50, "total": 301}}
+    assert result.regime == "vanishing" and not result.bound_decides  # λ₁γ = 1.5, yet saturation shrinks it
     sigmoid_lab = lab.lab_rnn(hidden=8, seq_len=20, rho=2.0, activation="sigmoid", points=None)
-    assert sigmoid_lab.gamma == 0.25 and sigmoid_lab.regime == "vanishing"  # 2 * 1/4 < 1
+    assert sigmoid_lab.gamma == 0.25 and sigmoid_lab.regime == "vanishing" and sigmoid_lab.bound_decides  # 2 · 1/4 < 1
 
 
 def test_lstm_lab_forget_bias_opens_the_cell_path():
@@ -132,6 +135,10 @@ def test_lstm_lab_forget_bias_opens_the_cell_path():
     assert shut.mean_forget < 0.1 and shut.regime == "vanishing"
     assert open_.log10_norm[-1] == pytest.approx(0, abs=1e-6)  # ∂c_T/∂c_T = I
     assert (open_.log10_norm >= open_.log10_reference - 1).all() and open_.log10_norm_h.shape == open_.t.shape
+    assert open_.log10_carousel == pytest.approx(60 * math.log10(open_.mean_forget))  # f̄^T
+    long_shut = lab.lab_lstm(hidden=8, seq_len=1000, forget_bias=-4.0, rho=0.5)
+    assert long_shut.log10_carousel == jacobians.LOG10_FLOOR  # f̄^1000 ≈ 10^-1500, floored like the curves
+    assert set(long_shut.notes) == {"sampled", "clamped"}
 
 
 # ---- Pascanu's cliff -----------------------------------------------------------------------------

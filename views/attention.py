@@ -5,11 +5,11 @@ import streamlit as st
 from rnnviz.figures import attention as figs
 from rnnviz.figures.common import describe_inputs
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("attention", needs="attention")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 task = trainer.task
 seq2seq = task.output == "seq2seq"
 

@@ -8,11 +8,11 @@ from rnnviz.features import order_units
 from rnnviz.figures import gates as figs
 from rnnviz.figures.common import DIVERGING, SEQUENTIAL, time_unit_heatmap
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("gates", needs="gates")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 cell = trainer.cfg.model.cell
 gates = GATES[cell]  # ("i", "f", "g", "o") or ("r", "z", "n")
 sigmoid = [g for g in gates if g not in ("g", "n")]  # in [0, 1]; g and n are tanh, in [-1, 1]

@@ -7,11 +7,11 @@ from rnnviz.figures import gradients as figs
 from rnnviz.figures.common import log_range
 from rnnviz.theory.jacobians import GAMMA
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("gradients")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 model = trainer.cfg.model
 
 

@@ -6,11 +6,11 @@ from rnnviz.features import order_units, unit_correlation
 from rnnviz.figures import hidden as figs
 from rnnviz.figures.common import time_unit_heatmap
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("hidden_states")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 bounded = trainer.cfg.model.cell != "rnn" or trainer.cfg.model.nonlinearity == "tanh"
 
 

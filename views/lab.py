@@ -22,7 +22,7 @@ with controls:
 result = (lab.rnn_result(**settings) if view == "rnn" else lab.lstm_result(**settings))
 with output:
     lab.regime(result, settings["seq_len"])
-    lab.figures(result, settings["seq_len"])
+    lab.figures(result)
 with controls:
     st.divider()
     lab.train_this(view, settings)

@@ -14,16 +14,11 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import english_labels, f32, labels_with, style, top_legend
+from .common import f32, labels_with, style, top_legend
 
 NORM_COLOURS = {"norm": "#d62728", "h": "#1f77b4", "reference": "#555"}
 CIRCLE_POINTS = 181
 DECADE_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
-
-
-def default_labels() -> dict[str, str]:
-    """The English axis titles and legend names, from rnnviz/text/en.toml [lab.fig]."""
-    return english_labels("lab.fig")
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:

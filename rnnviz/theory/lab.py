@@ -32,12 +32,17 @@ class LabResult:
     spectral_radius: float
     sigma_max: float
     regime: str  # "vanishing", "edge" or "exploding"
-    note: str  # sampling, clamping
+    # The caveats that apply, in the order a page lists them, each with the numbers its text needs:
+    #   "sampled" {n, total}  norms at n evenly spaced t of the total (t = 0..T, both ends kept)
+    #   "sketched" {k, rows}  for T − t > k, lower bounds from the product's `rows` leading directions
+    #   "overflow" {step}     the forward pass was clamped at ±STATE_CLAMP from this step on
+    #   "clamped" {}          values below 10^LOG10_FLOOR (exact zeros included) are drawn at it
+    notes: dict[str, dict]
+    bound_decides: bool = False  # rnn: λ₁γ < 1, sufficient for vanishing, so the regime follows from the bound
     gamma: float | None = None  # rnn: max |σ'|
     log10_norm_h: np.ndarray | None = None  # lstm: log10 ‖∂h_T/∂h_t‖₂ through (h, c)
     mean_forget: float | None = None  # lstm: mean forget gate over steps and units
-    overflow_step: int | None = None  # rnn: the step from which the forward pass was clamped at ±STATE_CLAMP
-    sketched_from: int | None = None  # norms for T − t beyond this are sketched lower bounds (product_norms)
+    log10_carousel: float | None = None  # lstm: log10 f̄^T, the cell path alone at the mean forget gate (floored)
 
 
 def _orthogonal(rng, n: int) -> np.ndarray:
@@ -67,23 +72,18 @@ def _measured_regime(log10_total: float) -> str:
     return "exploding" if log10_total > EDGE_DECADES else "edge"
 
 
-def _rnn_regime(bound_rate: float, log10_total: float) -> str:
-    """λ₁γ = bound_rate < 1 is sufficient for vanishing (Pascanu et al. 2013); above it, ‖∂h_T/∂h_0‖ decides."""
-    return "vanishing" if bound_rate < 1 - 1e-9 else _measured_regime(log10_total)
-
-
-def _notes(n: int, T: int, clamped: bool, overflow_step: int | None, sketched_from: int | None = None) -> str:
-    notes = []
-    if sketched_from is not None:
-        notes.append(f"for t < T − {sketched_from} the norms are estimated from the {SKETCH_ROWS} leading directions "
-                     "(a lower bound, within about 0.15 decades in tests)")
+def _notes(n: int, T: int, clamped: bool, overflow_step: int | None, sketched_from: int | None) -> dict[str, dict]:
+    """LabResult.notes for n points of the T + 1 steps."""
+    notes = {}
     if n < T + 1:
-        notes.append(f"norms computed at {n} evenly spaced steps of the {T + 1} (t = 0..T, both ends kept)")
+        notes["sampled"] = {"n": n, "total": T + 1}
+    if sketched_from is not None:
+        notes["sketched"] = {"k": sketched_from, "rows": SKETCH_ROWS}
     if overflow_step is not None:
-        notes.append(f"the forward pass overflowed: pre-activations clamped to ±{STATE_CLAMP:.0e} from step {overflow_step}")
+        notes["overflow"] = {"step": overflow_step}
     if clamped:
-        notes.append(f"values below 1e{LOG10_FLOOR:.0f} (exact zeros included) shown as 1e{LOG10_FLOOR:.0f}")
-    return "; ".join(notes)
+        notes["clamped"] = {}
+    return notes
 
 
 def rnn_trajectory(w_hh: np.ndarray, drive: np.ndarray, activation: str) -> tuple[Trajectory, int | None]:
@@ -138,13 +138,13 @@ def lab_rnn(hidden: int = 64, seq_len: int = 100, rho: float = 1.0, activation: 
     spec, gamma = spectrum(w_hh), GAMMA[activation]
     with np.errstate(divide="ignore"):
         bound, clamped_bound = clamp_log10((seq_len - t) * np.log10(spec.sigma_max * gamma))
-    sketched = sketch_step(seq_len, hidden)
+    bound_decides = spec.sigma_max * gamma < 1 - 1e-9  # sufficient for vanishing (Pascanu et al. 2013)
     return LabResult(
         cell="rnn", t=t, log10_norm=norm, log10_reference=bound, singular_values=spec.singular_values,
         eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius, sigma_max=spec.sigma_max,
-        regime=_rnn_regime(spec.sigma_max * gamma, float(norm[0])),
-        note=_notes(len(t), seq_len, clamped or clamped_bound, overflow_step, sketched), gamma=gamma,
-        overflow_step=overflow_step, sketched_from=sketched)
+        regime="vanishing" if bound_decides else _measured_regime(float(norm[0])),
+        notes=_notes(len(t), seq_len, clamped or clamped_bound, overflow_step, sketch_step(seq_len, hidden)),
+        bound_decides=bound_decides, gamma=gamma)
 
 
 def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho: float = 1.0, input_scale: float = 1.0,
@@ -173,13 +173,13 @@ def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho
     reference, clamped_r = clamp_log10(tail.max(axis=1)[t])
     spec = spectrum(dense_jacobians(path, T - 1, T)[0])
     mean_f = float(gates["f"].mean())
-    sketched = sketch_step(T, 2 * H)
+    carousel = max(T * np.log10(mean_f), LOG10_FLOOR) if mean_f > 0 else LOG10_FLOOR
     return LabResult(
         cell="lstm", t=t, log10_norm=norm_c, log10_reference=reference, singular_values=spec.singular_values,
         eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius, sigma_max=spec.sigma_max,
         regime=_measured_regime(float(norm_c[0])),
-        note=_notes(len(t), T, clamped_c or clamped_h or clamped_r, None, sketched), log10_norm_h=norm_h,
-        mean_forget=mean_f, sketched_from=sketched)
+        notes=_notes(len(t), T, clamped_c or clamped_h or clamped_r, None, sketch_step(T, 2 * H)),
+        log10_norm_h=norm_h, mean_forget=mean_f, log10_carousel=float(carousel))
 
 
 def train_options(cell: str, hidden: int, seq_len: int, rho: float, activation: str = "tanh",

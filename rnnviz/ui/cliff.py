@@ -6,8 +6,8 @@ import streamlit as st
 
 from ..figures import cliff as figs
 from ..theory import cliff
-from .i18n import t
-from .lab import fig_labels, slider
+from .i18n import fig_labels, t
+from .lab import slider
 
 LR_OPTIONS = (0.01, 0.03, 0.1, 0.3)
 STEP_OPTIONS = (20, 50, 100, 200)
@@ -38,7 +38,7 @@ def controls() -> dict:
 def view(c: dict) -> None:
     data = scene(c["w0"], c["b0"], c["lr"], c["steps"], c["clip"])
     shown = ("plain", "clipped") if c["clipping"] else ("plain",)
-    L = fig_labels()
+    L = fig_labels("lab.fig")
     st.plotly_chart(figs.loss_map(data["ws"], data["bs"], data["surface"], {k: data["paths"][k] for k in shown},
                                   start=(c["w0"], c["b0"]), labels=L, title=t("lab.fig_cliff_title")),
                     width="stretch")

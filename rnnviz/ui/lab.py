@@ -12,10 +12,10 @@ import streamlit as st
 
 from ..figures import lab as figs
 from ..figures.common import note
-from ..theory.jacobians import GAMMA, LOG10_FLOOR, SKETCH_ROWS
+from ..theory.jacobians import GAMMA
 from ..theory.lab import LabResult, lab_lstm, lab_rnn, train_options
 from .controls import load_options
-from .i18n import lang, t, texts
+from .i18n import fig_labels, t
 
 HIDDEN = (4, 8, 16, 32, 64, 128, 256)
 LSTM_HIDDEN = HIDDEN[:-1]  # an LSTM's state (h, c) has 2H numbers: H = 128 is as big as the RNN's 256
@@ -25,12 +25,6 @@ INPUT_SCALE = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 FORGET_BIAS = tuple(float(b) for b in np.arange(-4.0, 8.5, 0.5))
 VIEWS = ("rnn", "lstm", "cliff")
 REGIME_COLOUR = {"vanishing": "blue", "edge": "green", "exploding": "red"}
-
-
-def fig_labels() -> dict[str, str]:
-    """The figures' axis titles and legend names in the reader's language (the [lab.fig] table)."""
-    prefix = "lab.fig."
-    return {k[len(prefix):]: v for k, v in texts(lang()).items() if k.startswith(prefix)}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -81,39 +75,26 @@ def lstm_controls() -> dict:
 
 
 def regime(result: LabResult, seq_len: int) -> None:
-    """The regime as a large coloured word, and why in one or two sentences."""
+    """The regime the lab found, as a large coloured word, and why in one or two sentences."""
     total = float(result.log10_norm[0])
     st.markdown(f"### :{REGIME_COLOUR[result.regime]}[{t(f'lab.regime_{result.regime}')}]")
     if result.cell == "rnn":
-        product = result.sigma_max * result.gamma
-        case = "sufficient" if product < 1 - 1e-9 else {"exploding": "exploding", "vanishing": "anyway",
-                                                        "edge": "edge"}[result.regime]
-        st.markdown(t(f"lab.rnn_{case}", product=product, total=total, T=seq_len))
+        case = "sufficient" if result.bound_decides else result.regime
+        st.markdown(t(f"lab.rnn_{case}", product=result.sigma_max * result.gamma, total=total, T=seq_len))
     else:
-        carousel = seq_len * np.log10(result.mean_forget) if result.mean_forget > 0 else LOG10_FLOOR
         st.markdown(t(f"lab.lstm_{result.regime}", forget=result.mean_forget, total=total, T=seq_len,
-                      carousel=max(carousel, LOG10_FLOOR)))
+                      carousel=result.log10_carousel))
 
 
-def notes(result: LabResult, seq_len: int) -> str:
+def notes(result: LabResult) -> str:
     """The result's caveats (sampling, sketching, overflow, clamping) in the reader's language."""
-    parts = []
-    if len(result.t) < seq_len + 1:
-        parts.append(t("lab.note_sampled", n=len(result.t), total=seq_len + 1))
-    if result.sketched_from is not None:
-        parts.append(t("lab.note_sketched", k=result.sketched_from, rows=SKETCH_ROWS))
-    if result.overflow_step is not None:
-        parts.append(t("lab.note_overflow", step=result.overflow_step))
-    curves = [result.log10_norm, result.log10_reference] + ([result.log10_norm_h] if result.cell == "lstm" else [])
-    if any((c <= LOG10_FLOOR).any() for c in curves):
-        parts.append(t("lab.note_clamped"))
-    return " · ".join(parts)
+    return " · ".join(t(f"lab.note_{kind}", **values) for kind, values in result.notes.items())
 
 
-def figures(result: LabResult, seq_len: int) -> None:
-    L, lstm = fig_labels(), result.cell == "lstm"
+def figures(result: LabResult) -> None:
+    L, lstm = fig_labels("lab.fig"), result.cell == "lstm"
     fig = figs.gradient_norms(result, labels=L, title=t("lab.fig_norms_title_lstm" if lstm else "lab.fig_norms_title"))
-    caveats = notes(result, seq_len)
+    caveats = notes(result)
     if caveats:
         fig = note(fig, caveats)
         fig.update_layout(margin=dict(b=90))
