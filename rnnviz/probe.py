@@ -1,6 +1,7 @@
 """Exact probes: run the unrolled twin of a model on a small batch and record named arrays.
 
-A Trace holds numpy float32 arrays, batch first, under the names of DESIGN.md:
+A Trace holds numpy float32 arrays, batch first, under these names (the Look-inside pages read them, and
+`python -m rnnviz probe` writes them to its .npz file):
     x, y, mask        the inputs (B, T, F) or ids (B, T), targets, padding mask where the task pads
     pred              the model's output in the target's terms: values, or class probabilities
     loss              the probe batch's mean loss (0-d)
@@ -95,7 +96,7 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
 
 def summarize(trace: Trace, model: SeqModel) -> dict:
     """Small per-probe curves kept for the whole run (full Traces are thinned):
-    grad.* -> (T,) mean over the batch of ||dL/ds_t||; gate.*.f/z -> (T,) mean over batch and units;
+    grad.* -> (T,) mean over the batch of ||dL/ds_t||;
     sat.{name} -> (2, H) fraction of steps each unit's gate is below 0.1 / above 0.9;
     sigma_max.{prefix}{l} -> largest singular value of that layer's W_hh."""
     out: dict = {"step": trace.step, "loss": float(trace["loss"])}
@@ -107,7 +108,6 @@ def summarize(trace: Trace, model: SeqModel) -> dict:
         elif name.removeprefix("dec.").startswith("gate."):
             g = (a + 1) / 2 if name.endswith((".g", ".n")) else a  # tanh gates mapped to [0, 1] like sigmoid ones
             out[f"sat.{name}"] = np.stack([(g < 0.1).mean(axis=(0, 1)), (g > 0.9).mean(axis=(0, 1))]).astype(np.float32)
-            out[f"mean.{name}"] = a.mean(axis=(0, 2))  # (T,)
     for prefix, stack in model.recurrent_stacks().items():
         for layer in range(model.cfg.layers):
             w = getattr(stack, f"weight_hh_l{layer}").detach().cpu().float()

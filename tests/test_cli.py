@@ -1,5 +1,5 @@
-"""The CLI end to end on tiny settings: train writes the contracted run.json, probe writes the DESIGN names,
-and every bad option exits 2 with one line and no traceback."""
+"""The CLI end to end on tiny settings: train writes the contracted run.json, probe writes the Trace's names
+(rnnviz/probe.py), and every bad option exits 2 with one line and no traceback."""
 from __future__ import annotations
 
 import json

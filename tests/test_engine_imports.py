@@ -7,7 +7,8 @@ import sys
 
 from conftest import ROOT
 
-ENGINE = ["config", "cells", "models", "attention", "tasks", "probe", "train", "runs", "theory", "bench", "presets", "__main__"]
+ENGINE = ["config", "cells", "models", "attention", "tasks", "probe", "train", "runs", "theory.jacobians", "theory.lab",
+          "theory.cliff", "curriculum", "bench", "presets", "__main__"]
 BLOCKED = ["streamlit", "plotly", "pandas", "scipy", "matplotlib"]
 
 SCRIPT = f"""

@@ -140,7 +140,7 @@ def test_chart_data_as_csv():
 
 def test_training_figures_speak_the_pages_language():
     """A page passes its labels (here made up): no English title or legend name is left in any figure."""
-    labels = {key: f"<{key}>" for key in figs.default_labels()}
+    labels = {key: f"<{key}>" for key in common.english_labels("run.fig")}
     labels["thinned"] = "<{steps}/{points}>"
     n = 10 * common.MAX_POINTS
     step, ones = np.arange(1, n + 1), np.ones(n)

@@ -1,5 +1,6 @@
-"""The Learn pages' library side: the lab figures (rnnviz/figures/lab.py), the lab helpers, lesson and theory
-data (rnnviz/learn.py) and their texts in both languages. The lab's numbers are tested in test_theory.py."""
+"""The Learn pages' library side: the lab's and the cliff's figures (rnnviz/figures/lab.py, cliff.py), the lab's
+hand-over to the Train page and the cliff's windows, the Theory sections and lessons (rnnviz/curriculum.py), and
+their texts in both languages. The lab's numbers are tested in test_theory.py."""
 from __future__ import annotations
 
 import math
@@ -10,10 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from rnnviz import learn, theory
+from rnnviz import curriculum
+from rnnviz.figures import cliff as cliff_figs
 from rnnviz.figures import lab as figs
 from rnnviz.presets import PRESETS
 from rnnviz.tasks import resolve_config
+from rnnviz.theory import cliff, lab
 
 LANGS = ("en", "zh")
 MY_TABLES = ("lab", "theory", "lessons")
@@ -61,7 +64,7 @@ def test_power_ticks_are_whole_decades_within_the_range():
 
 
 def test_rnn_norms_figure_draws_the_norm_and_the_bound_in_log10():
-    result = theory.lab_rnn(hidden=8, seq_len=30, rho=0.5, activation="identity", points=None)
+    result = lab.lab_rnn(hidden=8, seq_len=30, rho=0.5, activation="identity", points=None)
     fig = figs.gradient_norms(result, title="t")
     assert [trace.name for trace in fig.data] == ["‖∂h_T/∂h_t‖", "bound (λ₁γ)^(T−t)"]
     norm, bound = fig.data[0].y, fig.data[1].y
@@ -73,7 +76,7 @@ def test_rnn_norms_figure_draws_the_norm_and_the_bound_in_log10():
 
 
 def test_lstm_norms_figure_has_cell_path_h_path_and_forget_product():
-    result = theory.lab_lstm(hidden=6, seq_len=20, forget_bias=2.0, points=None)
+    result = lab.lab_lstm(hidden=6, seq_len=20, forget_bias=2.0, points=None)
     fig = figs.gradient_norms(result, labels={"cell_path": "c", "h_path": "h", "forget_product": "f"})
     assert [trace.name for trace in fig.data] == ["c", "h", "f"]
     assert_light(fig)
@@ -81,19 +84,19 @@ def test_lstm_norms_figure_has_cell_path_h_path_and_forget_product():
 
 @pytest.mark.parametrize("activation", ["identity", "relu", "tanh"])
 def test_extreme_settings_give_finite_labelled_plots(activation):
-    result = theory.lab_rnn(hidden=8, seq_len=1000, rho=10.0, activation=activation)
+    result = lab.lab_rnn(hidden=8, seq_len=1000, rho=10.0, activation=activation)
     fig = figs.gradient_norms(result)
     assert_light(fig)
     assert fig.layout.yaxis.ticktext and all("10" in text or text == "1" for text in fig.layout.yaxis.ticktext)
     if activation == "identity":  # 10^1000 and 10^-1000 are no floats: drawn as their log10
         assert fig.data[0].y.max() == pytest.approx(1000, abs=1)
-        assert result.overflow_step is not None
+        assert "overflow" in result.notes
     for builder in (figs.singular_values, figs.eigenvalues):
         assert_light(builder(result))
 
 
 def test_spectrum_figures_mark_the_threshold_one_over_gamma():
-    result = theory.lab_rnn(hidden=8, seq_len=10, rho=2.0, activation="sigmoid", points=None)
+    result = lab.lab_rnn(hidden=8, seq_len=10, rho=2.0, activation="sigmoid", points=None)
     sv = figs.singular_values(result)
     assert sv.layout.shapes[0].y0 == pytest.approx(4.0)  # 1/γ for sigmoid
     np.testing.assert_allclose(sv.data[0].y, 2.0, rtol=1e-5)  # orthogonal × ρ: every σ_i = ρ
@@ -104,61 +107,81 @@ def test_spectrum_figures_mark_the_threshold_one_over_gamma():
 
 
 def test_cliff_figures_show_log_loss_and_paths_inside_the_map():
-    plain, plain_loss = theory.cliff_descent(clip=None)
-    clipped, clipped_loss = theory.cliff_descent(clip=1.0)
-    ws, bs = learn.cliff_axes([plain, clipped], n=41)
-    loss = theory.cliff_loss(ws[None, :], bs[:, None])
-    fig = figs.cliff_surface(ws, bs, loss, {"plain": plain, "clipped": clipped}, start=theory.CLIFF_START)
+    plain, plain_loss = cliff.descent(clip=None)
+    clipped, clipped_loss = cliff.descent(clip=1.0)
+    ws, bs = cliff.axes([plain, clipped], n=41)
+    loss = cliff.loss(ws[None, :], bs[:, None])
+    fig = cliff_figs.loss_map(ws, bs, loss, {"plain": plain, "clipped": clipped}, start=cliff.START)
     heat = fig.data[0]
-    assert heat.z.shape == (41, 41) and heat.z.min() >= math.log10(figs.LOSS_FLOOR)
+    assert heat.z.shape == (41, 41) and heat.z.min() >= math.log10(cliff_figs.LOSS_FLOOR)
     for trace in [trace for trace in fig.data if trace.name in ("plain gradient descent", "clipped at norm 1")]:
         assert ws[0] <= trace.x.min() and trace.x.max() <= ws[-1]
         assert bs[0] <= trace.y.min() and trace.y.max() <= bs[-1]
     assert_light(fig)
-    losses = figs.cliff_losses({"plain": plain_loss, "clipped": clipped_loss})
+    losses = cliff_figs.loss_along_paths({"plain": plain_loss, "clipped": clipped_loss})
     assert losses.layout.yaxis.type == "log"
     assert_light(losses)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_regime_and_caveat_the_lab_reports_has_its_text(lang):
+    """The lab decides the regime and its caveats; the page words them from these keys (ui/lab.py)."""
+    found = texts(lang)
+    results = [lab.lab_rnn(hidden=8, seq_len=20, rho=2.0, activation="sigmoid", points=None),  # the bound decides
+               lab.lab_rnn(hidden=16, seq_len=300, rho=1.5, activation="tanh", points=50),  # vanishing all the same
+               lab.lab_rnn(hidden=8, seq_len=1000, rho=10.0, activation="identity"),  # exploding, overflowed
+               lab.lab_rnn(hidden=8, seq_len=40, rho=1.0, activation="identity", points=None),  # the edge
+               lab.lab_lstm(hidden=8, seq_len=60, forget_bias=8.0, rho=0.5, points=None),
+               lab.lab_lstm(hidden=8, seq_len=1000, forget_bias=-4.0, rho=0.5)]  # values clamped
+    for result in results:
+        case = "sufficient" if result.bound_decides else result.regime
+        found[f"lab.{result.cell}_{case}"].format(product=1.0, total=0.0, T=1, forget=0.5, carousel=0.0)
+        for kind, values in result.notes.items():
+            found[f"lab.note_{kind}"].format(**values)
+    cases = {(r.cell, "sufficient" if r.bound_decides else r.regime) for r in results}
+    assert {("rnn", "sufficient"), ("rnn", "vanishing"), ("rnn", "exploding"), ("rnn", "edge")} <= cases
+    assert {kind for r in results for kind in r.notes} == {"sampled", "overflow", "clamped"}
 
 
 # --- lab helpers ------------------------------------------------------------------------------------
 
 
 def test_train_this_maps_the_lab_setting_to_a_valid_config():
-    cfg = resolve_config(learn.train_options("rnn", 32, 100, 1.25, "relu"))
+    cfg = resolve_config(lab.train_options("rnn", 32, 100, 1.25, "relu"))
     assert (cfg.task.name, cfg.model.cell, cfg.model.nonlinearity) == ("adding", "rnn", "relu")
     assert (cfg.model.hidden, cfg.task.seq_len, cfg.model.init, cfg.model.init_gain) == (32, 100, "orthogonal", 1.25)
-    cfg = resolve_config(learn.train_options("lstm", 128, 1000, 10.0, forget_bias=-4.0))
+    cfg = resolve_config(lab.train_options("lstm", 128, 1000, 10.0, forget_bias=-4.0))
     assert (cfg.model.cell, cfg.model.forget_bias, cfg.model.init_gain) == ("lstm", -4.0, 10.0)
     with pytest.raises(ValueError, match="tanh or relu"):
-        learn.train_options("rnn", 8, 10, 1.0, "sigmoid")
+        lab.train_options("rnn", 8, 10, 1.0, "sigmoid")
 
 
 def test_the_wall_is_where_the_gradient_is_steepest():
-    b = learn.cliff_wall(theory.CLIFF_START[0])
-    assert b == pytest.approx(theory.CLIFF_START[1], abs=0.002)
-    assert np.hypot(*theory.cliff_grad(theory.CLIFF_START[0], b)) > 50
+    b = cliff.wall(cliff.START[0])
+    assert b == pytest.approx(cliff.START[1], abs=0.002)
+    assert np.hypot(*cliff.gradient(cliff.START[0], b)) > 50
 
 
 def test_cliff_axes_cover_the_usual_window_and_the_paths_within_reach():
-    ws, bs = learn.cliff_axes([np.array([[4.0, -2.0], [8.3, 4.3]])])
-    assert ws[0] == theory.CLIFF_GRID["w"][0] and ws[-1] == pytest.approx(8.8)
-    assert bs[0] == theory.CLIFF_GRID["b"][0] and bs[-1] == pytest.approx(4.8)
-    ws, bs = learn.cliff_axes([np.array([[1e6, -1e6], [np.nan, 0.0]])])
-    assert (ws[-1], bs[0]) == (learn.CLIFF_REACH["w"][1], learn.CLIFF_REACH["b"][0])
+    ws, bs = cliff.axes([np.array([[4.0, -2.0], [8.3, 4.3]])])
+    assert ws[0] == cliff.GRID["w"][0] and ws[-1] == pytest.approx(8.8)
+    assert bs[0] == cliff.GRID["b"][0] and bs[-1] == pytest.approx(4.8)
+    ws, bs = cliff.axes([np.array([[1e6, -1e6], [np.nan, 0.0]])])
+    assert (ws[-1], bs[0]) == (cliff.REACH["w"][1], cliff.REACH["b"][0])
 
 
 # --- lessons and theory data ---------------------------------------------------------------------------
 
 
 def test_lessons_refer_to_presets_pages_and_lab_settings_that_exist():
-    from rnnviz.ui import lab  # the lab's widget keys and their values
+    from rnnviz.ui import lab as page  # the lab's widget keys and their values
 
-    options = {"view": lab.VIEWS, "lab_T": lab.SEQ_LEN, "lab_rho": lab.RHO, "lab_in": lab.INPUT_SCALE,
-               "lstm_bf": lab.FORGET_BIAS}
+    options = {"view": page.VIEWS, "lab_T": page.SEQ_LEN, "lab_rho": page.RHO, "lab_in": page.INPUT_SCALE,
+               "lstm_bf": page.FORGET_BIAS}
     pages = {p.stem for p in (ROOT / "views").glob("*.py")}
-    steps = [s for item in learn.LESSONS for s in item.steps]
-    links = [link for section in learn.THEORY for link in section.links]
-    assert len(learn.LESSONS) >= 6
+    steps = [s for item in curriculum.LESSONS for s in item.steps]
+    links = [link for section in curriculum.THEORY_SECTIONS for link in section.links]
+    assert len(curriculum.LESSONS) >= 6
     for thing in steps + links:
         assert thing.page is None or thing.page in pages
         assert thing.preset is None or thing.preset in PRESETS
@@ -171,7 +194,7 @@ def test_lessons_refer_to_presets_pages_and_lab_settings_that_exist():
 
 
 def test_lesson_two_is_the_adding_task_as_t_grows():
-    presets = [s.preset for s in learn.lesson("vanishing").steps if s.preset]
+    presets = [s.preset for s in curriculum.lesson("vanishing").steps if s.preset]
     cfgs = [PRESETS[p].config() for p in presets]
     assert [c.task.seq_len for c in cfgs] == [10, 50, 100]
     assert all(c.task.name == "adding" and PRESETS[p].compare == ("rnn", "lstm", "gru") for p, c in zip(presets, cfgs))
@@ -180,7 +203,7 @@ def test_lesson_two_is_the_adding_task_as_t_grows():
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_learn_text_exists(lang):
     found = texts(lang)
-    missing = [k for k in learn.text_keys() if not found.get(k)]
+    missing = [k for k in curriculum.text_keys() if not found.get(k)]
     assert not missing
 
 

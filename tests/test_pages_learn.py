@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from rnnviz.learn import LESSONS, THEORY
+from rnnviz.curriculum import LESSONS, THEORY_SECTIONS
 from rnnviz.presets import PRESETS
 from rnnviz.ui.i18n import LANG_KEY
 from rnnviz.ui.state import KEY
@@ -111,8 +111,8 @@ def test_cliff_start_snaps_to_the_wall():
 @pytest.mark.parametrize("lang", LANGS)
 def test_theory_page_has_every_section_and_equation(lang):
     at = page("theory", lang)
-    assert len(at.header) == len(THEORY) + 1  # and the applications
-    assert len(at.latex) == sum(len(s.equations) for s in THEORY)
+    assert len(at.header) == len(THEORY_SECTIONS) + 1  # and the applications
+    assert len(at.latex) == sum(len(s.equations) for s in THEORY_SECTIONS)
 
 
 def test_theory_buttons_load_their_presets(started):

@@ -15,7 +15,7 @@ GATE_NAMES = {"rnn": "", "lstm": "ifgo", "gru": "rzn"}
 
 
 def expected_names(cell: str, layers: int, prefix: str = "") -> set[str]:
-    """Per-layer names of DESIGN.md's Trace for one recurrent stack (prefix "dec." for a decoder)."""
+    """The per-layer names a Trace holds for one recurrent stack (rnnviz/probe.py; prefix "dec." for a decoder)."""
     names = set()
     for l in range(layers):
         names |= {f"{prefix}h.{l}", f"grad.{prefix}h.{l}"}
@@ -135,6 +135,6 @@ def test_summarize_keeps_small_curves():
     s = summarize(trace, make_twin(model))
     assert s["step"] == 7 and s["loss"] == pytest.approx(float(trace["loss"]))
     np.testing.assert_allclose(s["grad.h.1"], np.linalg.norm(trace["grad.h.1"], axis=-1).mean(0), rtol=1e-6)
-    assert s["sat.gate.0.f"].shape == (2, 4) and s["mean.gate.1.o"].shape == (6,)
+    assert s["sat.gate.0.f"].shape == (2, 4)
     sigma = torch.linalg.matrix_norm(model.rnn.weight_hh_l1.detach(), ord=2).item()
     assert s["sigma_max.1"] == pytest.approx(sigma, rel=1e-5)

@@ -2,13 +2,14 @@
 on each word of a sentence next to the prediction."""
 import streamlit as st
 
-from rnnviz.figures import inside
+from rnnviz.figures import attention as figs
+from rnnviz.figures.common import describe_inputs
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("attention", needs="attention")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 task = trainer.task
 seq2seq = task.output == "seq2seq"
 
@@ -29,9 +30,9 @@ def matrices(view):
     steps = inspect.spread_steps(view.snap.trace_steps, view.step)
     mats = [(tr.step, tr["attn"][view.example]) for tr in map(trainer.trace_at, steps)]
     x, y = view.trace["x"][view.example], view.trace["y"][view.example]
-    in_tokens = inside.describe_inputs(x, task.in_vocab)
-    out_tokens = inside.describe_inputs(y, task.out_vocab)
-    inspect.show("attn-matrix", (view.example, *steps), lambda: inside.attention_steps(
+    in_tokens = describe_inputs(x, task.in_vocab)
+    out_tokens = describe_inputs(y, task.out_vocab)
+    inspect.show("attn-matrix", (view.example, *steps), lambda: figs.attention_steps(
         mats, in_tokens=in_tokens, out_tokens=out_tokens, labels=L, height=420,
         title=t("attention.matrix_title", example=view.example + 1)), data=lambda: {"attn[out, in]": mats[-1][1]})
 
@@ -43,10 +44,10 @@ def pooling(view):
     rows, names = [], []
     for b in range(trace["x"].shape[0]):
         keep = trace["mask"][b] if "mask" in trace else slice(None)  # drop the padding
-        words = inside.describe_inputs(trace["x"][b][keep], task.in_vocab)
+        words = describe_inputs(trace["x"][b][keep], task.in_vocab)
         rows.append((words if tokens_in else [""] * len(words), trace["attn"][b, 0][keep]))
         names.append(prediction(trace["pred"][b], trace["y"][b]))
-    inspect.show("attn-pool", (view.step,), lambda: inside.attention_sentences(
+    inspect.show("attn-pool", (view.step,), lambda: figs.attention_sentences(
         rows, names, labels=L, title=t("attention.pooling_title", step=view.step)),
         data=lambda: {"attn[example, t]": trace["attn"][:, 0]})
 

@@ -5,13 +5,14 @@ import streamlit as st
 
 from rnnviz.cells import GATES
 from rnnviz.features import order_units
-from rnnviz.figures import inside
+from rnnviz.figures import gates as figs
+from rnnviz.figures.common import DIVERGING, SEQUENTIAL, time_unit_heatmap
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("gates", needs="gates")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 cell = trainer.cfg.model.cell
 gates = GATES[cell]  # ("i", "f", "g", "o") or ("r", "z", "n")
 sigmoid = [g for g in gates if g not in ("g", "n")]  # in [0, 1]; g and n are tanh, in [-1, 1]
@@ -28,9 +29,9 @@ def draw():
     st.subheader(t("gates.heat_title", step=view.step, example=view.example + 1))
     columns = st.columns(2)
     for k, gate in enumerate(gates):
-        zrange, scale = ((0.0, 1.0), inside.SEQUENTIAL) if gate in sigmoid else ((-1.0, 1.0), inside.DIVERGING)
+        zrange, scale = ((0.0, 1.0), SEQUENTIAL) if gate in sigmoid else ((-1.0, 1.0), DIVERGING)
         with columns[k % 2]:
-            inspect.show(f"gate-{gate}", view.key, lambda: inside.time_unit_heatmap(
+            inspect.show(f"gate-{gate}", view.key, lambda: time_unit_heatmap(
                 view.array("gate", gate), inputs=view.inputs(), order=order, zrange=zrange, colorscale=scale,
                 value_name=gate, unit_title=t("gates.units_by_variance"), title=t(f"gates.name_{gate}"),
                 max_units=GATE_UNITS, height=360, labels=L), data=lambda gate=gate: {f"{gate}[t, unit]": view.array("gate", gate)})
@@ -39,7 +40,7 @@ def draw():
     st.markdown(t(f"gates.carry_{cell}"))
     grads = {f"‖∂L/∂{kind}_t‖": np.linalg.norm(g, axis=-1)  # (T,) for the picked example
              for kind in ("c", "h") if (g := view.array("grad." + kind)) is not None}
-    inspect.show("gate-carry", view.key, lambda: inside.gate_and_gradient(
+    inspect.show("gate-carry", view.key, lambda: figs.gate_and_gradient(
         view.array("gate", carry), grads, gate_name=carry, labels=L,
         title=t("gates.carry_figure", step=view.step, example=view.example + 1)),
         data=lambda: {f"mean {carry}": view.array("gate", carry).mean(axis=1), **grads})
@@ -48,11 +49,11 @@ def draw():
     st.markdown(t("gates.saturation_intro"))
     shown = inspect.spread_steps([p["step"] for p in view.snap.probes], view.step, n=3)
     sat = {g: [(s, view.summary(s)["sat." + view.name("gate", g)]) for s in shown] for g in sigmoid}
-    inspect.show("gate-sat", (*shown, view.prefix, view.layer), lambda: inside.saturation_scatter(sat, labels=L),
+    inspect.show("gate-sat", (*shown, view.prefix, view.layer), lambda: figs.saturation_scatter(sat, labels=L),
                  data=lambda: {f"{g} {side} step {s}": v[k] for g in sat for s, v in sat[g] for k, side in enumerate(("<0.1", ">0.9"))})
     probes = view.snap.probes
     history = {g: np.stack([p["sat." + view.name("gate", g)] for p in probes]) for g in sigmoid}
-    inspect.show("gate-sat-history", (len(probes), view.prefix, view.layer), lambda: inside.saturation_over_training(
+    inspect.show("gate-sat-history", (len(probes), view.prefix, view.layer), lambda: figs.saturation_over_training(
         [p["step"] for p in probes], history, labels=L, title=t("gates.saturation_history")))
 
 

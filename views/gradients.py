@@ -3,14 +3,15 @@ heatmap, and every parameter's gradient norm with clipping and non-finite stops.
 import numpy as np
 import streamlit as st
 
-from rnnviz.figures import inside
-from rnnviz.theory import GAMMA
+from rnnviz.figures import gradients as figs
+from rnnviz.figures.common import log_range
+from rnnviz.theory.jacobians import GAMMA
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("gradients")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 model = trainer.cfg.model
 
 
@@ -33,8 +34,8 @@ def draw():
                     + " " + t("gradients.bound_below" if rate < 1 else "gradients.bound_above"))
     else:
         st.markdown(t(f"gradients.bound_{model.cell}"))
-    y_range = inside.log_range([p[name] for p in probes for name in names.values()])
-    inspect.show("grad-curve", (len(probes), *view.key), lambda: inside.gradient_through_time(
+    y_range = log_range([p[name] for p in probes for name in names.values()])
+    inspect.show("grad-curve", (len(probes), *view.key), lambda: figs.gradient_through_time(
         curves, rate=rate, y_range=y_range, labels=L, title=t("gradients.curve_title", step=view.step)),
         data=lambda: curves)
 
@@ -43,14 +44,14 @@ def draw():
     for kind, col in zip(kinds, st.columns(len(kinds))):
         with col:
             norms = np.stack([p[names[kind]] for p in probes])  # (P, T)
-            inspect.show(f"grad-heat-{kind}", (len(probes), view.prefix, view.layer), lambda: inside.gradient_heatmap(
+            inspect.show(f"grad-heat-{kind}", (len(probes), view.prefix, view.layer), lambda: figs.gradient_heatmap(
                 [p["step"] for p in probes], norms, value_name=f"log₁₀ ‖∂L/∂{kind}_t‖", labels=L,
                 title=t("gradients.heat_figure", state=kind)), data=lambda kind=kind, norms=norms: {f"{names[kind]}[probe, t]": norms})
 
     st.subheader(t("gradients.params_title"))
     h = snap.history
     stopped = snap.step if snap.status.reason == "non_finite" else None
-    inspect.show("grad-params", (snap.step,), lambda: inside.parameter_gradients(
+    inspect.show("grad-params", (snap.step,), lambda: figs.parameter_gradients(
         h["step"], h["param_norms"], clipped=h["clipped"], grad_norm=h["grad_norm"], clip=trainer.cfg.train.clip,
         stopped_at=stopped, labels=L), data=lambda: {"step": h["step"], "grad_norm": h["grad_norm"], **h["param_norms"]})
 

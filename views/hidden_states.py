@@ -3,13 +3,14 @@ import numpy as np
 import streamlit as st
 
 from rnnviz.features import order_units, unit_correlation
-from rnnviz.figures import inside
+from rnnviz.figures import hidden as figs
+from rnnviz.figures.common import time_unit_heatmap
 from rnnviz.ui import inspect
-from rnnviz.ui.i18n import t
+from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("hidden_states")
-L = inspect.fig_labels()
+L = fig_labels("inspect.fig")
 bounded = trainer.cfg.model.cell != "rnn" or trainer.cfg.model.nonlinearity == "tanh"
 
 
@@ -29,7 +30,7 @@ def draw():
     by = t(f"hidden_states.sort_{sort}") if sort in ("variance", "index") else inspect.signal_label(sort)
     for kind, col in zip(kinds, st.columns(len(kinds))):
         with col:
-            inspect.show(f"hs-{kind}", (sort, view.snap.trace_steps[-1], *view.key), lambda: inside.time_unit_heatmap(
+            inspect.show(f"hs-{kind}", (sort, view.snap.trace_steps[-1], *view.key), lambda: time_unit_heatmap(
                 view.array(kind), inputs=view.inputs(), order=order, value_name=kind, labels=L,
                 zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h"),
                 unit_title=t("hidden_states.units_by", order=by),
@@ -57,7 +58,7 @@ def coloured_text(view, signals):
         r = unit_correlation(states.reshape(B * T, H), signals[feature].reshape(-1))
         best = int(np.argmax(np.abs(r)))
         label = inspect.signal_label(feature)
-        inspect.show("hs-rank", (kind, feature, *view.key), lambda: inside.unit_ranking(
+        inspect.show("hs-rank", (kind, feature, *view.key), lambda: figs.unit_ranking(
             r, feature=label, labels=L, title=t("hidden_states.ranking_title", feature=label, state=kind)),
             data=lambda: {"unit": np.arange(H), "r": r})
     unit = st.selectbox(t("hidden_states.unit"), [-1, *range(H)], key="hs_unit",
@@ -66,7 +67,7 @@ def coloured_text(view, signals):
     vocab, x = view.trainer.task.in_vocab, view.trace["x"]
     examples = [([vocab[int(i)] for i in x[b]], states[b, :, unit]) for b in range(B)]
     width = 64 if view.trainer.cfg.task.name == "charlm" else T
-    inspect.show("hs-text", (kind, unit, view.snap.trace_steps[-1], *view.key), lambda: inside.text_heatmap(
+    inspect.show("hs-text", (kind, unit, view.snap.trace_steps[-1], *view.key), lambda: figs.text_heatmap(
         examples, zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h", unit),
         width=width, value_name=f"{kind}[u{unit}]", labels=L,
         title=t("hidden_states.text_figure", unit=unit, state=kind, step=view.step)),
@@ -79,10 +80,10 @@ def pca_section(view):
                                 format_func=lambda d: t(f"hidden_states.pca_{d}"), key="hs_pca")
     name = view.name("h")
     if dims == "3d":
-        inspect.show("hs-pca3", view.key, lambda: inside.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
+        inspect.show("hs-pca3", view.key, lambda: figs.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
         return
     steps = inspect.spread_steps(view.snap.trace_steps, view.step)
-    inspect.show("hs-pca2", (name, *steps), lambda: inside.pca_trajectories(
+    inspect.show("hs-pca2", (name, *steps), lambda: figs.pca_trajectories(
         [(tr.step, tr[name]) for tr in map(trainer.trace_at, steps)], labels=L))
 
 

@@ -1,7 +1,7 @@
 """Gradient lab: move a slider, see at once how the gradient shrinks or grows through time; no training."""
 import streamlit as st
 
-from rnnviz.ui import lab
+from rnnviz.ui import cliff, lab
 from rnnviz.ui.i18n import t
 
 st.title(t("lab.title"))
@@ -12,9 +12,9 @@ controls, output = st.columns([1, 2.6], gap="large")
 if view == "cliff":
     with controls:
         st.markdown(t("lab.cliff_intro"))
-        settings = lab.cliff_controls()
+        settings = cliff.controls()
     with output:
-        lab.cliff_view(settings)
+        cliff.view(settings)
     st.stop()
 
 with controls:
@@ -22,7 +22,7 @@ with controls:
 result = (lab.rnn_result(**settings) if view == "rnn" else lab.lstm_result(**settings))
 with output:
     lab.regime(result, settings["seq_len"])
-    lab.figures(result, settings["seq_len"])
+    lab.figures(result)
 with controls:
     st.divider()
     lab.train_this(view, settings)

@@ -1,8 +1,8 @@
 """Lessons: guided walkthroughs for a class, one step at a time; lesson and step are in the address."""
 import streamlit as st
 
-from rnnviz.learn import LESSONS
-from rnnviz.ui import learn
+from rnnviz.curriculum import LESSONS
+from rnnviz.ui import curriculum
 from rnnviz.ui.i18n import t
 
 
@@ -31,9 +31,9 @@ text = f"lessons.{lesson.key}.{step.key}"
 st.subheader(t("lessons.step_title", n=index, total=count, title=t(f"{text}.title")))
 st.markdown(t(f"{text}.text"))
 if step.preset:
-    learn.preset_button(step.preset, step.action, key=f"{text}.button", primary=True)
+    curriculum.preset_button(step.preset, step.action, key=f"{text}.button", primary=True)
 if step.page and (not step.preset or step.page not in ("train", "compare")):
-    learn.page_link(step.page, step.lab)
+    curriculum.page_link(step.page, step.lab)
 
 st.info(f"**{t('lessons.notice')}** {t(f'{text}.notice')}", icon=":material/visibility:")
 st.warning(f"**{t('lessons.question')}** {t(f'{text}.question')}", icon=":material/help:")

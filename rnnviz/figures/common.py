@@ -1,8 +1,12 @@
-"""Shared pieces of the figure builders: readable defaults and keeping what goes over the wire small."""
+"""Shared pieces of the figure builders: readable defaults and keeping what goes over the wire small, and
+what the Look-inside pages' figures (hidden, gates, attention, gradients) share: their limits and colours,
+time axes labelled with the inputs, and the time x unit heatmap that both the hidden-state and the gate
+pages draw."""
 from __future__ import annotations
 
 import math
 import tomllib
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -11,7 +15,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 MAX_POINTS = 1500  # points per line sent to the browser
-MAX_CELLS = 200 * 256  # heatmap cells sent to the browser
 LOG_DECADES = 16  # gradient heatmaps show at most this many decades below their maximum
 
 
@@ -68,24 +71,6 @@ def log_axis(curves: list, labels: int = 8) -> dict:
     return dict(type="log", exponentformat="power", dtick=math.ceil(decades / labels) if decades >= 3 else "D2")
 
 
-def pool2d(z: np.ndarray, max_cells: int = MAX_CELLS):
-    """Average-pool a 2-D array along its longer axes until it has at most max_cells cells.
-    Returns (pooled float32 array, row factor, column factor) so axes and notes can say so."""
-    z = np.asarray(z, dtype=np.float32)
-    rows, cols = z.shape
-    fr = fc = 1
-    while (rows // fr) * (cols // fc) > max_cells:
-        if rows // fr >= cols // fc:
-            fr += 1
-        else:
-            fc += 1
-    if fr == fc == 1:
-        return z, 1, 1
-    r, c = rows // fr * fr, cols // fc * fc
-    pooled = z[:r, :c].reshape(r // fr, fr, c // fc, fc).mean(axis=(1, 3))
-    return pooled.astype(np.float32), fr, fc
-
-
 AXIS_FONTS = dict(title_font=dict(size=14, color="#31333f"), tickfont=dict(size=12))  # Streamlit's theme: small, pale
 
 
@@ -118,6 +103,13 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on
     return fig
 
 
+def top_legend(fig: go.Figure) -> go.Figure:
+    """The legend in one row between the title and the plot, with room so the two never overlap."""
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
+                      title=dict(y=0.98, yanchor="top"), margin=dict(t=90 if fig.layout.title.text else 50))
+    return fig
+
+
 def note_annotation(text: str) -> dict:
     """A small grey note under the plot and its axis title (e.g. that data was downsampled); needs margin b ≥ 80."""
     return dict(text=text, xref="paper", yref="paper", x=0, y=0, yanchor="top", yshift=-62, showarrow=False,
@@ -145,3 +137,125 @@ def english_labels(section: str) -> dict[str, str]:
 def labels_with(section: str, labels: Mapping[str, str] | None) -> dict[str, str]:
     """english_labels(section) with the given ones (a page's, in its language) laid over them."""
     return {**english_labels(section), **(labels or {})}
+
+
+# --- the Look-inside pages ------------------------------------------------------------------------------
+# What goes to the browser stays small and fixed: time x unit heatmaps show at most MAX_UNITS units (the
+# first ones of the chosen order) and at most MAX_STEPS columns (longer sequences are averaged over buckets
+# of steps), and say so; colour ranges are arguments, so a page can hold them fixed while the user scrubs
+# through training. Axis titles and legend names come from `labels` (the text files' [inspect.fig] table).
+
+MAX_UNITS = 128  # heatmap rows: more units than a projector can show apart
+MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged over buckets
+TOKEN_TICKS = 40  # up to this many columns, the time axis is labelled with the input tokens
+DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red positive
+SEQUENTIAL = "Viridis"  # sigmoid gates and attention weights in [0, 1]
+LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
+BOUND_STYLE = dict(color="#555", dash="dash", width=2)
+
+
+def inside_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    """The Look-inside figures' English labels ([inspect.fig]) with a page's own laid over them."""
+    return labels_with("inspect.fig", labels)
+
+
+def describe_inputs(x: np.ndarray, vocab: list[str] | None = None) -> list[str]:
+    """One short text per time step for axes and hover: the token (ids (T,) with vocab) or the
+    feature values (floats (T, F)). Newlines and spaces are made visible."""
+    x = np.asarray(x)
+    if vocab is not None and x.ndim == 1:
+        return [_visible(vocab[int(i)]) if 0 <= int(i) < len(vocab) else "?" for i in x]
+    x = x.reshape(len(x), -1)
+    return [", ".join(f"{v:.3g}" for v in row) for row in x]
+
+
+def _visible(token: str) -> str:
+    return token.replace("\n", "↵").replace(" ", "␣") if token.strip() == "" or "\n" in token else token
+
+
+def pool_time(z: np.ndarray, factor: int) -> np.ndarray:
+    """Average (..., T) over buckets of `factor` steps; the last bucket may be shorter. NaN-aware."""
+    if factor <= 1:
+        return f32(z)
+    T = z.shape[-1]
+    pad = -T % factor
+    padded = np.concatenate([z, np.full(z.shape[:-1] + (pad,), np.nan, dtype=np.float32)], axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN buckets stay NaN on purpose
+        return f32(np.nanmean(padded.reshape(*z.shape[:-1], -1, factor), axis=-1))
+
+
+def time_axis(T: int, inputs: list[str] | None, factor: int, L: dict) -> tuple[list[str], dict]:
+    """Category labels for T steps shown in buckets of factor, and the x-axis settings.
+    Labels carry the step and its input ("12 · (") so hover shows both; few columns are labelled
+    with the input tokens themselves, many with every k-th step number."""
+    starts = range(0, T, factor)
+    if factor == 1:
+        labels = [f"{t} · {inputs[t]}" if inputs else str(t) for t in starts]
+    else:
+        labels = [f"{t}–{min(t + factor, T) - 1}" for t in starts]
+    if inputs and factor == 1 and T <= TOKEN_TICKS:
+        words = max(len(s) for s in inputs) > 2  # words would overlap side by side: slant them
+        return labels, dict(title=L["input_at_t"], type="category", tickmode="array", tickvals=labels,
+                            ticktext=[inputs[t] for t in starts], tickangle=-60 if words else 0)
+    shown = labels[::_nice_step(len(labels))]
+    return labels, dict(title=L["time"], type="category", tickmode="array", tickvals=shown,
+                        ticktext=[s.split(" ")[0] for s in shown], tickangle=0)
+
+
+def projector_style(fig: go.Figure, title: str | None, height: int, legend_on_top: bool = False) -> go.Figure:
+    """common.style, with type a projector can read whatever theme draws the chart (Streamlit's theme
+    sets small axis fonts unless each axis names its own), and optionally room above the plot for the
+    title and, below it, a one-line legend."""
+    fig = style(fig, title, height, legend_on_top)
+    fig.update_layout(title_font_size=17)
+    fig.update_xaxes(title_font_size=15, tickfont_size=13)
+    fig.update_yaxes(title_font_size=15, tickfont_size=13)
+    return fig
+
+
+def _nice_step(n: int, ticks: int = 10) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that labels n columns with at most about `ticks` ticks."""
+    step = 1
+    while n / step > ticks:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    return step
+
+
+def downsample_note(fig: go.Figure, L: dict, units: tuple[int, int] | None, factor: int, T: int) -> None:
+    parts = []
+    if units and units[0] < units[1]:
+        parts.append(L["note_units"].format(shown=units[0], total=units[1]))
+    if factor > 1:
+        parts.append(L["note_steps"].format(total=T, factor=factor))
+    if parts:
+        note(fig, " · ".join(parts))
+
+
+def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, order=None, zrange=(-1.0, 1.0),
+                      colorscale: str = DIVERGING, value_name: str = "h", unit_title: str | None = None,
+                      max_units: int = MAX_UNITS, title: str | None = None, height: int = 420, labels=None) -> go.Figure:
+    """Heatmap of (T, H) values: time across, units down (in `order`, default 0..H-1), colours fixed to zrange.
+    Shows the first max_units units of the order and at most MAX_STEPS columns, and notes when it cut."""
+    L = inside_labels(labels)
+    values = f32(values)
+    T, H = values.shape
+    order = np.arange(H) if order is None else np.asarray(order)
+    shown = order[:max_units]
+    factor = math.ceil(T / MAX_STEPS)
+    z = pool_time(values[:, shown].T, factor)  # (units shown, columns)
+    x, xaxis = time_axis(T, inputs, factor, L)
+    y = [f"u{u}" for u in shown]
+    mid = 0.0 if zrange[0] < 0 < zrange[1] else None
+    fig = go.Figure(go.Heatmap(
+        z=z, x=x, y=y, zmin=zrange[0], zmax=zrange[1], zmid=mid, colorscale=colorscale,
+        colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
+        hovertemplate=f"{L['time']}: %{{x}}<br>{L['unit']}: %{{y}}<br>{value_name} = %{{z:.3f}}<extra></extra>"))
+    fig.update_xaxes(**xaxis)
+    fig.update_yaxes(title=unit_title or L["unit"], type="category", autorange="reversed",
+                     showticklabels=len(y) <= 48)
+    downsample_note(fig, L, (len(shown), H), factor, T)
+    fig = projector_style(fig, title, height)
+    if xaxis["tickangle"]:  # slanted words under the plot: make room so they miss the axis title
+        fig.update_layout(margin_b=60 + 7 * max(len(s) for s in xaxis["ticktext"]))
+    return fig

@@ -1,8 +1,8 @@
-"""Figures of the gradient lab: gradient norms through time, the spectrum of W_hh, and Pascanu's cliff.
+"""Figures of the gradient lab: gradient norms through time and the spectrum of W_hh (the cliff's are in cliff.py).
 
-Builders take a theory.LabResult (or the cliff's arrays) and return a go.Figure. Gradient norms arrive as
+Builders take a rnnviz.theory.lab.LabResult and return a go.Figure. Gradient norms arrive as
 log10 values and can span thousands of decades (ρ = 10 over 1000 steps is 10^1000, far beyond any float),
-so they are drawn as log10 on a linear axis whose ticks read 10^k; values clamped at theory.LOG10_FLOOR
+so they are drawn as log10 on a linear axis whose ticks read 10^k; values clamped at rnnviz.theory.jacobians.LOG10_FLOOR
 stay finite and the page's note says so. Arrays go to the browser as float32.
 Axis titles and legend names come from `labels` (the text files' [lab.fig] table, English by default).
 """
@@ -14,21 +14,11 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import english_labels, f32, labels_with, style
+from .common import f32, labels_with, style, top_legend
 
 NORM_COLOURS = {"norm": "#d62728", "h": "#1f77b4", "reference": "#555"}
 CIRCLE_POINTS = 181
-LOSS_FLOOR = 1e-8  # the cliff's loss is shown in log10, and exact zeros would be -inf
-PATH_COLOURS = {"plain": "#ff1f1f", "clipped": "#ffffff"}  # on the map: red and white, outlined, stand out on Viridis
-LOSS_COLOURS = {"plain": "#d62728", "clipped": "#1f77b4"}  # on a white chart
-SURFACE_SCALE = "Viridis"
-SURFACE_FLOOR = -4.0  # colours span log10 L from here to 0: the wall and the valley get most of the range
 DECADE_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
-
-
-def default_labels() -> dict[str, str]:
-    """The English axis titles and legend names, from rnnviz/text/en.toml [lab.fig]."""
-    return english_labels("lab.fig")
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
@@ -71,14 +61,7 @@ def gradient_norms(result, *, labels=None, title: str | None = None, height: int
     fig.add_hline(y=0, line=dict(color="#999", width=1))  # a norm of 1: neither shrinking nor growing
     fig.update_xaxes(title=L["t"], range=[float(t[0]), float(t[-1])])
     _log_axis(fig, L["norm_axis_lstm" if lstm else "norm_axis"], *[c[2] for c in curves])
-    return _top_legend(style(fig, title, height))
-
-
-def _top_legend(fig: go.Figure) -> go.Figure:
-    """The legend in one row between the title and the plot, with room so the two never overlap."""
-    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
-                      title=dict(y=0.98, yanchor="top"), margin=dict(t=90 if fig.layout.title.text else 50))
-    return fig
+    return top_legend(style(fig, title, height))
 
 
 def singular_values(result, *, labels=None, title: str | None = None, height: int = 300) -> go.Figure:
@@ -121,52 +104,4 @@ def eigenvalues(result, *, labels=None, title: str | None = None, height: int = 
     reach = 1.1 * max(1.0, result.spectral_radius, 1.0 / result.gamma if result.gamma else 1.0)
     fig.update_xaxes(title=L["real"], range=[-reach, reach], zeroline=True)
     fig.update_yaxes(title=L["imag"], range=[-reach, reach], zeroline=True, scaleanchor="x", scaleratio=1)
-    return _top_legend(style(fig, title, height))
-
-
-def cliff_surface(ws, bs, loss, paths: Mapping[str, np.ndarray], *, start=None, labels=None,
-                  title: str | None = None, height: int = 460, legend: bool = True) -> go.Figure:
-    """log10 of the cliff's loss over (w, b) (loss (n_b, n_w) on axes ws, bs) with gradient-descent paths
-    drawn on it (paths: {"plain" | "clipped": (steps+1, 2) of (w, b)}); points off the map are cut at its edge."""
-    L = _labels(labels)
-    ws, bs = np.asarray(ws), np.asarray(bs)
-    z = f32(np.log10(np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR)))
-    fig = go.Figure(go.Heatmap(
-        x=f32(ws), y=f32(bs), z=z, colorscale=SURFACE_SCALE, zmin=SURFACE_FLOOR, zmax=0.0,
-        colorbar=dict(title=dict(text=L["log_loss"], side="right"), thickness=14),
-        hovertemplate="w = %{x:.2f}<br>b = %{y:.3f}<br>log₁₀ L = %{z:.2f}<extra></extra>"))
-    if start is not None:  # drawn first, so the paths leaving it stay visible
-        fig.add_trace(go.Scatter(x=f32([start[0]]), y=f32([start[1]]), mode="markers", name=L["start"],
-                                 marker=dict(symbol="star", size=18, color="#ffd400",
-                                             line=dict(color="black", width=1.5))))
-    box = (ws[0], ws[-1], bs[0], bs[-1])
-    for key, path in paths.items():
-        w, b = _inside(np.asarray(path, dtype=np.float64), box)
-        fig.add_trace(go.Scatter(x=f32(w), y=f32(b), mode="lines+markers", name=L[f"path_{key}"],
-                                 line=dict(color=PATH_COLOURS[key], width=4),
-                                 marker=dict(size=7, line=dict(color="black", width=1.5))))
-    fig.update_xaxes(title="w", range=[float(ws[0]), float(ws[-1])])
-    fig.update_yaxes(title="b", range=[float(bs[0]), float(bs[-1])])
-    fig.update_layout(showlegend=legend)
-    return _top_legend(style(fig, title, height))
-
-
-def _inside(path: np.ndarray, box) -> tuple[np.ndarray, np.ndarray]:
-    """A path's points clipped onto the box (w_lo, w_hi, b_lo, b_hi), so a step that flies off shows at the edge."""
-    w_lo, w_hi, b_lo, b_hi = box
-    return np.clip(path[:, 0], w_lo, w_hi), np.clip(path[:, 1], b_lo, b_hi)
-
-
-def cliff_losses(losses: Mapping[str, np.ndarray], *, labels=None, title: str | None = None,
-                 height: int = 300) -> go.Figure:
-    """The loss along each descent path, step by step, on a log axis: the unclipped jump shows as a plateau."""
-    L = _labels(labels)
-    fig = go.Figure()
-    for key, loss in losses.items():
-        loss = np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR)
-        fig.add_trace(go.Scatter(x=f32(np.arange(len(loss))), y=f32(loss), mode="lines", name=L[f"path_{key}"],
-                                 line=dict(color=LOSS_COLOURS[key], width=3)))
-    fig.update_xaxes(title=L["descent_step"])
-    fig.update_yaxes(title=L["loss"], type="log", exponentformat="power")
-    return _top_legend(style(fig, title, height))
-
+    return top_legend(style(fig, title, height))

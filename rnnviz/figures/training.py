@@ -12,17 +12,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import (axis, base_layout, bucket, english_labels, f32, labels_with, log_axis, note_annotation,
-                     positive)
+from .common import axis, base_layout, bucket, f32, labels_with, log_axis, note_annotation, positive
 
 PALETTE = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}  # one colour per cell, on every page
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 BASELINE_STYLE = dict(color="#555", dash="dash", width=2)
-
-
-def default_labels() -> dict[str, str]:
-    """The English axis titles and legend names, from rnnviz/text/en.toml [run.fig]."""
-    return english_labels("run.fig")
 
 
 def level_line(value: float | None, x_range, name: str, line: dict) -> list[go.Scatter]:

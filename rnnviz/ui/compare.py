@@ -14,13 +14,13 @@ from ..presets import PRESETS
 from ..train import Trainer
 from .charts import chart
 from .controls import CELL_CHOICES
-from .i18n import t
+from .i18n import fig_labels, t
+from .layout import page_file
 from .run_view import stop_reason
 from .live import live
-from .run_view import fig_labels
 from .state import release, tab, train_in_background
 
-COMPARE_PAGE = "views/compare.py"
+COMPARE_PAGE = page_file("compare")
 DEFAULT_CELLS = ("RNN", "LSTM", "GRU")
 COLOURS = {"RNN": figs.PALETTE["rnn"], "RNN-ReLU": "#ff7f0e", "LSTM": figs.PALETTE["lstm"], "GRU": figs.PALETTE["gru"]}
 
@@ -95,7 +95,7 @@ def _draw() -> None:
             col.caption(stop_reason(snap.status))
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
-    labels = fig_labels()
+    labels = fig_labels("run.fig")
     chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=labels, colours=colours,
                                    title=t("compare.loss_title")),
           "compare_loss", lambda: _loss_columns(snaps))

@@ -27,9 +27,9 @@ from ..config import ATTENTIONS, INITS, LIMITS, OPTIMIZERS, RunConfig, TaskConfi
 from ..presets import PRESETS
 from ..tasks import REGISTRY, check_batch, make_task, resolve_config, task_class
 from .i18n import t
+from .layout import TRAIN_PAGE
 from .state import new_run, tab
 
-TRAIN_PAGE = "views/train.py"
 CELL_CHOICES = {"RNN": ("rnn", "tanh"), "RNN-ReLU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh")}
 # Options that a task change keeps; the rest come from the new task's defaults.
 KEPT_ON_TASK_CHANGE = ("cell", "layers", "init", "init_gain", "forget_bias", "optimizer", "seed", "probe_every")

@@ -47,6 +47,13 @@ def t(key: str, **values) -> str:
     return text.format(**values) if values else text
 
 
+def fig_labels(table: str) -> dict[str, str]:
+    """A figure module's axis titles and legend names (the text files' table `table`, e.g. "inspect.fig") in the
+    tab's language, under the keys its builders read (the English table's)."""
+    prefix = f"{table}."
+    return {key[len(prefix):]: t(key) for key in texts("en") if key.startswith(prefix)}
+
+
 def language_switch() -> None:
     """A sidebar control whose value persists across pages and travels in the URL. The bound control writes
     its label (?lang=中文); a hand-written code (?lang=zh) is accepted on arrival too."""

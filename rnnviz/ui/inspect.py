@@ -16,18 +16,17 @@ import numpy as np
 import streamlit as st
 
 from ..features import TEXT_FEATURES, text_feature
-from ..figures.inside import default_labels, describe_inputs
+from ..figures.common import describe_inputs
 from ..probe import Trace
 from ..train import Snapshot, Trainer
 from .charts import chart
 from .i18n import lang, t
-from .layout import PAGES_DIR
+from .layout import TRAIN_PAGE
 from .state import tab
 
 STEP_KEY, FOLLOW_KEY, EXAMPLE_KEY, STACK_KEY = "inspect_step", "inspect_follow", "inspect_example", "inspect_stack"
 CACHE_KEY, RUN_KEY = "inspect_figures", "inspect_run"
 CACHE_SIZE = 24  # figures kept per tab; a few MB at most
-TRAIN_PAGE = str(PAGES_DIR / "train.py")  # absolute: valid from any entry script
 
 
 @dataclass
@@ -106,11 +105,6 @@ def lacks(trainer: Trainer, what: str) -> bool:
         st.info(t(f"inspect.no_{what}", cell=model.cell.upper(), task=trainer.cfg.task.name))
         st.page_link(TRAIN_PAGE, label=t("inspect.to_train"), icon=":material/model_training:")
     return missing
-
-
-def fig_labels() -> dict[str, str]:
-    """Axis titles and legend names for rnnviz.figures.inside in the tab's language."""
-    return {key: t(f"inspect.fig.{key}") for key in default_labels()}
 
 
 def show(slot: str, key: tuple, build: Callable, data: Callable | None = None) -> None:

@@ -19,6 +19,14 @@ from .state import tab
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "views"  # not "pages/": see above
 
+
+def page_file(stem: str) -> str:
+    """A page's script for st.page_link and st.switch_page: absolute, so valid from any entry script."""
+    return str(PAGES_DIR / f"{stem}.py")
+
+
+TRAIN_PAGE = page_file("train")
+
 # (group key, [(file stem, material icon)]); titles come from the text files as nav.<stem>
 NAVIGATION = [
     ("train", [("train", "model_training"), ("compare", "compare_arrows")]),

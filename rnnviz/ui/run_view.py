@@ -16,7 +16,7 @@ from ..tasks.charlm import sample_text
 from ..status import Status
 from ..train import Snapshot, Trainer
 from .charts import chart
-from .i18n import t
+from .i18n import fig_labels, t
 from .live import live
 from .state import new_run, release, tab, train_in_background
 
@@ -78,11 +78,6 @@ def live_view() -> None:
     live(_draw)
 
 
-def fig_labels() -> dict[str, str]:
-    """Axis titles and legend names for rnnviz.figures.training in the tab's language."""
-    return {key: t(f"run.fig.{key}") for key in figs.default_labels()}
-
-
 def _draw() -> None:
     trainer = tab().trainer
     if trainer is None:
@@ -92,7 +87,7 @@ def _draw() -> None:
     _status_line(trainer, snap)
     hist = snap.history
     task = trainer.task
-    L = fig_labels()
+    L = fig_labels("run.fig")
     loss_col, grad_col = st.columns(2)
     with loss_col:
         chart(figs.loss_figure(hist["step"], hist["loss"], task.baseline_loss, labels=L, title=t("run.loss_title")),
@@ -146,7 +141,7 @@ def _duration(seconds: float) -> str:
 # ---- what the model does, per task ------------------------------------------------------------
 
 def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
-    """What the model does on the latest probe, with figure labels L (fig_labels())."""
+    """What the model does on the latest probe, with figure labels L (fig_labels("run.fig"))."""
     task, trace, hist = trainer.task, snap.trace, snap.history
     if task.loss_kind == "ce" and task.name != "charlm":
         chance = 1 / 8 if task.name == "copy" else 1 / task.n_out

@@ -1,17 +1,14 @@
-"""What the theory and lessons pages share: buttons that load a preset (and train it, alone or side by
+"""What the Theory and Lessons pages (rnnviz.curriculum) share: buttons that load a preset (and train it, alone or side by
 side) and links to the page where an effect shows, with the lab's settings in the address."""
 from __future__ import annotations
 
 import streamlit as st
 
-from ..learn import Link
+from ..curriculum import Link
 from .compare import start_compare
 from .controls import load_preset
 from .i18n import t
-
-
-def page_path(stem: str) -> str:
-    return f"views/{stem}.py"
+from .layout import page_file
 
 
 def lab_params(settings: dict) -> dict[str, str]:
@@ -33,7 +30,7 @@ def preset_button(preset: str, action: str, key: str, primary: bool = False) -> 
 
 
 def page_link(page: str, lab: dict | None = None) -> None:
-    st.page_link(page_path(page), label=t("theory.open_page", page=t(f"nav.{page}")), icon=":material/arrow_forward:",
+    st.page_link(page_file(page), label=t("theory.open_page", page=t(f"nav.{page}")), icon=":material/arrow_forward:",
                  query_params=lab_params(lab) if lab else None)
 
 

@@ -1,6 +1,6 @@
-"""The Learn pages' data: what "Train this" hands over from the gradient lab, the cliff's view, the theory
-sections and the lessons. No Streamlit here; every text lives in rnnviz/text/{lang}.toml under the keys
-named below, so both languages stay in step (tests/test_learn.py checks that every key exists).
+"""The curriculum: the Theory page's sections and the Lessons page's lessons. No Streamlit here; every text
+lives in rnnviz/text/{lang}.toml under the keys named below, so both languages stay in step
+(tests/test_learn.py checks that every key exists).
 
 Text keys:
   theory.<section>.{title, body, symbols}              a theory section; its equations are here (LaTeX)
@@ -10,60 +10,6 @@ Text keys:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
-
-from . import theory
-
-# --- the gradient lab --------------------------------------------------------------------------------
-
-TRAINABLE = ("tanh", "relu")  # the Train page's vanilla RNN nonlinearities; the lab also has sigmoid and identity
-CLIFF_MARGIN = 0.5  # room around the descent paths in the cliff's view
-CLIFF_REACH = {"w": (-4.0, 16.0), "b": (-12.0, 10.0)}  # the view never grows beyond this, however far a step flies
-CLIFF_ZOOM = 0.25  # half-width of the close-up around the start: 100 clipped steps from the wall stay within ±0.1
-
-
-def train_options(cell: str, hidden: int, seq_len: int, rho: float, activation: str = "tanh",
-                  forget_bias: float = 1.0) -> dict:
-    """Flat config options that train the lab's setting on the adding task: the same cell, size and
-    length, and W_hh orthogonal with gain ρ (the Train page has no Gaussian init). Raises ValueError
-    for an activation the Train page's RNN does not have."""
-    options = {"task": "adding", "cell": cell, "hidden": hidden, "seq_len": seq_len, "init": "orthogonal",
-               "init_gain": rho}
-    if cell == "rnn":
-        if activation not in TRAINABLE:
-            raise ValueError(f"the Train page's RNN uses {' or '.join(TRAINABLE)}, not {activation}")
-        options["nonlinearity"] = activation
-    else:
-        options["forget_bias"] = forget_bias
-    return options
-
-
-def cliff_wall(w: float, lo: float = theory.CLIFF_GRID["b"][0], hi: float = theory.CLIFF_GRID["b"][1],
-               n: int = 6001) -> float:
-    """The b in [lo, hi] where the cliff's gradient is steepest for this w (on a grid of n points):
-    a start on the wall's face, where an unclipped step jumps."""
-    bs = np.linspace(lo, hi, n)
-    dw, db = theory.cliff_grad(np.full(n, float(w)), bs)
-    return float(bs[np.nanargmax(np.hypot(dw, db))])
-
-
-def cliff_axes(paths, n: int = 201) -> tuple[np.ndarray, np.ndarray]:
-    """w and b axes (n,) covering the cliff's usual window and every path point, within CLIFF_REACH."""
-    points = np.concatenate([np.asarray(p, dtype=np.float64) for p in paths])  # (N, 2) of (w, b)
-    points = points[np.isfinite(points).all(axis=1)]
-    axes = []
-    for k, name in enumerate(("w", "b")):
-        lo = min(theory.CLIFF_GRID[name][0], points[:, k].min() - CLIFF_MARGIN)
-        hi = max(theory.CLIFF_GRID[name][1], points[:, k].max() + CLIFF_MARGIN)
-        axes.append(np.linspace(max(lo, CLIFF_REACH[name][0]), min(hi, CLIFF_REACH[name][1]), n))
-    return axes[0], axes[1]
-
-
-def cliff_zoom(start, half: float = CLIFF_ZOOM, n: int = 161) -> tuple[np.ndarray, np.ndarray]:
-    """w and b axes (n,) of a small window around the start, where clipped steps (at most lr · clip long) stay."""
-    w0, b0 = start
-    return np.linspace(w0 - half, w0 + half, n), np.linspace(b0 - half, b0 + half, n)
 
 
 # --- theory -------------------------------------------------------------------------------------------
@@ -83,7 +29,7 @@ class Section:
     links: tuple[Link, ...] = ()
 
 
-THEORY: tuple[Section, ...] = (
+THEORY_SECTIONS: tuple[Section, ...] = (
     Section("rnn", (
         r"h_t = \tanh\left(W_{hh}\, h_{t-1} + W_{xh}\, x_t + b_h\right), \qquad h_0 = 0",
         r"\hat y_t = W_{hy}\, h_t + b_y, \qquad L = \sum_t \ell(\hat y_t, y_t)",
@@ -208,7 +154,7 @@ def lesson(key: str) -> Lesson:
 
 def text_keys() -> list[str]:
     """Every text key the theory and lessons pages read (for the tests: both languages must have them all)."""
-    keys = [f"theory.{s.key}.{part}" for s in THEORY for part in ("title", "body", "symbols")]
+    keys = [f"theory.{s.key}.{part}" for s in THEORY_SECTIONS for part in ("title", "body", "symbols")]
     keys += [f"theory.app.{name}" for name in APPLICATIONS]
     for item in LESSONS:
         keys += [f"lessons.{item.key}.title", f"lessons.{item.key}.goal"]

@@ -1,0 +1,129 @@
+"""Figures of the Hidden states page: one unit's value over the text, which units track a feature, and
+PCA trajectories of the hidden state (the time x unit heatmap is common.time_unit_heatmap, which the Gates
+page draws too). Builders take plain arrays from a Trace and return a go.Figure; arrays go out as float32.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..features import pca
+from .common import DIVERGING, SEQUENTIAL, f32, inside_labels, note, projector_style
+
+MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
+MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
+
+
+def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 1.0), width: int = 64,
+                 value_name: str = "h", title: str | None = None, labels=None) -> go.Figure:
+    """Karpathy-style coloured text: each character (or token) on a cell coloured by one unit's value.
+    examples: [(tokens (T,), values (T,))]; each example starts a new row, rows break at newlines and
+    after `width` cells, and one blank row separates examples. At most MAX_TEXT_CHARS cells are shown."""
+    L = inside_labels(labels)
+    rows_text, rows_z, rows_t = [], [], []
+    used = 0
+    for tokens, values in examples:
+        if used >= MAX_TEXT_CHARS:
+            break
+        tokens = tokens[:MAX_TEXT_CHARS - used]
+        used += len(tokens)
+        if rows_text:
+            rows_text.append([]), rows_z.append([]), rows_t.append([])  # a blank row between examples
+        rows_text.append([]), rows_z.append([]), rows_t.append([])
+        for t, (tok, v) in enumerate(zip(tokens, values)):
+            if len(rows_text[-1]) >= width:
+                rows_text.append([]), rows_z.append([]), rows_t.append([])
+            rows_text[-1].append("↵" if tok == "\n" else tok)
+            rows_z[-1].append(v)
+            rows_t[-1].append(t)
+            if tok == "\n":
+                rows_text.append([]), rows_z.append([]), rows_t.append([])
+    cols = max([len(r) for r in rows_text] + [1])
+    z = np.full((len(rows_text), cols), np.nan, dtype=np.float32)
+    step = np.full(z.shape, -1, dtype=np.int16)
+    text = [[""] * cols for _ in rows_text]
+    for r, (tr, zr, sr) in enumerate(zip(rows_text, rows_z, rows_t)):
+        z[r, :len(zr)], step[r, :len(sr)] = zr, sr
+        text[r][:len(tr)] = tr
+    fig = go.Figure(go.Heatmap(
+        z=z, text=text, customdata=step, texttemplate="%{text}", textfont=dict(size=15, family="monospace"),
+        zmin=zrange[0], zmax=zrange[1], zmid=0.0 if zrange[0] < 0 < zrange[1] else None,
+        colorscale=DIVERGING if zrange[0] < 0 else SEQUENTIAL, xgap=1, ygap=3,
+        colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
+        hovertemplate=f"%{{text}}<br>{L['time']}: %{{customdata}}<br>{value_name} = %{{z:.3f}}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    if used < sum(len(tok) for tok, _ in examples):
+        note(fig, L["note_chars"].format(shown=used))
+    return projector_style(fig, title, height=80 + 26 * len(rows_text))
+
+
+def unit_ranking(r: np.ndarray, *, k: int = 10, feature: str = "", title: str | None = None, labels=None) -> go.Figure:
+    """Horizontal bars: the k units with the largest |Pearson r| with a feature, best on top."""
+    L = inside_labels(labels)
+    r = np.nan_to_num(np.asarray(r, dtype=np.float64))
+    top = np.argsort(-np.abs(r), kind="stable")[:k]
+    fig = go.Figure(go.Bar(
+        x=f32(r[top]), y=[f"u{u}" for u in top], orientation="h",
+        marker_color=["#d62728" if v > 0 else "#1f77b4" for v in r[top]],
+        hovertemplate=f"{L['unit']} %{{y}}<br>r = %{{x:.3f}}<extra>{feature}</extra>"))
+    fig.update_xaxes(title=L["correlation"].format(feature=feature), range=[-1, 1], zeroline=True)
+    fig.update_yaxes(title=L["unit"], type="category", autorange="reversed")
+    return projector_style(fig, title, height=90 + 28 * len(top))
+
+
+def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None = None, height: int = 360,
+                     labels=None) -> go.Figure:
+    """Small multiples of 2-D PCA trajectories, one panel per training step: panels = [(step, states (B, T, H))].
+    Each panel has its own principal components; markers are coloured by time step on one shared scale."""
+    L = inside_labels(labels)
+    T = panels[0][1].shape[1] if panels else 1
+    stride = math.ceil(T / MAX_PATH_POINTS)
+    titles = []
+    projected = []
+    for step, states in panels:
+        B, _, H = states.shape
+        coords, explained = pca(states.reshape(B * T, H), 2)
+        projected.append(coords.reshape(B, T, 2)[:, ::stride])
+        titles.append(L["pca_panel"].format(step=step, share=100 * explained.sum()))
+    fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=titles, horizontal_spacing=0.04)
+    time = f32(np.arange(0, T, stride))
+    for col, coords in enumerate(projected, start=1):
+        for b, path in enumerate(coords):
+            fig.add_trace(go.Scatter(
+                x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines+markers", showlegend=False,
+                line=dict(color="rgba(120,120,120,0.35)", width=1),
+                marker=dict(size=5, color=time, colorscale=SEQUENTIAL, cmin=0, cmax=max(T - 1, 1),
+                            showscale=(col == 1 and b == 0),
+                            colorbar=dict(title=dict(text=L["time"], side="right"), thickness=14)),
+                hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"), row=1, col=col)
+        fig.update_xaxes(title=L["pc1"], row=1, col=col)
+    fig.update_yaxes(title=L["pc2"], row=1, col=1)
+    note(fig, " · ".join([L["pca_note"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else [])))
+    return projector_style(fig, title, height)
+
+
+def pca_trajectory_3d(states: np.ndarray, *, step: int, title: str | None = None, height: int = 520,
+                      labels=None) -> go.Figure:
+    """One 3-D PCA trajectory per example of (B, T, H) states, coloured by time step."""
+    L = inside_labels(labels)
+    B, T, H = states.shape
+    stride = math.ceil(T / MAX_PATH_POINTS)
+    coords, explained = pca(states.reshape(B * T, H), 3)
+    coords = coords.reshape(B, T, 3)[:, ::stride]
+    time = f32(np.arange(0, T, stride))
+    fig = go.Figure()
+    for b, path in enumerate(coords):
+        fig.add_trace(go.Scatter3d(
+            x=f32(path[:, 0]), y=f32(path[:, 1]), z=f32(path[:, 2]), mode="lines+markers", showlegend=False,
+            line=dict(color="rgba(120,120,120,0.5)", width=2),
+            marker=dict(size=3, color=time, colorscale=SEQUENTIAL, cmin=0, cmax=max(T - 1, 1), showscale=(b == 0),
+                        colorbar=dict(title=dict(text=L["time"], side="right"), thickness=14)),
+            hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"))
+    fig.update_layout(scene=dict(xaxis_title=L["pc1"], yaxis_title=L["pc2"], zaxis_title=L["pc3"]))
+    fig = projector_style(fig, title or L["pca_panel"].format(step=step, share=100 * explained.sum()), height)
+    note(fig, " · ".join([L["pca_note_3d"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else [])))
+    return fig

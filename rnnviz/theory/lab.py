@@ -1,0 +1,198 @@
+"""The gradient lab: a random vanilla RNN or LSTM, no training, and how its gradient shrinks or grows through time.
+
+Each setting (size, length, spectral radius ρ of W_hh, activation or forget bias, input strength) gets
+fresh random weights and inputs, one forward pass in float64 numpy, and the norms of the Jacobian
+products along that trajectory (rnnviz.theory.jacobians), next to Pascanu et al.'s bound for the RNN and
+the forget gates' product for the LSTM. `train_options` hands a setting over to the Train page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import check_choice, check_range
+from .jacobians import (ACTIVATIONS, GAMMA, LOG10_FLOOR, SKETCH_ROWS, Trajectory, clamp_log10, dense_jacobians,
+                        product_norms, sample_steps, sigmoid, sketch_step, spectrum)
+
+STATE_CLAMP = 1e100  # the lab's relu / identity forward pass is clamped here so it stays finite
+EDGE_DECADES = 1.0  # ‖∂s_T/∂s_0‖ within 10^±1 counts as the edge between vanishing and exploding
+LAB_POINTS = 200  # the lab computes norms at this many evenly spaced t (SVD-like cost per point)
+TRAINABLE = ("tanh", "relu")  # the Train page's vanilla RNN nonlinearities; the lab also has sigmoid and identity
+
+
+@dataclass(frozen=True)
+class LabResult:
+    cell: str  # "rnn" or "lstm"
+    t: np.ndarray  # (n,) steps 0..T where the norms were computed (both ends always)
+    log10_norm: np.ndarray  # (n,) rnn: log10 ‖∂h_T/∂h_t‖₂; lstm: log10 ‖∂c_T/∂c_t‖₂
+    log10_reference: np.ndarray  # (n,) rnn: log10 (σ_max·γ)^(T−t); lstm: log10 max_j ∏_{k>t} f_kj (cell path alone)
+    singular_values: np.ndarray  # rnn: of W_hh; lstm: of the last step's Jacobian ∂s_T/∂s_{T−1}
+    eigenvalues: np.ndarray  # complex, same matrix
+    spectral_radius: float
+    sigma_max: float
+    regime: str  # "vanishing", "edge" or "exploding"
+    # The caveats that apply, in the order a page lists them, each with the numbers its text needs:
+    #   "sampled" {n, total}  norms at n evenly spaced t of the total (t = 0..T, both ends kept)
+    #   "sketched" {k, rows}  for T − t > k, lower bounds from the product's `rows` leading directions
+    #   "overflow" {step}     the forward pass was clamped at ±STATE_CLAMP from this step on
+    #   "clamped" {}          values below 10^LOG10_FLOOR (exact zeros included) are drawn at it
+    notes: dict[str, dict]
+    bound_decides: bool = False  # rnn: λ₁γ < 1, sufficient for vanishing, so the regime follows from the bound
+    gamma: float | None = None  # rnn: max |σ'|
+    log10_norm_h: np.ndarray | None = None  # lstm: log10 ‖∂h_T/∂h_t‖₂ through (h, c)
+    mean_forget: float | None = None  # lstm: mean forget gate over steps and units
+    log10_carousel: float | None = None  # lstm: log10 f̄^T, the cell path alone at the mean forget gate (floored)
+
+
+def _orthogonal(rng, n: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))  # the sign fix makes q uniformly (Haar) distributed
+
+
+def _lab_w_hh(rng, hidden: int, rho: float, init: str) -> np.ndarray:
+    """An H x H matrix with spectral radius rho: orthogonal·rho, or N(0, 1/H) rescaled."""
+    if init == "orthogonal":
+        return rho * _orthogonal(rng, hidden)
+    w = rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)
+    return w * (rho / np.abs(np.linalg.eigvals(w)).max())
+
+
+def _check_lab(hidden, seq_len, rho, input_scale):
+    check_range("hidden", hidden)
+    check_range("seq_len", seq_len, "sequence length")
+    check_range("init_gain", rho, "rho")
+    if not (np.isfinite(input_scale) and input_scale >= 0):
+        raise ValueError(f"input scale must be a finite number >= 0, got {input_scale!r}")
+
+
+def _measured_regime(log10_total: float) -> str:
+    if log10_total < -EDGE_DECADES:
+        return "vanishing"
+    return "exploding" if log10_total > EDGE_DECADES else "edge"
+
+
+def _notes(n: int, T: int, clamped: bool, overflow_step: int | None, sketched_from: int | None) -> dict[str, dict]:
+    """LabResult.notes for n points of the T + 1 steps."""
+    notes = {}
+    if n < T + 1:
+        notes["sampled"] = {"n": n, "total": T + 1}
+    if sketched_from is not None:
+        notes["sketched"] = {"k": sketched_from, "rows": SKETCH_ROWS}
+    if overflow_step is not None:
+        notes["overflow"] = {"step": overflow_step}
+    if clamped:
+        notes["clamped"] = {}
+    return notes
+
+
+def rnn_trajectory(w_hh: np.ndarray, drive: np.ndarray, activation: str) -> tuple[Trajectory, int | None]:
+    """h_t = act(W_hh h_{t-1} + drive_t) from h_0 = 0, with w_hh (H, H) and drive (T, H) the input's part;
+    pre-activations are clamped at ±STATE_CLAMP so relu and identity stay finite. Returns the trajectory
+    and the first step that was clamped (None: none was)."""
+    act, act_prime = ACTIVATIONS[activation]
+    T, H = drive.shape
+    h, overflow_step = np.zeros((T + 1, H)), None
+    a = np.zeros((T, H))  # (T, H) pre-activations
+    for t in range(T):
+        a[t] = w_hh @ h[t] + drive[t]
+        if overflow_step is None and np.abs(a[t]).max() > STATE_CLAMP:
+            overflow_step = t + 1
+        a[t] = np.clip(a[t], -STATE_CLAMP, STATE_CLAMP)
+        h[t + 1] = act(a[t])
+    return Trajectory("rnn", w_hh, h, dact=act_prime(a, h[1:])), overflow_step
+
+
+def lstm_trajectory(w_hh: np.ndarray, drive: np.ndarray) -> Trajectory:
+    """PyTorch's LSTM from h_0 = c_0 = 0 with gate pre-activations drive_t + W_hh h_{t-1}: w_hh (4H, H) in
+    blocks i f g o, drive (T, 4H) the input's part with the biases."""
+    T, H = drive.shape[0], w_hh.shape[1]
+    h, c = np.zeros((T + 1, H)), np.zeros((T + 1, H))
+    gates = {g: np.zeros((T, H)) for g in "ifgo"}
+    for t in range(T):
+        z = drive[t] + w_hh @ h[t]  # (4H,) gates stay bounded, so no clamping is needed
+        i, f, o = sigmoid(z[:H]), sigmoid(z[H:2 * H]), sigmoid(z[3 * H:])
+        g = np.tanh(z[2 * H:3 * H])
+        c[t + 1] = f * c[t] + i * g
+        h[t + 1] = o * np.tanh(c[t + 1])
+        for name, value in zip("ifgo", (i, f, g, o)):
+            gates[name][t] = value
+    return Trajectory("lstm", w_hh, h, c=c, gates=gates)
+
+
+def lab_rnn(hidden: int = 64, seq_len: int = 100, rho: float = 1.0, activation: str = "tanh", init: str = "orthogonal",
+            input_scale: float = 1.0, seed: int = 0, points: int | None = LAB_POINTS) -> LabResult:
+    """A vanilla RNN h_t = act(W_hh h_{t-1} + W_ih x_t), h_0 = 0, with spectral radius(W_hh) = rho exactly,
+    W_ih ~ N(0, 1/H) (H x H) and x_t ~ N(0, input_scale²), so each unit's input drive has std ≈ input_scale.
+    Returns ‖∂h_T/∂h_t‖₂ next to the bound (σ_max·γ)^(T−t), both log10, at `points` evenly spaced t
+    (None: every t) and the spectrum of W_hh."""
+    _check_lab(hidden, seq_len, rho, input_scale)
+    check_choice("activation", activation, tuple(GAMMA))
+    check_choice("init", init, ("orthogonal", "gaussian"))
+    rng = np.random.default_rng(seed)
+    w_hh = _lab_w_hh(rng, hidden, rho, init)
+    drive = input_scale * rng.standard_normal((seq_len, hidden)) @ (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).T
+    path, overflow_step = rnn_trajectory(w_hh, drive, activation)
+    t = sample_steps(seq_len, points)
+    norm, clamped = clamp_log10(product_norms(path, seq_len - t, {"h": (slice(None), slice(None))})["h"])
+    spec, gamma = spectrum(w_hh), GAMMA[activation]
+    with np.errstate(divide="ignore"):
+        bound, clamped_bound = clamp_log10((seq_len - t) * np.log10(spec.sigma_max * gamma))
+    bound_decides = spec.sigma_max * gamma < 1 - 1e-9  # sufficient for vanishing (Pascanu et al. 2013)
+    return LabResult(
+        cell="rnn", t=t, log10_norm=norm, log10_reference=bound, singular_values=spec.singular_values,
+        eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius, sigma_max=spec.sigma_max,
+        regime="vanishing" if bound_decides else _measured_regime(float(norm[0])),
+        notes=_notes(len(t), seq_len, clamped or clamped_bound, overflow_step, sketch_step(seq_len, hidden)),
+        bound_decides=bound_decides, gamma=gamma)
+
+
+def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho: float = 1.0, input_scale: float = 1.0,
+             seed: int = 0, points: int | None = LAB_POINTS) -> LabResult:
+    """An LSTM (PyTorch equations) with each H x H gate block of W_hh orthogonal·rho, W_ih ~ N(0, 1/H),
+    zero biases except the forget gate's = forget_bias, x_t ~ N(0, input_scale²), h_0 = c_0 = 0.
+    Returns ‖∂c_T/∂c_t‖₂ and ‖∂h_T/∂h_t‖₂ (blocks of the product through s = (h, c)), the cell path
+    alone max_j ∏_{k>t} f_kj for reference, the mean forget gate, and the spectrum of ∂s_T/∂s_{T−1}."""
+    _check_lab(hidden, seq_len, rho, input_scale)
+    check_range("forget_bias", forget_bias, "forget bias")
+    rng, H, T = np.random.default_rng(seed), hidden, seq_len
+    w_hh = np.concatenate([rho * _orthogonal(rng, H) for _ in range(4)])  # (4H, H), blocks i f g o
+    bias = np.zeros(4 * H)
+    bias[H:2 * H] = forget_bias
+    drive = input_scale * rng.standard_normal((T, H)) @ (rng.standard_normal((4 * H, H)) / np.sqrt(H)).T + bias  # (T, 4H)
+    path = lstm_trajectory(w_hh, drive)
+    gates = path.gates
+    t = sample_steps(T, points)
+    blocks = {"c": (slice(H, None), slice(H, None)), "h": (slice(None, H), slice(None, H))}
+    norms = product_norms(path, T - t, blocks, dtype=np.float32)  # float32 halves the 2H x 2H products' time
+    norm_c, clamped_c = clamp_log10(norms["c"])
+    norm_h, clamped_h = clamp_log10(norms["h"])
+    with np.errstate(divide="ignore"):
+        log_f = np.log10(gates["f"])  # (T, H)
+    tail = np.concatenate([np.cumsum(log_f[::-1], axis=0)[::-1], np.zeros((1, H))])  # (T+1, H): Σ_{k>t} log10 f_k
+    reference, clamped_r = clamp_log10(tail.max(axis=1)[t])
+    spec = spectrum(dense_jacobians(path, T - 1, T)[0])
+    mean_f = float(gates["f"].mean())
+    carousel = max(T * np.log10(mean_f), LOG10_FLOOR) if mean_f > 0 else LOG10_FLOOR
+    return LabResult(
+        cell="lstm", t=t, log10_norm=norm_c, log10_reference=reference, singular_values=spec.singular_values,
+        eigenvalues=spec.eigenvalues, spectral_radius=spec.spectral_radius, sigma_max=spec.sigma_max,
+        regime=_measured_regime(float(norm_c[0])),
+        notes=_notes(len(t), T, clamped_c or clamped_h or clamped_r, None, sketch_step(T, 2 * H)),
+        log10_norm_h=norm_h, mean_forget=mean_f, log10_carousel=float(carousel))
+
+
+def train_options(cell: str, hidden: int, seq_len: int, rho: float, activation: str = "tanh",
+                  forget_bias: float = 1.0) -> dict:
+    """Flat config options that train the lab's setting on the adding task: the same cell, size and
+    length, and W_hh orthogonal with gain ρ (the Train page has no Gaussian init). Raises ValueError
+    for an activation the Train page's RNN does not have."""
+    options = {"task": "adding", "cell": cell, "hidden": hidden, "seq_len": seq_len, "init": "orthogonal",
+               "init_gain": rho}
+    if cell == "rnn":
+        if activation not in TRAINABLE:
+            raise ValueError(f"the Train page's RNN uses {' or '.join(TRAINABLE)}, not {activation}")
+        options["nonlinearity"] = activation
+    else:
+        options["forget_bias"] = forget_bias
+    return options
