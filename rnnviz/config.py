@@ -25,7 +25,6 @@ LIMITS = {
     "text_bytes": (1, 5_000_000),  # uploaded text for charlm
     "csv_bytes": (1, 20_000_000),  # uploaded CSV for sine
 }
-CPU_HIDDEN_WARNING = 256  # above this a CPU run is slow enough to say so
 
 CELLS = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu")
