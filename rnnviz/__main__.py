@@ -67,6 +67,20 @@ def build_parser() -> Parser:
     bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice); the app gives "
                                                   "each run (cores - 1) / runs training")
     sub.add_parser("tasks", help="list the tasks and their defaults")
+    imp = sub.add_parser("import", help="turn the state dict of a model trained elsewhere into a run")
+    imp.add_argument("--weights", required=True, help="safetensors file of the state dict (see --torch-save)")
+    imp.add_argument("--torch-save", action="store_true", dest="torch_save",
+                     help="the weights are a torch.save state dict: read them with torch.load(weights_only=True)")
+    imp.add_argument("--data", required=True, help="the text (charlm) or CSV (sine) the run trains and probes on")
+    imp.add_argument("--out", required=True, help="directory for the new run")
+    inputs = imp.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--vocab", help="the tokens by id: a JSON list, or a text file with one token per line")
+    inputs.add_argument("--features", type=int, help="numeric inputs: features per step")
+    imp.add_argument("--task", help="default: charlm with --vocab, sine with --features")
+    imp.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", help="rename a prefix of the weights' names")
+    imp.add_argument("--seq-len", type=int, dest="seq_len", help="default: the task's")
+    imp.add_argument("--column", help="CSV column for sine (default: the first numeric one)")
+    imp.add_argument("--nonlinearity", default="tanh", help="an RNN's: tanh or relu (a state dict does not say)")
     return parser
 
 
@@ -145,6 +159,18 @@ def cmd_tasks(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from .importer import import_files
+
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "weights", "data", "out", "rename")}
+    record = import_files(args.weights, args.data, args.out, renames=args.rename, **options)
+    cfg, evaluation = record["config"], record["eval"]
+    loss = "not finite" if evaluation["loss"] is None else f"{evaluation['loss']:.4g}"
+    print(f"imported {cfg['cell']} (hidden {cfg['hidden']}, {cfg['layers']} layer{'s' * (cfg['layers'] > 1)}) for "
+          f"{cfg['task']}: eval loss {loss} (baseline {record['baseline_loss']:.4g}); saved {args.out}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -152,7 +178,7 @@ def main(argv=None) -> int:
             from .bench import main as bench_main
 
             return bench_main(args.device, args.seconds, args.json, args.threads)
-        return {"train": cmd_train, "probe": cmd_probe, "tasks": cmd_tasks}[args.command](args)
+        return {"train": cmd_train, "probe": cmd_probe, "tasks": cmd_tasks, "import": cmd_import}[args.command](args)
     except (CliError, ValueError, OSError) as err:
         print(f"rnnviz: error: {err}", file=sys.stderr)
         return 2

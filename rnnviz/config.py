@@ -75,6 +75,7 @@ class TaskConfig:
     variant: str = ""  # task-specific choice (parity: final/running, charlm: corpus); "" = the task's default
     data: str | None = None  # the user's file (text for charlm, CSV for sine), or None for generated data
     column: str | None = None  # CSV column for sine; None = the first numeric column
+    vocab: str | None = None  # charlm: an imported model's characters in id order; None = built from the text
 
     def __post_init__(self):
         check_range("seq_len", self.seq_len, "sequence length")

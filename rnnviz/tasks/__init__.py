@@ -40,6 +40,8 @@ def check_compatible(cfg: RunConfig, cls: type[Task] | None = None) -> None:
     cls = cls or task_class(cfg.task.name)
     if cfg.model.attention not in cls.attention:
         raise ValueError(f"task {cls.name!r} takes attention {' or '.join(cls.attention)}, not {cfg.model.attention!r}")
+    if cfg.task.vocab is not None and cls is not CharLM:
+        raise ValueError(f"task {cls.name!r} takes no vocabulary: only charlm does (an imported model's)")
 
 
 def check_batch(batch: int, windows: int | None) -> None:

@@ -14,7 +14,8 @@ Corpora (variants):
             position in the line stays weak: line widths vary, so counting helps little.
   stdlib    the Python standard library's own top-level .py files, read from the directory of the
             `os` module, sorted by name and concatenated up to 1 MB (depends on the Python version).
-A UTF-8 text file in cfg.data replaces the variant's corpus.
+A UTF-8 text file in cfg.data replaces the variant's corpus. cfg.vocab, a text of distinct characters (an
+imported model's, id = position: rnnviz/importer.py), replaces the vocabulary built from the corpus.
 Loss: cross-entropy over the vocabulary, averaged over all T steps.
 Baseline: the unigram model, which always predicts the corpus's character frequencies: its loss is
 their entropy, -sum_c p_c ln p_c nats (measured per corpus; about 3 nats for English text).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import unicodedata
 from collections import Counter
 from functools import lru_cache
 
@@ -32,6 +34,7 @@ import torch
 from .base import Batch, Task, decode_utf8, read_user_file, train_split
 
 MAX_VOCAB = 96
+MAX_GIVEN_VOCAB = 1000  # an imported model's own vocabulary; run.json keeps config texts up to 1000 characters
 REPLACEMENT = "\ufffd"  # stands for every character outside the kept vocabulary
 TRAIN_FRACTION = 0.9
 STDLIB_CHARS = 1_000_000
@@ -61,7 +64,9 @@ class CharLM(Task):
         else:
             text, self.source = (_brackets_corpus() if self.variant == "brackets" else _stdlib_corpus()), self.variant
         counts = Counter(text)
-        if len(counts) <= MAX_VOCAB:
+        if cfg.vocab is not None:
+            vocab = _given_vocab(cfg.vocab, counts)
+        elif len(counts) <= MAX_VOCAB:
             vocab = sorted(counts)
         else:
             counts.pop(REPLACEMENT, None)
@@ -97,6 +102,30 @@ class CharLM(Task):
         start = torch.randint(0, len(part) - T, (n,), generator=gen)  # (B,)
         window = part[start[:, None] + torch.arange(T + 1)]  # (B, T + 1)
         return Batch(window[:, :-1], window[:, 1:])
+
+
+def _given_vocab(vocab, counts: Counter) -> list[str]:
+    """The characters of a given vocabulary (an imported model's, id = position), checked as hostile input: 1 to
+    MAX_GIVEN_VOCAB distinct characters, none a control character but tab, newline and carriage return, none a
+    lone surrogate (it cannot be written out as UTF-8), and every character of the text among them unless the
+    replacement character is."""
+    if not isinstance(vocab, str) or not 1 <= len(vocab) <= MAX_GIVEN_VOCAB:
+        size = f"{len(vocab):,} characters" if isinstance(vocab, str) else type(vocab).__name__
+        raise ValueError(f"a vocabulary must be a text of 1 to {MAX_GIVEN_VOCAB} characters, got {size}")
+    if len(set(vocab)) != len(vocab):
+        twice = next(c for i, c in enumerate(vocab) if c in vocab[:i])
+        raise ValueError(f"the vocabulary holds {twice!r} twice: each character may have one id only")
+    bad = next((c for c in vocab if unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r"), None)
+    if bad is not None:
+        raise ValueError(f"the vocabulary holds U+{ord(bad):04X}, a control character or a lone surrogate: "
+                         "a vocabulary holds the characters of a text")
+    outside = sorted(set(counts) - set(vocab))
+    if outside and REPLACEMENT not in vocab:
+        shown = ", ".join(repr(c) for c in outside[:5])
+        raise ValueError(f"the text holds {len(outside)} character{'s' * (len(outside) != 1)} outside the model's "
+                         f"vocabulary of {len(vocab)} ({shown}{', ...' if len(outside) > 5 else ''}), and the vocabulary "
+                         f"has no {REPLACEMENT!r} to stand for them: give the text the model was trained on")
+    return list(vocab)
 
 
 def _most_frequent(counts: Counter, k: int) -> list[str]:
