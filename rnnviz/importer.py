@@ -295,7 +295,7 @@ def import_files(weights, data, out, *, torch_save: bool = False, vocab=None, fe
     state = apply_renames(read_torch_weights(weights) if torch_save else read_weights(weights), list(renames))
     tokens = read_vocab(vocab) if vocab is not None else None
     return import_run(state, data, out, vocab=tokens, features=features,
-                      vocab_name=Path(vocab).name if vocab is not None else "", **options)
+                      vocab_name=Path(vocab).name if vocab is not None else "the vocabulary", **options)
 
 
 def import_run(state: dict[str, torch.Tensor], data, out, *, vocab: list[str] | None = None, features: int | None = None,

@@ -148,7 +148,7 @@ def test_a_hostile_pickle_is_refused_even_with_the_flag(tutorial, tmp_path, caps
 
 
 def test_names_it_cannot_place_are_renamed(tutorial, tmp_path, capsys):
-    model, chars, folder = tutorial
+    _, chars, folder = tutorial
     V = len(chars)
     weights = {"net.tokens.weight": torch.randn(V, 32), "net.readout.weight": torch.randn(V, 32)}  # E = H, no bias
     weights |= {f"net.rnn_{k}": v for k, v in nn.GRU(32, 32).state_dict().items()}

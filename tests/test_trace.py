@@ -145,7 +145,7 @@ def test_a_figure_builder_draws_a_trace_for_jupyter(monkeypatch):
 def readme_notebook_code() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## In a notebook", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
 def test_the_readmes_notebook_example_runs_as_a_script(capsys):
