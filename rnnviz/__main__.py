@@ -95,11 +95,13 @@ class Progress:
 
 
 def cmd_train(args) -> int:
+    from .cost import refuse_beyond_free_memory
     from .runs import save_run
     from .train import Trainer
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "out")}
     cfg = resolve_config(options)
+    refuse_beyond_free_memory(cfg)
     trainer = Trainer(cfg, on_step=Progress(cfg.train.steps))  # refuses what only the task can check (e.g. batch)
     Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before training, not after, if it cannot be written
     print(f"training {cfg.model.cell} on {cfg.task.name} (T={cfg.task.seq_len}, H={cfg.model.hidden}) "

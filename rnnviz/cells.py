@@ -17,10 +17,10 @@ derivative dL/dh_t through the recurrence, the next layer and the head.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
+
+from . import seeded
 
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # rows of W_ih / W_hh are this many H-blocks
@@ -29,7 +29,9 @@ GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # rows of W_ih / W_hh are this ma
 class UnrolledRNN(nn.Module):
     """Batch-first recurrent layer stack computed one time step at a time."""
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh"):
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 generator: torch.Generator | None = None):
+        """generator: where the initial weights are drawn from (None: torch's global generator, as torch.nn)."""
         super().__init__()
         if mode not in GATES:
             raise ValueError(f"unknown cell {mode!r}")
@@ -42,9 +44,7 @@ class UnrolledRNN(nn.Module):
             self.register_parameter(f"weight_hh_l{layer}", nn.Parameter(torch.empty(rows, hidden_size)))
             self.register_parameter(f"bias_ih_l{layer}", nn.Parameter(torch.empty(rows)))
             self.register_parameter(f"bias_hh_l{layer}", nn.Parameter(torch.empty(rows)))
-        bound = 1.0 / math.sqrt(hidden_size)  # torch.nn's default initialisation
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
+        seeded.recurrent_uniform_(self, hidden_size, generator)  # torch.nn's default initialisation
 
     def forward(self, x: torch.Tensor, hx=None, record: dict | None = None, prefix: str = ""):
         """x: (B, T, F). hx as torch.nn: h0 (L, B, H), or (h0, c0) for LSTM. Returns (output (B, T, H), h_n or (h_n, c_n))."""
@@ -101,9 +101,11 @@ class UnrolledRNN(nn.Module):
         return layer_in, h_n
 
 
-def fused_rnn(mode: str, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh") -> nn.RNNBase:
-    """The torch.nn layer that `UnrolledRNN(mode, ...)` mirrors (batch first)."""
+def fused_rnn(mode: str, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+              generator: torch.Generator | None = None) -> nn.RNNBase:
+    """The torch.nn layer that `UnrolledRNN(mode, ...)` mirrors (batch first), initialised from generator."""
     if mode == "rnn":
-        return nn.RNN(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, batch_first=True)
+        return seeded.build(nn.RNN, input_size, hidden_size, num_layers, nonlinearity=nonlinearity, batch_first=True,
+                            generator=generator)
     layer = {"lstm": nn.LSTM, "gru": nn.GRU}[mode]
-    return layer(input_size, hidden_size, num_layers, batch_first=True)
+    return seeded.build(layer, input_size, hidden_size, num_layers, batch_first=True, generator=generator)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import seeded
 from .attention import AttentionPool, EncoderDecoderAttention
 from .cells import GATE_BLOCKS, UnrolledRNN, fused_rnn
 from .config import ModelConfig
@@ -22,23 +23,25 @@ from .tasks.base import IOSpec
 
 
 class SeqModel(nn.Module):
-    def __init__(self, cfg: ModelConfig, io: IOSpec, unrolled: bool = False):
+    def __init__(self, cfg: ModelConfig, io: IOSpec, unrolled: bool = False, generator: torch.Generator | None = None):
+        """generator: where every initial weight is drawn from, in construction order (None: torch's global
+        generator, as torch.nn does; make_model passes a run's own)."""
         super().__init__()
         self.cfg, self.io, self.unrolled = cfg, io, unrolled
-        H = cfg.hidden
+        H, gen = cfg.hidden, generator
         if cfg.attention != "none" and io.output == "per_step":
             raise ValueError("attention needs a task with one output per sequence or an encoder-decoder task")
-        self.embed = nn.Embedding(io.n_in, cfg.embed_dim) if io.tokens_in else None
+        self.embed = seeded.build(nn.Embedding, io.n_in, cfg.embed_dim, generator=gen) if io.tokens_in else None
         rnn_in = cfg.embed_dim if io.tokens_in else io.n_in
         make = UnrolledRNN if unrolled else fused_rnn
-        self.rnn = make(cfg.cell, rnn_in, H, cfg.layers, cfg.nonlinearity)
-        self.decoder = make(cfg.cell, rnn_in, H, cfg.layers, cfg.nonlinearity) if io.output == "seq2seq" else None
+        self.rnn = make(cfg.cell, rnn_in, H, cfg.layers, cfg.nonlinearity, generator=gen)
+        self.decoder = make(cfg.cell, rnn_in, H, cfg.layers, cfg.nonlinearity, generator=gen) if io.output == "seq2seq" else None
         self.attn = None
         if cfg.attention != "none":
-            self.attn = (EncoderDecoderAttention if io.output == "seq2seq" else AttentionPool)(H, cfg.attention)
+            self.attn = (EncoderDecoderAttention if io.output == "seq2seq" else AttentionPool)(H, cfg.attention, gen)
         head_in = 2 * H if (io.output == "seq2seq" and self.attn is not None) else H
-        self.head = nn.Linear(head_in, io.n_out)
-        initialise(self, cfg)
+        self.head = seeded.build(nn.Linear, head_in, io.n_out, generator=gen)
+        initialise(self, cfg, gen)
 
     def recurrent_stacks(self) -> dict[str, nn.Module]:
         """Trace prefix -> recurrent stack ("" for the encoder / only stack, "dec." for a decoder)."""
@@ -79,13 +82,14 @@ def _keep(record, alpha):
 
 
 @torch.no_grad()
-def initialise(model: SeqModel, cfg: ModelConfig) -> None:
+def initialise(model: SeqModel, cfg: ModelConfig, generator: torch.Generator | None = None) -> None:
     """Apply the config's recurrent initialisation on top of torch.nn's defaults.
 
     orthogonal: each H x H gate block of W_hh is orthogonal times init_gain, so for a vanilla
     RNN every singular value, hence the spectral radius, is exactly rho = init_gain.
     identity: each block is init_gain * I with zero recurrent bias (IRNN, Le et al. 2015).
     LSTM: the forget gate's bias (split as PyTorch does over b_ih and b_hh) sums to forget_bias.
+    Random draws (orthogonal) come from generator (None: torch's global generator).
     """
     H = cfg.hidden
     for stack in model.recurrent_stacks().values():
@@ -94,7 +98,7 @@ def initialise(model: SeqModel, cfg: ModelConfig) -> None:
             for block in range(GATE_BLOCKS[cfg.cell]):
                 rows = w_hh[block * H:(block + 1) * H]
                 if cfg.init == "orthogonal":
-                    nn.init.orthogonal_(rows, gain=cfg.init_gain)
+                    nn.init.orthogonal_(rows, gain=cfg.init_gain, generator=generator)
                 elif cfg.init == "identity":
                     rows.copy_(torch.eye(H) * cfg.init_gain)
             if cfg.init == "identity":
@@ -105,9 +109,12 @@ def initialise(model: SeqModel, cfg: ModelConfig) -> None:
 
 
 def make_model(cfg: ModelConfig, io: IOSpec, seed: int | None = None, unrolled: bool = False) -> SeqModel:
-    """A freshly initialised model; with a seed, the same weights every time (on the CPU)."""
+    """A freshly initialised model drawn from a generator of its own, never torch's global one, so runs
+    built at the same moment in other threads cannot take its numbers. With a seed, the same weights every
+    time (those torch.manual_seed(seed) followed by torch.nn's constructors gave); without, fresh ones."""
+    generator = torch.Generator()
     if seed is None:
-        return SeqModel(cfg, io, unrolled)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SeqModel(cfg, io, unrolled)
+        generator.seed()  # a non-deterministic seed
+    else:
+        generator.manual_seed(seed)
+    return SeqModel(cfg, io, unrolled, generator)
