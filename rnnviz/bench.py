@@ -71,7 +71,7 @@ def compare(cfg: RunConfig, device: torch.device, seconds: float) -> tuple[float
         steps = PROBE_EVERY - trainer.step % PROBE_EVERY  # up to the next probe step, where run() ends with a probe
         started = time.perf_counter()
         status = trainer.run(steps=trainer.step + steps)
-        if status != "completed":
+        if status.kind != "completed":
             raise RuntimeError(f"trainer did not complete: {status}")
         trainer_rates.append(steps / (time.perf_counter() - started))
     ratio = statistics.median([t / p for p, t in zip(plain_rates, trainer_rates)])

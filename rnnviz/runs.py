@@ -27,6 +27,7 @@ from safetensors.torch import save as save_safetensors
 
 from .config import RunConfig
 from .models import SeqModel, make_model
+from .status import Status
 from .tasks import Task, check_compatible, make_task
 from .train import Trainer
 
@@ -78,7 +79,7 @@ def run_record(trainer: Trainer, evaluation: dict | None = None) -> dict:
         "format": FORMAT, "version": FORMAT_VERSION,
         "config": trainer.cfg.flat(),
         "device": trainer.device_name,
-        "status": snap.status,
+        "status": snap.status.to_json(),
         "step": snap.step,
         "target_steps": snap.target_steps,
         "elapsed": snap.elapsed,
@@ -270,7 +271,11 @@ def restore_trainer(saved: SavedRun, device: str | None = None, **trainer_kwargs
     trainer.lr = float(record.get("lr") or config.train.lr)
     for group in trainer.optimizer.param_groups:
         group["lr"] = trainer.lr
-    trainer.status = record.get("status") or "ready"
+    try:
+        status = Status.from_json(record.get("status") or "ready")
+    except ValueError as err:
+        raise RunFileError(f"{RUN_JSON} is damaged: its \"status\" cannot be read ({err})") from None
+    trainer.status = Status("paused") if status.active else status  # saved mid-run: no thread trains it here yet
     trainer.probes = [_probe_arrays(p) for p in record.get("probes") or [] if p.get("step", 0) < trainer.step]
     trainer.probe(counted=False)  # the saved weights, to look at; not part of the training time budget
     return trainer

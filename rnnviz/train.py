@@ -26,6 +26,7 @@ import torch
 from .config import RunConfig, check_range
 from .models import SeqModel, make_model
 from .probe import Trace, load_weights, make_twin, record_trace, summarize
+from .status import Status
 from .tasks import Task, check_batch, check_compatible, make_task
 
 PROBE_TIME_FRACTION = 0.05  # probes may take at most this share of the training wall time
@@ -108,7 +109,7 @@ class Snapshot:
 
     step: int
     target_steps: int
-    status: str
+    status: Status
     lr: float
     elapsed: float  # seconds of training, probes included, pauses excluded
     steps_per_second: float
@@ -149,13 +150,14 @@ class Trainer:
         self.elapsed = 0.0  # training wall seconds, probes included, pauses excluded
         self.probe_seconds = 0.0  # CPU seconds of this thread spent in counted probes
         self.cpu_seconds = 0.0  # CPU seconds of the training thread in steps and probes
-        self.status = "ready"
+        self.status = Status("ready")
         self.lr = t.lr
         self._lock = threading.Lock()  # guards what snapshot() reads
         self._step_lock = threading.Lock()  # held for each step and probe; see held()
         self._go = threading.Event()  # set = may run; cleared by pause()
         self._go.set()
         self._stop = threading.Event()
+        self._stop_reason = "user"  # why stop() was called, for the status
         self._pending_lr: float | None = None
         self._thread: threading.Thread | None = None
         self._backup = [p.detach().clone() for p in self.params.values()]  # weights before the latest update
@@ -169,14 +171,15 @@ class Trainer:
         if self.is_alive():
             raise RuntimeError("this trainer is already running")
         self._stop.clear()
+        self._stop_reason = "user"
 
         def work():
             if slot is None:
                 self._run(steps)
                 return
-            self._set_status("queued")
+            self._set_status(Status("queued"))
             if not slot.acquire(self):
-                self._set_status(f"stopped: by user at step {self.step}")
+                self._set_status(Status.stopped(self._stop_reason, self.step))
                 return
             try:
                 self._run(steps)
@@ -193,16 +196,18 @@ class Trainer:
     def pause(self) -> None:
         self._go.clear()
         with self._lock:
-            if self.status == "running":
-                self.status = "paused"
+            if self.status.kind == "running":
+                self.status = Status("paused")
 
     def resume(self) -> None:
         with self._lock:
-            if self.status == "paused":
-                self.status = "running"
+            if self.status.kind == "paused":
+                self.status = Status("running")
         self._go.set()
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "user") -> None:
+        """End the run between two steps; reason (a status.REASONS, e.g. "disconnected") says why."""
+        self._stop_reason = reason
         self._stop.set()
         self._go.set()  # wake a paused loop so it can end
 
@@ -247,20 +252,21 @@ class Trainer:
 
     @property
     def finished(self) -> bool:
-        return self.status == "completed" or self.status.startswith("stopped")
+        return self.status.finished
 
     # ---- the loop -----------------------------------------------------------------------------
-    def run(self, steps: int | None = None) -> str:
+    def run(self, steps: int | None = None) -> Status:
         """Train until `steps` in total (default: the config's), stop(), or a non-finite value.
         Returns the final status. Never raises: an unexpected error becomes the status."""
         self._stop.clear()
+        self._stop_reason = "user"
         return self._run(steps)
 
-    def _run(self, steps: int | None) -> str:
+    def _run(self, steps: int | None) -> Status:
         with self._lock:
             if steps is not None:
                 self.target_steps = steps
-            self.status = "paused" if not self._go.is_set() else "running"
+            self.status = Status("paused" if not self._go.is_set() else "running")
             self.threads = torch.get_num_threads()  # torch's CPU threads are per thread: the training thread's count
             self.device_name = describe_device(self.device)
         try:
@@ -270,7 +276,7 @@ class Trainer:
                 if not self._go.is_set():
                     self._go.wait()
                 if self._stop.is_set():
-                    self._set_status(f"stopped: by user at step {self.step}")
+                    self._set_status(Status.stopped(self._stop_reason, self.step))
                     return self.status
                 started, cpu_started = time.perf_counter(), time.thread_time()
                 with self._step_lock:
@@ -287,12 +293,12 @@ class Trainer:
                     self.on_step(self, entry)
             if self.probes[-1]["step"] != self.step:
                 self.probe()
-            self._set_status("completed")
+            self._set_status(Status("completed"))
         except Exception as err:  # noqa: BLE001 -- the caller (a UI thread) must never see a traceback
-            self._set_status(f"stopped: error at step {self.step}: {type(err).__name__}: {err}")
+            self._set_status(Status.stopped("error", self.step, f"{type(err).__name__}: {err}"))
         return self.status
 
-    def _set_status(self, status: str) -> None:
+    def _set_status(self, status: Status) -> None:
         with self._lock:
             self.status = status
 
@@ -338,9 +344,8 @@ class Trainer:
                 self.history.param_norms[name].append(value)
             self.step += 1
             if not finite:
-                what = "loss" if not math.isfinite(loss_v) else "gradient"
-                self.status = (f"stopped: non-finite {what} at step {self.step}; "
-                               "the weights are the last finite ones (try clipping, a lower learning rate or a smaller gain)")
+                # the weights stay the last finite ones (see _restore_finite_weights)
+                self.status = Status.stopped("non_finite", self.step, "loss" if not math.isfinite(loss_v) else "gradient")
         if not finite:
             self._restore_finite_weights()
             return None

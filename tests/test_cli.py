@@ -39,7 +39,7 @@ def test_train_writes_the_contracted_run_json(tmp_path):
         "device": "cpu"}
     assert {"nonlinearity", "layers", "lr", "optimizer", "clip", "init", "init_gain", "forget_bias", "attention", "data"} <= set(cfg)
     assert cfg["lr"] == REGISTRY["adding"].defaults["lr"]  # options not given resolve to the task's defaults
-    assert record["device"].startswith("CPU") and record["status"] == "completed"
+    assert record["device"].startswith("CPU") and record["status"]["kind"] == "completed"
     assert record["baseline_loss"] == pytest.approx(1 / 6)
     history = record["history"]
     assert history["step"] == [1, 2, 3, 4] and all(len(history[k]) == 4 for k in ("loss", "grad_norm", "clipped"))

@@ -145,7 +145,7 @@ def test_gradients_of_an_lstm_include_the_cell_state(lstm):
 def test_gradients_banner_after_a_non_finite_stop():
     trainer = trained(cell="rnn", nonlinearity="relu", init="orthogonal", init_gain=10, seq_len=50,
                       optimizer="sgd", lr=10, clip=0)
-    assert trainer.status.startswith("stopped: non-finite")
+    assert trainer.status.reason == "non_finite"
     at = open_page("gradients", trainer)
     assert_clean(at)
     assert "stopped at step 1" in at.error[0].value and "clipping (now off)" in at.error[0].value

@@ -66,7 +66,7 @@ def test_a_short_run_trains_and_is_drawn():
     trainer = at.session_state[KEY].trainer
     assert trainer.cfg.model.hidden == 4 and trainer.cfg.train.steps == 12
     trainer.join(timeout=TIMEOUT)
-    assert trainer.status == "completed"
+    assert trainer.status.kind == "completed"
     at.run()
     assert not at.exception
     assert [m.value for m in at.metric][:2] == ["done", f"{trainer.history.loss[-1]:.4g}"]
@@ -125,7 +125,7 @@ def test_nonfinite_stop_is_explained():
     trainer = Trainer(tiny_config(cell="rnn", init="orthogonal", init_gain=3.0, lr=10.0, clip=0.0, optimizer="sgd",
                                   seq_len=20, hidden=16, steps=200))
     trainer.run()
-    assert trainer.status.startswith("stopped: non-finite")
+    assert trainer.status.reason == "non_finite"
     at = app(state=TabState(trainer=trainer))
     assert any("Turn clipping on" in e.value for e in at.error)
     assert button(at, "Resume").disabled
@@ -141,7 +141,7 @@ def test_compare_page_trains_cells_side_by_side():
     assert list(runs) == ["RNN", "LSTM", "GRU"]
     for trainer in runs.values():
         trainer.join(timeout=TIMEOUT)
-        assert trainer.status == "completed" and trainer.cfg.task == current.cfg.task
+        assert trainer.status.kind == "completed" and trainer.cfg.task == current.cfg.task
     at.run()
     assert not at.exception
     assert [m.label for m in at.metric] == ["RNN", "LSTM", "GRU"]

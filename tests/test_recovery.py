@@ -35,22 +35,22 @@ def test_a_bundle_downloaded_mid_training_resumes_to_the_same_result(tmp_path):
     like a run never interrupted, and so does the paused original once resumed."""
     cfg = tiny_config(steps=40)
     left_alone = Trainer(cfg)
-    assert left_alone.run() == "completed"
+    assert left_alone.run().kind == "completed"
 
     trainer = Trainer(cfg, on_step=lambda tr, entry: tr.pause() if entry["step"] == 17 else None)
     trainer.start()
     deadline = time.monotonic() + TIMEOUT
-    while trainer.status != "paused" and time.monotonic() < deadline:
+    while trainer.status.kind != "paused" and time.monotonic() < deadline:
         time.sleep(0.01)
     with trainer.held():
         data = bundle_bytes(trainer)
     assert trainer.is_alive() and trainer.step == 17
 
     resumed = restore_trainer(load_run(extract_bundle(data, tmp_path / "run")))
-    assert resumed.step == 17 and resumed.run() == "completed"
+    assert resumed.step == 17 and resumed.run().kind == "completed"
     trainer.resume()
     trainer.join(TIMEOUT)
-    assert trainer.status == "completed"
+    assert trainer.status.kind == "completed"
     assert_same_run(resumed, left_alone)
     assert_same_run(trainer, left_alone)
 
@@ -78,4 +78,4 @@ def test_a_bundle_from_another_format_version_loads_or_says_why(current, uploads
     assert not at.exception and not at.error
     restored = at.session_state[KEY].trainer
     assert restored.step == 6 and len(restored.history.loss) == 6
-    assert restored.run(steps=9) == "completed" and restored.step == 9
+    assert restored.run(steps=9).kind == "completed" and restored.step == 9

@@ -21,7 +21,7 @@ COMPARED = ("step", "loss", "grad_norm", "clipped", "lr", "accuracy")  # every H
 
 def trained(steps=6, **flat) -> Trainer:
     trainer = Trainer(tiny_config(steps=steps, **flat))
-    assert trainer.run() == "completed"
+    assert trainer.run().kind == "completed"
     return trainer
 
 
@@ -59,7 +59,7 @@ def test_round_trip(tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [MODEL_FILE, RUN_JSON, STATE_FILE]
     saved = load_run(tmp_path / "run")
     assert saved.config == trainer.cfg
-    assert saved.record == json.loads(json.dumps(record)) and saved.record["status"] == "completed"
+    assert saved.record == json.loads(json.dumps(record)) and saved.record["status"]["kind"] == "completed"
     for name, value in trainer.model.state_dict().items():
         assert torch.equal(saved.model_state[name], value), name
     for name in ("step", "loss", "grad_norm", "clipped", "lr"):
@@ -79,8 +79,8 @@ def test_a_restored_run_continues_exactly_like_an_uninterrupted_one(tmp_path, op
     first_half = trained(steps=5, optimizer=optimizer, cell=cell)
     save_run(first_half, tmp_path / "run")
     resumed = restore_trainer(load_run(tmp_path / "run"))
-    assert resumed.step == 5 and resumed.status == "completed"
-    assert resumed.run(steps=10) == "completed"
+    assert resumed.step == 5 and resumed.status.kind == "completed"
+    assert resumed.run(steps=10).kind == "completed"
     assert_same_history(resumed, uninterrupted)
     assert_same_weights(resumed, uninterrupted)
 
@@ -104,21 +104,21 @@ def test_a_run_with_a_users_csv_keeps_its_data(tmp_path):
     assert record["config"]["data"] == "data.csv" and (tmp_path / "run" / "data.csv").read_text() == csv.read_text()
     csv.unlink()  # the run no longer needs the original file
     resumed = restore_trainer(load_run(tmp_path / "run"))
-    assert resumed.task.series is not None and resumed.run(steps=4) == "completed"
+    assert resumed.task.series is not None and resumed.run(steps=4).kind == "completed"
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered")  # the probes' gradient norms overflow, as they should
 def test_a_non_finite_run_saves_strict_json_and_loads(tmp_path):
     trainer = Trainer(tiny_config(cell="rnn", init="orthogonal", init_gain=3.0, lr=1.0, clip=0.0, optimizer="sgd", steps=100))
     trainer.run()
-    assert trainer.status.startswith("stopped: non-finite")
+    assert trainer.status.reason == "non_finite"
     save_run(trainer, tmp_path / "run")
 
     def refuse(constant):
         raise AssertionError(f"run.json holds {constant}, which is not JSON")
 
     record = json.loads((tmp_path / "run" / RUN_JSON).read_text(), parse_constant=refuse)
-    assert record["status"] == trainer.status and record["history"]["grad_norm"][-1] is None
+    assert record["status"] == trainer.status.to_json() and record["history"]["grad_norm"][-1] is None
     resumed = restore_trainer(load_run(tmp_path / "run"))
     assert np.isnan(resumed.history.grad_norm[-1]) and resumed.status == trainer.status
 

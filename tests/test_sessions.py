@@ -141,10 +141,10 @@ def test_the_watchdog_stops_runs_then_closes_sessions_of_gone_tabs():
             self.closed = True
 
     class FakeTrainer:
-        stop_requested = False
+        stop_requested, reason = False, None
 
-        def stop(self):
-            self.stop_requested = True
+        def stop(self, reason="user"):
+            self.stop_requested, self.reason = True, reason
 
     here, closed_sessions = {"a"}, []
     dog = Watchdog(lambda sid: sid in here, closed_sessions.append, grace_s=0.05, forget_s=0.2, interval_s=60)
@@ -155,6 +155,7 @@ def test_the_watchdog_stops_runs_then_closes_sessions_of_gone_tabs():
     time.sleep(0.1)
     dog.check()
     assert trainers["b"].stop_requested and not tabs["b"].closed and not closed_sessions  # past the grace only
+    assert trainers["b"].reason == "disconnected"  # its page will say why, not "stopped by you"
     time.sleep(0.15)
     dog.check()
     assert closed_sessions == ["b"] and tabs["b"].closed  # past forget_s: session closed, tab state closed

@@ -59,7 +59,7 @@ def test_shapes_dtypes_and_seed_determinism(name, seq_len, extra, x_spec, y_spec
 
 
 def test_registry_lists_every_task_with_a_documented_baseline_and_working_defaults():
-    assert list(REGISTRY) == ["adding", "copy", "parity", "order", "sine", "charlm", "sentiment", "reversal"]
+    assert list(REGISTRY) == ["adding", "copy", "parity", "order", "sine", "charlm", "sentiment", "reversal", "tagging"]
     for name, cls in REGISTRY.items():
         doc = __import__(cls.__module__, fromlist=["_"]).__doc__
         assert "Encoding" in doc and "Loss" in doc and "Baseline" in doc, name

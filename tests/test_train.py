@@ -12,6 +12,7 @@ import torch
 from conftest import tiny_config
 from rnnviz.features import text_feature, unit_correlation
 from rnnviz.presets import PRESETS
+from rnnviz.status import Status
 from rnnviz.train import History, Trainer, make_optimizer, pick_device
 
 WAIT = 30.0  # seconds a test waits for the training thread before it counts as hung (generous: busy CI)
@@ -51,23 +52,23 @@ def test_pause_set_lr_resume_and_stop_from_another_thread():
     trainer.start()
     gate.hold()  # the loop sits between step 3 and step 4
     trainer.pause()
-    assert trainer.snapshot().status == "paused"
+    assert trainer.snapshot().status == Status("paused")
     gate.release()
     time.sleep(0.05)  # long enough for several tiny steps, had the pause not held
     snap = trainer.snapshot()
-    assert (snap.step, snap.status) == (3, "paused") and trainer.is_alive()
+    assert (snap.step, snap.status) == (3, Status("paused")) and trainer.is_alive()
     trainer.set_lr(0.05)
     trainer.resume()
     gate.hold()  # step 6
-    assert trainer.snapshot().status == "running"
+    assert trainer.snapshot().status == Status("running")
     trainer.stop()
     gate.release()
     trainer.join(WAIT)
     assert not trainer.is_alive()
-    assert trainer.status == "stopped: by user at step 6"
+    assert trainer.status == Status.stopped("user", 6)
     assert trainer.history.lr == [0.01] * 3 + [0.05] * 3  # the new rate from the first step after set_lr
     assert all(group["lr"] == 0.05 for group in trainer.optimizer.param_groups)
-    assert trainer.run(steps=8) == "completed" and trainer.step == 8  # a stopped run can go on
+    assert trainer.run(steps=8).kind == "completed" and trainer.step == 8  # a stopped run can go on
 
 
 def test_stop_wakes_a_paused_trainer_and_start_twice_is_refused():
@@ -81,7 +82,19 @@ def test_stop_wakes_a_paused_trainer_and_start_twice_is_refused():
     gate.release()
     trainer.stop()
     trainer.join(WAIT)
-    assert trainer.status == "stopped: by user at step 2"
+    assert trainer.status == Status.stopped("user", 2)
+
+
+def test_a_stop_says_why_and_a_new_start_forgets_it():
+    gate = Gate(2)
+    trainer = Trainer(tiny_config(steps=1000), on_step=gate)
+    trainer.start()
+    gate.hold()
+    trainer.stop("disconnected")  # as the watchdog does for a tab that went away
+    gate.release()
+    trainer.join(WAIT)
+    assert trainer.status == Status.stopped("disconnected", 2)
+    assert trainer.run(steps=4) == Status("completed")  # a new run forgets the old stop
 
 
 def test_set_lr_refuses_bad_values():
@@ -95,7 +108,7 @@ def test_callbacks_see_every_step_and_every_probe():
     steps, probes = [], []
     trainer = Trainer(tiny_config(steps=10, probe_every=5), probe_fraction=1.0,
                       on_step=lambda tr, entry: steps.append(entry), on_probe=lambda tr, trace: probes.append(trace.step))
-    assert trainer.run() == "completed"
+    assert trainer.run().kind == "completed"
     assert [e["step"] for e in steps] == list(range(1, 11))
     assert set(steps[0]) == {"step", "loss", "grad_norm", "clipped", "lr", "accuracy", "time"}
     assert probes == [0, 5, 10] == [p["step"] for p in trainer.probes]
@@ -109,7 +122,7 @@ def test_a_failing_callback_becomes_the_status_not_an_exception():
 
     trainer = Trainer(tiny_config(steps=5), on_step=boom)
     status = trainer.run()
-    assert status.startswith("stopped: error at step 1: KeyError")
+    assert (status.reason, status.step) == ("error", 1) and status.detail.startswith("KeyError")
 
 
 def test_snapshots_from_another_thread_are_consistent():
@@ -121,7 +134,7 @@ def test_snapshots_from_another_thread_are_consistent():
         time.sleep(0.001)  # let the training thread have the GIL between snapshots
     trainer.join(WAIT)
     snaps.append(trainer.snapshot())
-    assert snaps[-1].status == "completed" and snaps[-1].step == 150
+    assert snaps[-1].status == Status("completed") and snaps[-1].step == 150
     for snap in snaps:
         lengths = {len(v) for v in snap.history.values() if isinstance(v, np.ndarray)}
         lengths |= {len(v) for v in snap.history["param_norms"].values()}
@@ -138,9 +151,9 @@ def test_non_finite_gradient_stops_the_run_keeping_history_and_the_last_finite_w
     cfg = tiny_config(cell="rnn", init="orthogonal", init_gain=3.0, lr=1.0, clip=0.0, optimizer="sgd", steps=100)
     trainer = Trainer(cfg)
     status = trainer.run()  # must not raise
-    assert status.startswith("stopped: non-finite") and "the weights are the last finite ones" in status
+    assert status.reason == "non_finite" and status.detail in ("loss", "gradient")
     bad_step = trainer.step
-    assert f"at step {bad_step};" in status and 1 < bad_step < 100
+    assert status.step == bad_step and 1 < bad_step < 100
     assert len(trainer.history) == bad_step == trainer.history.step[-1]
     last = trainer.history
     assert not (math.isfinite(last.loss[-1]) and math.isfinite(last.grad_norm[-1]))
@@ -148,7 +161,7 @@ def test_non_finite_gradient_stops_the_run_keeping_history_and_the_last_finite_w
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
     # the kept weights are those after the last finite step: the same run stopped one step earlier
     earlier = Trainer(cfg)
-    assert earlier.run(steps=bad_step - 1) == "completed"
+    assert earlier.run(steps=bad_step - 1).kind == "completed"
     assert same_weights(weights(trainer), weights(earlier))
     assert trainer.evaluate()["loss"] is not None  # the model is still usable
 
@@ -157,7 +170,7 @@ def test_same_seed_gives_identical_history_and_weights_on_cpu():
     cfg = tiny_config(cell="gru", steps=12, layers=2, clip=0.5)
     runs = [Trainer(cfg) for _ in range(2)]
     for trainer in runs:
-        assert trainer.run() == "completed"
+        assert trainer.run().kind == "completed"
     a, b = (tr.history.arrays() for tr in runs)
     for name in ("step", "loss", "grad_norm", "clipped", "lr", "accuracy"):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
@@ -210,7 +223,7 @@ def test_optimizers(name, cls):
     if name == "sgd":
         assert opt.param_groups[0]["momentum"] == 0.5
     trainer = Trainer(tiny_config(optimizer=name, steps=3))
-    assert trainer.run() == "completed" and isinstance(trainer.optimizer, cls)
+    assert trainer.run().kind == "completed" and isinstance(trainer.optimizer, cls)
 
 
 def test_probes_are_skipped_beyond_their_time_share_but_the_last_step_is_probed():
@@ -243,7 +256,7 @@ def test_lstm_learns_the_adding_problem_at_t20():
     """The sanity check: an LSTM carries the first marked value across ~10 steps, well below the 1/6 baseline."""
     cfg = tiny_config(cell="lstm", seq_len=20, hidden=32, batch=32, steps=400, lr=1e-2, clip=1.0, probe_every=100)
     trainer = Trainer(cfg)
-    assert trainer.run() == "completed"
+    assert trainer.run().kind == "completed"
     assert trainer.evaluate()["loss"] < 0.05 < trainer.task.baseline_loss / 3
 
 
@@ -252,7 +265,7 @@ def test_reversal_attention_learns_the_anti_diagonal():
     cfg = tiny_config(task="reversal", cell="gru", seq_len=5, hidden=32, batch=32, steps=300, lr=1e-2, attention="dot",
                       probe_every=100, probe_batch=16)
     trainer = Trainer(cfg)
-    assert trainer.run() == "completed"
+    assert trainer.run().kind == "completed"
     assert trainer.evaluate(n=200)["accuracy"] > 0.9
     attn = trainer.snapshot().trace["attn"].mean(axis=0)  # (T_out, T_in), averaged over the probe batch
     assert attn.argmax(axis=1).tolist() == [4, 3, 2, 1, 0]
@@ -263,7 +276,7 @@ def test_a_character_lstm_grows_a_unit_that_is_on_inside_brackets():
     "inside brackets" within a couple of hundred steps, far more closely than the best unit of the untrained network,
     which follows it a little only because digits are other inputs than letters."""
     trainer = Trainer(PRESETS["charlm"].config(steps=200), probe_fraction=1.0)
-    assert trainer.run() == "completed"
+    assert trainer.run().kind == "completed"
 
     def best_r(step: int) -> float:
         trace = trainer.trace_at(step)

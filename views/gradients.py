@@ -16,7 +16,7 @@ model = trainer.cfg.model
 
 def draw():
     snap = trainer.snapshot()
-    if snap.status.startswith("stopped: non-finite"):
+    if snap.status.reason == "non_finite":
         clip = trainer.cfg.train.clip
         st.error(t("gradients.nonfinite", step=snap.step, lr=snap.lr, clip=f"{clip:g}" if clip > 0 else t("gradients.clip_off")))
     view = inspect.controls(trainer, example=False)
@@ -49,7 +49,7 @@ def draw():
 
     st.subheader(t("gradients.params_title"))
     h = snap.history
-    stopped = snap.step if snap.status.startswith("stopped: non-finite") else None
+    stopped = snap.step if snap.status.reason == "non_finite" else None
     inspect.show("grad-params", (snap.step,), lambda: inside.parameter_gradients(
         h["step"], h["param_norms"], clipped=h["clipped"], grad_norm=h["grad_norm"], clip=trainer.cfg.train.clip,
         stopped_at=stopped, labels=L), data=lambda: {"step": h["step"], "grad_norm": h["grad_norm"], **h["param_norms"]})

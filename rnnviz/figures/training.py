@@ -7,7 +7,7 @@ rnnviz/text/en.toml's [run.fig] table.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -117,19 +117,30 @@ def compare_grad_figure(curves: dict[str, np.ndarray], *, colours: dict[str, str
 
 # ---- what the model outputs, from the latest probe ------------------------------------------------
 
-def forecast_figure(x, y, pred, *, title: str | None = None, units: str | None = None,
-                    labels: Mapping[str, str] | None = None, height: int = 300) -> go.Figure:
-    """One series: the input s_1..s_T, the true next values and the model's forecasts (each (T,)); the value
-    axis is titled `units` (by default the labels' "value")."""
+def forecast_figure(x, y, pred, *, times: Sequence[str] | None = None, time_name: str | None = None,
+                    title: str | None = None, units: str | None = None, labels: Mapping[str, str] | None = None,
+                    height: int = 300) -> go.Figure:
+    """One series: the input s_1..s_T, the true next values s_2..s_(T+1) and the model's forecasts of them (each
+    (T,)), each drawn at its own time: the file's dates or date-times where `times` gives those of s_1..s_(T+1)
+    (ISO strings; the axis titled time_name), else steps 1..T+1. The value axis is titled `units` (by default the
+    labels' "value"). Both titles may be a user's CSV headers: they are shown as text, never read as markup."""
     L = labels_with("run.fig", labels)
-    t = np.arange(1, len(y) + 1, dtype=np.float32)
+    if times is not None and len(times) == len(y) + 1:
+        t, time_title = list(times), plain_text(time_name) if time_name else L["time"]
+    else:
+        t, time_title = np.arange(1, len(y) + 2, dtype=np.float32), L["time"]
     traces = [
-        go.Scatter(x=t, y=f32(x), mode="lines", name=L["input"], line=dict(color="#bbb", width=1.5)),
-        go.Scatter(x=t, y=f32(y), mode="lines+markers", name=L["truth"], line=dict(color="#444", width=2),
+        go.Scatter(x=t[:-1], y=f32(x), mode="lines", name=L["input"], line=dict(color="#bbb", width=1.5)),
+        go.Scatter(x=t[1:], y=f32(y), mode="lines+markers", name=L["truth"], line=dict(color="#444", width=2),
                    marker=dict(size=4)),
-        go.Scatter(x=t, y=f32(pred), mode="lines", name=L["forecast"], line=dict(color=RUN_COLOURS[0], width=2.5)),
+        go.Scatter(x=t[1:], y=f32(pred), mode="lines", name=L["forecast"], line=dict(color=RUN_COLOURS[0], width=2.5)),
     ]
-    return _figure(traces, title, height, L["time"], axis(units or L["value"]))
+    return _figure(traces, title, height, time_title, axis(plain_text(units) if units else L["value"]))
+
+
+def plain_text(text: str) -> str:
+    """User text for a plotly title or label, which would otherwise read <b>, <a href=...> and &...; as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def regression_scatter(target, pred, *, title: str | None = None, labels: Mapping[str, str] | None = None,

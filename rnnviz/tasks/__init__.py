@@ -11,8 +11,9 @@ from .parity import Parity
 from .reversal import Reversal
 from .sentiment import Sentiment
 from .sine import Sine
+from .tagging import Tagging
 
-REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in (Adding, Copy, Parity, Order, Sine, CharLM, Sentiment, Reversal)}
+REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in (Adding, Copy, Parity, Order, Sine, CharLM, Sentiment, Reversal, Tagging)}
 
 
 def task_class(name: str) -> type[Task]:

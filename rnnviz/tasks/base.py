@@ -25,10 +25,11 @@ class Batch:
     y: torch.Tensor  # targets: (B, O) values, (B,) / (B, T) class ids, or (B, T, O) values
     dec_in: torch.Tensor | None = None  # seq2seq: (B, T_out) decoder input ids (teacher forcing)
     mask: torch.Tensor | None = None  # (B, T) bool, True at real input positions (False = padding)
+    start: torch.Tensor | None = None  # (B,) tasks reading a series: the index of each window's first value in it
 
     def to(self, device) -> "Batch":
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return Batch(move(self.x), move(self.y), move(self.dec_in), move(self.mask))
+        return Batch(move(self.x), move(self.y), move(self.dec_in), move(self.mask), self.start)  # start: indices, on the CPU
 
     def __len__(self) -> int:
         return self.x.shape[0]

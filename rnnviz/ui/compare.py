@@ -15,6 +15,7 @@ from ..train import Trainer
 from .charts import chart
 from .controls import CELL_CHOICES
 from .i18n import t
+from .run_view import stop_reason
 from .live import live
 from .run_view import fig_labels
 from .state import release, tab, train_in_background
@@ -54,8 +55,8 @@ def start_compare(preset_key: str) -> None:
 def buttons() -> None:
     state = tab()
     runs = list(state.compare.values())
-    running = [r for r in runs if r.is_alive() and r.status in ("running", "queued")]
-    paused = [r for r in runs if r.status == "paused"]
+    running = [r for r in runs if r.is_alive() and r.status.active]
+    paused = [r for r in runs if r.status.kind == "paused"]
     left, middle, right = st.columns(3)
     if left.button(t("compare.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
         for r in running:
@@ -90,8 +91,8 @@ def _draw() -> None:
         col.metric(cell, recent, help=t("compare.loss_help"))
         col.progress(min(1.0, snap.step / max(1, snap.target_steps)),
                      text=t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{snap.steps_per_second:.0f}"))
-        if snap.status.startswith("stopped"):
-            col.caption(snap.status)
+        if snap.status.kind == "stopped":
+            col.caption(stop_reason(snap.status))
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
     labels = fig_labels()

@@ -170,7 +170,7 @@ class Watchdog:
                     del self._watched[session_id]  # forgotten, or nothing of it is left to watch
         for trainer in to_stop:
             if trainer is not None:
-                trainer.stop()
+                trainer.stop("disconnected")
         if self._collect_pending:
             # The sessions closed on the previous pass are gone from Streamlit by now, but their state sits in
             # reference cycles, and with Streamlit's collection after every script run turned off (see

@@ -13,6 +13,7 @@ import torch
 
 from ..figures import training as figs
 from ..tasks.charlm import sample_text
+from ..status import Status
 from ..train import Snapshot, Trainer
 from .charts import chart
 from .i18n import t
@@ -26,7 +27,6 @@ def run_buttons(config, error: str | None) -> None:
     """Train (a new run from the settings) / Pause / Resume / Reset, and the learning rate while it runs."""
     state = tab()
     trainer = state.trainer
-    status = trainer.status if trainer else "none"
     cols = st.columns([1.2, 1, 1, 1, 2.4], vertical_alignment="bottom")
     if cols[0].button(t("run.train"), type="primary", icon=":material/play_arrow:", disabled=config is None,
                       width="stretch", help=t("run.train_help")):
@@ -35,11 +35,11 @@ def run_buttons(config, error: str | None) -> None:
         except ValueError as err:  # e.g. a device this machine lacks; the current run is kept
             state.notice = t("run.bad_settings", error=err)
         st.rerun()
-    running = trainer is not None and status in ("running", "queued")
+    running = trainer is not None and trainer.status.active
     if cols[1].button(t("run.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
         trainer.pause()
         st.rerun()
-    can_resume = trainer is not None and not running and not status.startswith("stopped: non-finite")
+    can_resume = trainer is not None and not running and trainer.status.reason != "non_finite"
     if cols[2].button(t("run.resume"), icon=":material/resume:", disabled=not can_resume, width="stretch",
                       help=t("run.resume_help")):
         _resume(trainer)
@@ -118,18 +118,24 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
     cols[2].metric(t("run.speed"), f"{rate:.1f}")
     cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
     cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
-    if snap.status.startswith("stopped: non-finite"):
-        st.error(t("run.non_finite", status=snap.status.removeprefix("stopped: ")), icon=":material/warning:")
-    elif snap.status.startswith("stopped: error"):
-        st.error(snap.status, icon=":material/error:")
-    elif snap.status == "queued":
+    if snap.status.reason == "non_finite":
+        st.error(t("run.non_finite", what=t(f"run.non_finite_{snap.status.detail}"), step=snap.status.step),
+                 icon=":material/warning:")
+    elif snap.status.reason == "error":
+        st.error(stop_reason(snap.status), icon=":material/error:")
+    elif snap.status.kind == "queued":
         st.info(t("run.queued"), icon=":material/hourglass_top:")
 
 
-def status_word(status: str) -> str:
-    """The status's first word ("stopped: by user at step 31" -> "stopped"), in the reader's language."""
-    word = status.split(":")[0]
-    return t(f"run.status_{word}") if word in ("ready", "queued", "running", "paused", "completed", "stopped") else word
+def status_word(status: Status) -> str:
+    """The status's kind ("stopped"), in the reader's language."""
+    return t(f"run.status_{status.kind}")
+
+
+def stop_reason(status: Status) -> str:
+    """Why and where a stopped run stopped ("stopped at step 31: the gradient was not finite"), in the reader's language."""
+    detail = t(f"run.non_finite_{status.detail}") if status.reason == "non_finite" else status.detail
+    return t(f"run.stopped_{status.reason}", step=status.step, detail=detail)
 
 
 def _duration(seconds: float) -> str:
@@ -153,10 +159,7 @@ def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
     if task.name == "charlm":
         _text_sample(trainer, trace.step)
     elif task.name == "sine":
-        chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0],
-                                   units=task.column, labels=L),
-              "forecast", lambda: {"input": trace["x"][0, :, 0], "truth": trace["y"][0, :, 0],
-                                   "forecast": trace["pred"][0, :, 0]})
+        _forecast(task, trace, trainer.probe_batch.start, L)
     elif task.loss_kind == "mse":
         chart(figs.regression_scatter(trace["y"], trace["pred"], labels=L), "predictions",
               lambda: {"target": trace["y"].ravel(), "predicted": trace["pred"].ravel()})
@@ -164,6 +167,14 @@ def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
         _token_rows(task, trace, L)
     else:
         _class_table(task, trace)
+
+
+def _forecast(task, trace, starts, labels: dict[str, str]) -> None:
+    """The first probe series in its CSV column's own units, on the file's dates where it has a time column."""
+    x, y, pred = (task.in_units(trace[name][0, :, 0]) for name in ("x", "y", "pred"))  # (T,) each
+    times = task.window_times(int(starts[0])) if starts is not None else None
+    chart(figs.forecast_figure(x, y, pred, times=times, time_name=task.time_column, units=task.column, labels=labels),
+          "forecast", lambda: {"input": x, "truth": y, "forecast": pred})
 
 
 def _tokens(vocab, ids) -> list[str]:

@@ -38,7 +38,7 @@ class TabState:
         """The tab is gone for good: stop its runs and delete its uploads now, not whenever its state is collected."""
         for trainer in (self.trainer, *self.compare.values()):
             if trainer is not None:
-                trainer.stop()
+                trainer.stop("disconnected")
         self.trainer, self.compare, self.data = None, {}, {}
         if self.workdir is not None:
             self.workdir.cleanup()
@@ -47,7 +47,7 @@ class TabState:
     def activity(self) -> str | None:
         """"running" while any of this tab's trainers steps, else "queued" while any waits for a training slot,
         else None (paused, finished or no run)."""
-        alive = [t.status for t in (self.trainer, *self.compare.values()) if t is not None and t.is_alive()]
+        alive = [t.status.kind for t in (self.trainer, *self.compare.values()) if t is not None and t.is_alive()]
         return next((kind for kind in ("running", "queued") if kind in alive), None)
 
 
