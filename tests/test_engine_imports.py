@@ -7,7 +7,8 @@ import sys
 
 from conftest import ROOT
 
-ENGINE = ["config", "cells", "models", "attention", "tasks", "probe", "train", "runs", "theory", "bench", "presets", "__main__"]
+ENGINE = ["config", "families", "seeded", "cells", "transformer", "models", "attention", "tasks", "probe", "status",
+          "train", "runs", "theory", "bench", "presets", "__main__"]
 BLOCKED = ["streamlit", "plotly", "pandas", "scipy", "matplotlib"]
 
 SCRIPT = f"""
