@@ -8,11 +8,11 @@ bidirectional) or "transformer" (self-attention). `family_of(cfg)` (also `SeqMod
     directions      Trace-name suffixes, one per reading direction: ("",) one way, ("", ".reverse") bidirectional
     self_attention  the Trace holds attn.self.{l}, (B, heads, T, T), rows (queries) summing to 1
     recurrent       layers have a recurrent weight W_hh: summaries hold sigma_max.{prefix}{l}{direction},
-                    and theory's spectra and step Jacobians apply
+                    and theory's spectra apply (its step Jacobians take one-way stacks only)
     spectral_bound  ||dh_T/dh_t|| <= (sigma_max(W_hh) gamma)^(T - t) holds: the vanilla RNN's bound
-    bounded         every h lies in [-1, 1] (tanh-bounded states; the transformer's residual stream is not)
+    bounded         every h lies in [-1, 1] (tanh states; a ReLU RNN's and the transformer's stream are not)
 
-Trace names are built by `trace_name` only, so the grammar lives in one place:
+The grammar of Trace names, which `trace_name` builds (the cells and the transformer record with it):
     {prefix}{kind}.{layer}{direction}            h.0, c.1.reverse, dec.h.0
     {prefix}gate.{layer}{direction}.{gate}       gate.0.f, gate.0.reverse.z
     grad.{state name}                            grad.h.0.reverse: dL/dh_t of the backward direction

@@ -1,5 +1,6 @@
 """The self-attention encoder: attention weights, causal and padding masks, recorded states and their
-gradients, seeded initialisation that leaves the global RNG alone, and learning the adding task."""
+gradients, seeded initialisation that leaves the global RNG alone, and learning the adding task; then as
+SeqModel's cell "transformer": causality from the task, its Trace and summary, what it refuses, and training."""
 from __future__ import annotations
 
 import time
