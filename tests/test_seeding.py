@@ -75,9 +75,10 @@ def test_a_run_leaves_the_global_generator_alone(monkeypatch, exact_probes):
         monkeypatch.setattr(torch.random, name, refuse)
     monkeypatch.setattr(torch.random, "fork_rng", refuse)
     before = torch.random.get_rng_state()
-    for cell, attention in (("lstm", "none"), ("gru", "dot"), ("rnn", "additive")):
-        trainer = Trainer(tiny_config(cell=cell, attention=attention, init="orthogonal", steps=6, probe_every=3))
-        assert trainer.run() == "completed"
+    for options in ({"cell": "lstm"}, {"cell": "gru", "attention": "dot", "bidirectional": True},
+                    {"cell": "rnn", "attention": "additive"}, {"cell": "transformer"}):
+        trainer = Trainer(tiny_config(**options, init="orthogonal", steps=6, probe_every=3))
+        assert trainer.run().kind == "completed"
         trainer.evaluate(n=32)
     assert torch.equal(before, torch.random.get_rng_state())
 
@@ -95,10 +96,17 @@ def global_rng_weights(cfg, io, seed: int, unrolled: bool) -> dict:
 
 
 def combinations():
-    """Every cell, attention and initialisation on every task that takes that attention, fused and unrolled."""
-    for task, cell, attention, init, unrolled in product(REGISTRY, CELLS, ATTENTIONS, INITS, (False, True)):
-        if attention in REGISTRY[task].attention:
-            yield task, cell, attention, init, unrolled
+    """Every cell, attention, initialisation and direction on every task that takes them, fused and unrolled.
+    A task takes its own attention choices; the transformer no attention pooling, no decoder and one direction
+    (it reads both ways already); bidirectional layers neither next-step tasks nor a decoder (rnnviz.models)."""
+    for task, cell, attention, init, bidirectional, unrolled in product(REGISTRY, CELLS, ATTENTIONS, INITS,
+                                                                        (False, True), (False, True)):
+        cls = REGISTRY[task]
+        refused = (attention not in cls.attention
+                   or cell == "transformer" and (attention != "none" or bidirectional or cls.output == "seq2seq")
+                   or bidirectional and (cls.causal or cls.output == "seq2seq"))
+        if not refused:
+            yield task, cell, attention, init, bidirectional, unrolled
 
 
 @pytest.mark.parametrize("task", list(REGISTRY))
@@ -107,12 +115,13 @@ def test_seeded_weights_are_the_global_generators_weights(task):
     cls = REGISTRY[task]
     seq_len = {"sentiment": 13}.get(task, 6)
     io = cls(tiny_config(task=task, seq_len=seq_len).task).io
-    for _, cell, attention, init, unrolled in (c for c in combinations() if c[0] == task):
-        cfg = tiny_config(task=task, seq_len=seq_len, cell=cell, attention=attention, init=init, hidden=5, layers=2,
-                          embed_dim=3).model
+    for _, cell, attention, init, bidirectional, unrolled in (c for c in combinations() if c[0] == task):
+        cfg = tiny_config(task=task, seq_len=seq_len, cell=cell, attention=attention, init=init, hidden=6, layers=2,
+                          embed_dim=3, bidirectional=bidirectional).model
         seed = 11
         expected = global_rng_weights(cfg, io, seed, unrolled)
         got = make_model(cfg, io, seed=seed, unrolled=unrolled).state_dict()
         assert expected.keys() == got.keys()
         different = [k for k in got if not torch.equal(expected[k], got[k])]
-        assert not different, f"{cell} {attention} {init} unrolled={unrolled}: {different} differ"
+        which = f"{cell} {attention} {init} bidirectional={bidirectional} unrolled={unrolled}"
+        assert not different, f"{which}: {different} differ"
