@@ -41,7 +41,7 @@ MEASURE = textwrap.dedent("""
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     trainer = Trainer(resolve_config(flat))
     trainer.run(1)
-    assert trainer.status == "completed", trainer.status
+    assert trainer.status.kind == "completed", trainer.status
     print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
 """)
 
