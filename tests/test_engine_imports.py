@@ -8,7 +8,7 @@ import sys
 from conftest import ROOT
 
 ENGINE = ["config", "cells", "models", "attention", "tasks", "probe", "train", "runs", "theory.jacobians", "theory.lab",
-          "theory.cliff", "curriculum", "bench", "presets", "__main__"]
+          "theory.cliff", "curriculum", "bench", "presets", "patterns", "__main__"]
 BLOCKED = ["streamlit", "plotly", "pandas", "scipy", "matplotlib"]
 
 SCRIPT = f"""
