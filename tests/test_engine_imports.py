@@ -8,8 +8,8 @@ import sys
 from conftest import ROOT
 
 ENGINE = ["config", "families", "seeded", "cells", "transformer", "models", "attention", "tasks", "probe", "status",
-          "train", "runs", "cost", "theory.jacobians", "theory.lab", "theory.cliff", "curriculum", "bench", "presets",
-          "__main__"]
+          "train", "runs", "cost", "patterns", "theory.jacobians", "theory.lab", "theory.cliff", "curriculum", "bench",
+          "presets", "__main__"]
 BLOCKED = ["streamlit", "plotly", "pandas", "scipy", "matplotlib"]
 
 SCRIPT = f"""
