@@ -1,4 +1,4 @@
-"""Command line: `python -m rnnviz train | probe | bench | tasks`.
+"""Command line: `python -m rnnviz train | probe | report | bench | tasks`.
 
 Bad options and unreadable files exit with code 2 and one line on stderr, never a traceback.
 """
@@ -60,6 +60,11 @@ def build_parser() -> Parser:
     probe.add_argument("--out", required=True, help="the .npz file to write")
     probe.add_argument("--batch", type=int, default=8)
     probe.add_argument("--seed", type=int, default=0)
+    report = sub.add_parser("report", help="write one standalone HTML file of a saved run, viewable offline")
+    report.add_argument("run_dir")
+    report.add_argument("--out", required=True, help="the .html file to write")
+    report.add_argument("--step", type=int, help="show the probe nearest to this step where the run kept one "
+                                                 "(a saved run's states are at its end; see the report)")
     bench = sub.add_parser("bench", help="steps/s of plain PyTorch vs the Trainer, and the time of one Trace")
     bench.add_argument("--device", default="auto")
     bench.add_argument("--seconds", type=float, default=2.0, help="seconds of the plain loop per setting (at least 3 rounds)")
@@ -109,11 +114,13 @@ class Progress:
 
 
 def cmd_train(args) -> int:
+    from .cost import refuse_beyond_free_memory
     from .runs import save_run
     from .train import Trainer
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "out")}
     cfg = resolve_config(options)
+    refuse_beyond_free_memory(cfg)
     trainer = Trainer(cfg, on_step=Progress(cfg.train.steps))  # refuses what only the task can check (e.g. batch)
     Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before training, not after, if it cannot be written
     print(f"training {cfg.model.cell} on {cfg.task.name} (T={cfg.task.seq_len}, H={cfg.model.hidden}) "
@@ -152,6 +159,22 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    try:
+        import plotly  # noqa: F401 -- the report's figures need it; the rest of the command line does not
+    except ImportError:
+        raise CliError("the report needs plotly, which is not installed (pip install plotly)") from None
+    from .report import report_html
+    from .runs import load_run
+
+    if args.step is not None and args.step < 0:
+        raise CliError(f"--step must be 0 or more, got {args.step}")
+    page = report_html(load_run(args.run_dir), step=args.step)
+    Path(args.out).write_text(page, encoding="utf-8")
+    print(f"wrote {args.out} ({len(page.encode()) / 2**20:.1f} MB)", file=sys.stderr)
+    return 0
+
+
 def cmd_tasks(args) -> int:
     for name, cls in REGISTRY.items():
         defaults = " ".join(f"{k}={v}" for k, v in cls.defaults.items())
@@ -178,7 +201,8 @@ def main(argv=None) -> int:
             from .bench import main as bench_main
 
             return bench_main(args.device, args.seconds, args.json, args.threads)
-        return {"train": cmd_train, "probe": cmd_probe, "tasks": cmd_tasks, "import": cmd_import}[args.command](args)
+        return {"train": cmd_train, "probe": cmd_probe, "report": cmd_report, "tasks": cmd_tasks,
+                "import": cmd_import}[args.command](args)
     except (CliError, ValueError, OSError) as err:
         print(f"rnnviz: error: {err}", file=sys.stderr)
         return 2

@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from . import seeded
+
 
 def _softmax_masked(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Softmax over the last axis; mask (B, T_in) True at real positions."""
@@ -29,14 +31,15 @@ def _softmax_masked(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Te
 class AttentionPool(nn.Module):
     """Collapse (B, T, H) hidden states into one (B, H) vector with learned weights over time."""
 
-    def __init__(self, hidden: int, kind: str):
+    def __init__(self, hidden: int, kind: str, generator: torch.Generator | None = None):
+        """generator: where the initial weights are drawn from (None: torch's global generator)."""
         super().__init__()
         self.kind = kind
         if kind == "dot":
-            self.omega = nn.Parameter(torch.randn(hidden) / math.sqrt(hidden))
+            self.omega = nn.Parameter(torch.randn(hidden, generator=generator) / math.sqrt(hidden))
         else:
-            self.proj = nn.Linear(hidden, hidden)
-            self.v = nn.Parameter(torch.randn(hidden) / math.sqrt(hidden))
+            self.proj = seeded.build(nn.Linear, hidden, hidden, generator=generator)
+            self.v = nn.Parameter(torch.randn(hidden, generator=generator) / math.sqrt(hidden))
 
     def forward(self, hs: torch.Tensor, mask: torch.Tensor | None = None):
         """hs: (B, T, H). Returns pooled (B, H) and weights (B, 1, T)."""
@@ -49,13 +52,14 @@ class AttentionPool(nn.Module):
 class EncoderDecoderAttention(nn.Module):
     """For each decoder state, a weighted average of encoder states."""
 
-    def __init__(self, hidden: int, kind: str):
+    def __init__(self, hidden: int, kind: str, generator: torch.Generator | None = None):
+        """generator: where the initial weights are drawn from (None: torch's global generator)."""
         super().__init__()
         self.kind = kind
         if kind == "additive":
-            self.key = nn.Linear(hidden, hidden, bias=False)
-            self.query = nn.Linear(hidden, hidden, bias=False)
-            self.v = nn.Linear(hidden, 1, bias=False)
+            self.key = seeded.build(nn.Linear, hidden, hidden, bias=False, generator=generator)
+            self.query = seeded.build(nn.Linear, hidden, hidden, bias=False, generator=generator)
+            self.v = seeded.build(nn.Linear, hidden, 1, bias=False, generator=generator)
 
     def forward(self, dec: torch.Tensor, enc: torch.Tensor, mask: torch.Tensor | None = None):
         """dec: (B, T_out, H), enc: (B, T_in, H). Returns context (B, T_out, H) and weights (B, T_out, T_in)."""

@@ -21,12 +21,13 @@ LIMITS = {
     "init_gain": (0.0, 10.0),
     "forget_bias": (-10.0, 10.0),
     "embed_dim": (1, 256),
+    "heads": (1, 4),  # transformer attention heads; each must get hidden / heads units
     "seed": (0, 2**31 - 1),
     "text_bytes": (1, 5_000_000),  # uploaded text for charlm
     "csv_bytes": (1, 20_000_000),  # uploaded CSV for sine
 }
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "transformer")
 NONLINEARITIES = ("tanh", "relu")
 ATTENTIONS = ("none", "dot", "additive")
 INITS = ("default", "orthogonal", "identity")
@@ -49,23 +50,43 @@ def check_choice(name: str, value, choices) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    cell: str = "lstm"  # rnn, lstm or gru: the recurrence whose gradient flow the app is about
+    """The model. Options that do not apply to a cell are ignored, as nonlinearity is for an LSTM: init,
+    init_gain, forget_bias and nonlinearity for the transformer (it has no W_hh), heads for recurrent cells."""
+
+    cell: str = "lstm"  # rnn, lstm or gru: the recurrence whose gradient flow the app is about; or transformer
     nonlinearity: str = "tanh"  # vanilla rnn only: tanh saturates (gamma = 1), relu does not (IRNN)
-    hidden: int = 64  # units per layer; time per step grows about as hidden^2
-    layers: int = 1  # stacked recurrent layers; the probe records every one
+    hidden: int = 64  # units per layer (the transformer's d_model); time per step grows about as hidden^2
+    layers: int = 1  # stacked recurrent (or transformer) layers; the probe records every one
     attention: str = "none"  # none, dot or additive: lets the head look back over all hidden states
     init: str = "default"  # default (PyTorch), orthogonal or identity: sets W_hh's spectrum
     init_gain: float = 1.0  # rho: scales orthogonal / identity W_hh, so the spectral radius is a knob
     forget_bias: float = 1.0  # LSTM forget-gate bias; about 1 keeps f near 1 early so gradients survive
     embed_dim: int = 32  # size of the token embedding for token tasks (ignored for numeric inputs)
+    bidirectional: bool = False  # rnn, lstm, gru: a second layer reads each sequence backwards (torch.nn's)
+    heads: int = 2  # transformer only: attention heads, each of hidden / heads units
 
     def __post_init__(self):
         check_choice("cell", self.cell, CELLS)
         check_choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
         check_choice("attention", self.attention, ATTENTIONS)
         check_choice("init", self.init, INITS)
-        for name in ("hidden", "layers", "init_gain", "forget_bias", "embed_dim"):
+        for name in ("hidden", "layers", "init_gain", "forget_bias", "embed_dim", "heads"):
             check_range(name, getattr(self, name), name.replace("_", " "))
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
+        if self.cell == "transformer":
+            self._check_transformer()
+
+    def _check_transformer(self):
+        if self.bidirectional:
+            raise ValueError("bidirectional is for rnn, lstm and gru: the transformer's self-attention already "
+                             "reads the whole sequence (on next-step tasks it may only look back)")
+        if self.attention != "none":
+            raise ValueError("the transformer is attention already: choose attention none "
+                             "(attention pooling is for rnn, lstm and gru)")
+        if self.hidden % self.heads:
+            raise ValueError(f"the number of heads must divide hidden: {self.hidden} units do not split into "
+                             f"{self.heads} heads")
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,8 @@ def _coerce(value, type_name: str):
     """Turn strings from URLs or JSON into the field's type, with a readable error."""
     if value is None or type_name.startswith("str"):
         return value
+    if type_name == "bool":
+        return _coerce_bool(value)
     kind = {"int": int, "float": float}.get(type_name)
     if kind is None:
         return value
@@ -155,4 +178,15 @@ def _coerce(value, type_name: str):
             raise ValueError(f"expected a whole number, got {value!r}")
         return int(number)
     return number
+
+
+def _coerce_bool(value) -> bool:
+    """True / False, or the strings a URL or CLI gives them ("true", "false", "1", "0"); nothing else, so a
+    string such as "no" cannot read as true."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "1": True, "false": False, "0": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ValueError(f"expected true or false, got {value!r}")
 

@@ -36,8 +36,9 @@ MODES = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}
 
 
 def check_one_direction(bidirectional: bool, found: str) -> None:
-    """Refuse a bidirectional recurrent layer (found names it). The one place to change when the twin learns
-    the reverse direction (weight_ih_l0_reverse, ...): rnnviz.trace and rnnviz.importer both ask here."""
+    """Refuse a bidirectional recurrent layer (found names it): rnnviz.trace and rnnviz.importer both ask here.
+    The twin reads both directions (cells.UnrolledRNN(bidirectional=True)); to take them, twin_of passes
+    bidirectional=module.bidirectional and the importer maps the *_reverse weights and a 2H-wide head."""
     if bidirectional:
         raise ValueError(f"{found} is bidirectional; bidirectional modules: not yet (rnnviz reads one direction)")
 

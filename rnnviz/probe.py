@@ -1,14 +1,18 @@
 """Exact probes: run the unrolled twin of a model on a small batch and record named arrays.
 
-A Trace holds numpy float32 arrays, batch first, under these names (the Look-inside pages read them, and
-`python -m rnnviz probe` writes them to its .npz file):
+A Trace holds numpy float32 arrays, batch first, under these names (their grammar: rnnviz.families; the
+Look-inside pages read them, and `python -m rnnviz probe` writes them to its .npz file):
     x, y, mask        the inputs (B, T, F) or ids (B, T), targets, padding mask where the task pads
     pred              the model's output in the target's terms: values, or class probabilities
     loss              the probe batch's mean loss (0-d)
-    h.{l}, c.{l}      hidden state and LSTM cell state of layer l, (B, T, H)
+    h.{l}, c.{l}      hidden state and LSTM cell state of layer l, (B, T, H); the transformer's h.{l} is the
+                      residual stream after layer l at each position
     gate.{l}.{g}      LSTM i f g o or GRU r z n, (B, T, H), PyTorch's order and meaning
     grad.h.{l}        dL/dh_t, the total derivative through the recurrence, (B, T, H); grad.c.{l} likewise
+    *.{l}.reverse     a bidirectional layer's backward direction: h.0.reverse, c.0.reverse, gate.0.reverse.f,
+                      grad.h.0.reverse; h.{l} stays the forward one, and the layer's output is both side by side
     attn              attention weights (B, T_out, T_in), rows sum to 1
+    attn.self.{l}     the transformer's self-attention of layer l, (B, heads, T_query, T_key), rows sum to 1
     dec.*             the decoder's states of an encoder-decoder task, named as above (dec.h.0, grad.dec.h.0, ...)
 `summarize` boils a Trace down to the small per-time curves kept for every probe of a run.
 """
@@ -19,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import SeqModel, make_model
+from .families import weight_suffix
+from .models import SeqModel, make_model, stack_directions
 from .tasks.base import Batch, Task
 
 STATE_KINDS = ("h", "c")  # recorded states whose gradients a Trace also holds
@@ -40,7 +45,9 @@ class Trace:
         return sorted(self.arrays)
 
     def layers(self, prefix: str = "") -> int:
-        return sum(1 for n in self.arrays if n.startswith(f"{prefix}h."))
+        """The stack's layers (h.0, h.1, ...), not its directions: h.0.reverse is layer 0 too."""
+        head = f"{prefix}h."
+        return sum(1 for n in self.arrays if n.startswith(head) and n[len(head):].isdigit())
 
     @property
     def nbytes(self) -> int:
@@ -77,7 +84,7 @@ def record_trace(twin: SeqModel, task: Task, batch: Batch, step: int = 0) -> Tra
         arrays["mask"] = batch.mask
     offset = 0
     for name, values in record.items():
-        if name == "attn":
+        if name.startswith("attn"):  # attn, attn.self.{l}: one tensor, not one per step
             arrays[name] = values
             continue
         arrays[name] = torch.stack(values, dim=1)  # (B, T, H)
@@ -98,7 +105,8 @@ def summarize(trace: Trace, model: SeqModel) -> dict:
     """Small per-probe curves kept for the whole run (full Traces are thinned):
     grad.* -> (T,) mean over the batch of ||dL/ds_t||;
     sat.{name} -> (2, H) fraction of steps each unit's gate is below 0.1 / above 0.9;
-    sigma_max.{prefix}{l} -> largest singular value of that layer's W_hh."""
+    sigma_max.{prefix}{l}{direction} -> largest singular value of that layer and direction's W_hh (recurrent
+    families only: the transformer has none)."""
     out: dict = {"step": trace.step, "loss": float(trace["loss"])}
     for name, a in trace.arrays.items():
         if name.startswith("grad."):
@@ -110,6 +118,7 @@ def summarize(trace: Trace, model: SeqModel) -> dict:
             out[f"sat.{name}"] = np.stack([(g < 0.1).mean(axis=(0, 1)), (g > 0.9).mean(axis=(0, 1))]).astype(np.float32)
     for prefix, stack in model.recurrent_stacks().items():
         for layer in range(model.cfg.layers):
-            w = getattr(stack, f"weight_hh_l{layer}").detach().cpu().float()
-            out[f"sigma_max.{prefix}{layer}"] = float(torch.linalg.matrix_norm(w, ord=2))
+            for direction in stack_directions(stack):
+                w = getattr(stack, f"weight_hh_l{layer}{weight_suffix(direction)}").detach().cpu().float()
+                out[f"sigma_max.{prefix}{layer}{direction}"] = float(torch.linalg.matrix_norm(w, ord=2))
     return out

@@ -18,7 +18,9 @@ Keys a query may not see get weight exactly 0: padding (mask False) always, late
 `causal`. A query with no visible key at all (a padding position before every real one under a causal
 mask) gets an all-zero row instead of NaN.
 
-The module takes (B, T, D_in) features; token tasks embed first (the embedding stays in SeqModel).
+SeqModel builds it as `model.encoder` for cell "transformer" (d = hidden, heads, layers from the config), causal
+where the task's IOSpec.causal says the target at t is a later input (charlm, sine), and uses the same module for
+training and probes. The module takes (B, T, D_in) features; token tasks embed first (the embedding stays in SeqModel).
 forward mirrors the recurrent stacks: (hs (B, T, d), None), and a one-output task's head reads the last
 position hs[:, -1], as it does for the recurrent models (the one task that pads, pads on the left).
 Why the last position rather than the mean over real positions: on the adding task (T=50, 1 layer,
@@ -46,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import LIMITS
+from .families import trace_name
 
 MAX_LEN = LIMITS["seq_len"][1]  # learned positions cover every sequence length a run may use
 POSITION_STD = 0.02  # positions start small so that early attention is driven by content
@@ -79,8 +82,8 @@ class Transformer(nn.Module):
                 # recorded are the ones the rest of the model reads: their gradients are dL/dh_t.
                 steps = list(h.unbind(1))  # T x (B, d)
                 h = torch.stack(steps, dim=1)
-                record[f"{prefix}h.{l}"] = steps
-                record[f"{prefix}attn.self.{l}"] = alpha
+                record[trace_name("h", l, prefix=prefix)] = steps
+                record[trace_name("attn.self", l, prefix=prefix)] = alpha
         return h, None
 
 

@@ -109,7 +109,7 @@ BAD = {
     "not a number": ["train", "--task", "adding", "--hidden", "abc", "--out", "{tmp}/r"],
     "out of range": ["train", "--task", "adding", "--hidden", "0", "--out", "{tmp}/r"],
     "negative lr": ["train", "--task", "adding", "--lr", "-1", "--out", "{tmp}/r"],
-    "unknown cell": ["train", "--task", "adding", "--cell", "transformer", "--out", "{tmp}/r"],
+    "unknown cell": ["train", "--task", "adding", "--cell", "mamba", "--out", "{tmp}/r"],
     "unknown task": ["train", "--task", "nope", "--out", "{tmp}/r"],
     "unknown optimizer": ["train", "--task", "adding", "--optimizer", "lbfgs", "--out", "{tmp}/r"],
     "attention on a per-step task": ["train", "--task", "copy", "--attention", "dot", "--out", "{tmp}/r"],

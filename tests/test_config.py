@@ -7,7 +7,8 @@ from rnnviz.config import ModelConfig, RunConfig, TaskConfig, TrainConfig
 
 
 @pytest.mark.parametrize("make,message", [
-    (lambda: ModelConfig(cell="transformer"), "unknown cell 'transformer': choose one of rnn, lstm, gru"),
+    (lambda: ModelConfig(cell="mamba"), "unknown cell 'mamba': choose one of rnn, lstm, gru, transformer"),
+    (lambda: ModelConfig(bidirectional="yes"), "bidirectional must be true or false, got 'yes'"),
     (lambda: ModelConfig(hidden=513), "hidden must be between 1 and 512, got 513"),
     (lambda: ModelConfig(layers=4), "layers must be between 1 and 3"),
     (lambda: ModelConfig(init_gain=float("nan")), "init gain must be between"),
@@ -41,3 +42,16 @@ def test_from_flat_coerces_strings_and_refuses_unknown_or_bad_values():
         RunConfig.from_flat({"hidden": "2.5"})
     with pytest.raises(ValueError, match="expected a number"):
         RunConfig.from_flat({"lr": True})
+
+
+@pytest.mark.parametrize("given,value", [(True, True), (False, False), ("true", True), ("False", False), ("1", True),
+                                         ("0", False)])
+def test_from_flat_reads_true_and_false(given, value):
+    assert RunConfig.from_flat({"bidirectional": given}).model.bidirectional is value
+
+
+@pytest.mark.parametrize("given", ["no", "yes", "", 1, 0.0, None])
+def test_from_flat_refuses_anything_else_for_a_yes_no_option(given):
+    """A URL's bidirectional=no must not read as true (a non-empty string), nor a number as a flag."""
+    with pytest.raises(ValueError, match="true or false"):
+        RunConfig.from_flat({"bidirectional": given})

@@ -7,8 +7,9 @@ import sys
 
 from conftest import ROOT
 
-ENGINE = ["config", "cells", "models", "attention", "tasks", "probe", "train", "runs", "theory.jacobians", "theory.lab",
-          "theory.cliff", "curriculum", "bench", "presets", "__main__", "notebook", "saliency", "importer"]
+ENGINE = ["config", "families", "seeded", "cells", "transformer", "models", "attention", "tasks", "probe", "status",
+          "train", "runs", "cost", "patterns", "theory.jacobians", "theory.lab", "theory.cliff", "curriculum", "bench",
+          "presets", "__main__", "notebook", "saliency", "importer"]
 BLOCKED = ["streamlit", "plotly", "pandas", "scipy", "matplotlib"]
 
 SCRIPT = f"""

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from rnnviz.config import ModelConfig, TaskConfig
+from rnnviz.families import family_of, trace_name
 from rnnviz.models import make_model
 from rnnviz.probe import make_twin, record_trace, summarize
 from rnnviz.tasks import make_task
@@ -138,3 +139,46 @@ def test_summarize_keeps_small_curves():
     assert s["sat.gate.0.f"].shape == (2, 4)
     sigma = torch.linalg.matrix_norm(model.rnn.weight_hh_l1.detach(), ord=2).item()
     assert s["sigma_max.1"] == pytest.approx(sigma, rel=1e-5)
+
+
+# ---- model families: what a model says it records is what its Trace holds ---------------------------
+FAMILY_CASES = [("adding", {"cell": "rnn"}), ("adding", {"cell": "lstm", "bidirectional": True}),
+                ("tagging", {"cell": "gru", "bidirectional": True}), ("sine", {"cell": "transformer"}),
+                ("reversal", {"cell": "gru", "attention": "dot"})]
+
+
+@pytest.mark.parametrize("task_name,model_options", FAMILY_CASES, ids=[f"{t}-{'-'.join(map(str, o.values()))}"
+                                                                       for t, o in FAMILY_CASES])
+def test_the_family_describes_the_trace_and_summary(task_name, model_options):
+    task = make_task(TaskConfig(task_name, 5))
+    model = make_model(ModelConfig(hidden=4, layers=2, embed_dim=3, **model_options), task.io, seed=0)
+    family = model.family
+    trace = record_trace(make_twin(model), task, task.sample(3, torch.Generator().manual_seed(1), "val"))
+    prefixes = ["", "dec."] if task.io.output == "seq2seq" else [""]
+    described, sigmas = set(), set()
+    for prefix in prefixes:
+        directions = family.directions if not prefix else ("",)  # a decoder reads one way
+        for l in range(2):
+            for d in directions:
+                described |= {trace_name(s, l, prefix=prefix, direction=d) for s in family.states}
+                described |= {"grad." + trace_name(s, l, prefix=prefix, direction=d) for s in family.states}
+                described |= {trace_name("gate", l, g, prefix, d) for g in family.gates}
+                if family.recurrent:
+                    sigmas.add(f"sigma_max.{prefix}{l}{d}")
+            if family.self_attention:
+                described.add(f"attn.self.{l}")
+    assert {n for n in trace.names() if n not in ("x", "y", "pred", "loss", "mask", "attn")} == described
+    summary = summarize(trace, make_twin(model))
+    assert {k for k in summary if k.startswith("sigma_max.")} == sigmas
+
+
+def test_family_of_each_cell():
+    lstm = family_of(ModelConfig(cell="lstm", bidirectional=True))
+    assert (lstm.states, lstm.gates, lstm.directions) == (("h", "c"), ("i", "f", "g", "o"), ("", ".reverse"))
+    assert lstm.features == 2
+    assert lstm.recurrent and not lstm.self_attention and not lstm.spectral_bound and lstm.bounded
+    rnn = family_of(ModelConfig(cell="rnn", nonlinearity="relu"))
+    assert rnn.spectral_bound and not rnn.bounded and rnn.directions == ("",) and rnn.gates == ()
+    transformer = family_of(ModelConfig(cell="transformer"))
+    assert transformer.self_attention and not transformer.recurrent and transformer.gates == ()
+    assert transformer.states == ("h",) and not transformer.bounded

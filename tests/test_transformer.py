@@ -1,14 +1,22 @@
 """The self-attention encoder: attention weights, causal and padding masks, recorded states and their
-gradients, seeded initialisation that leaves the global RNG alone, and learning the adding task."""
+gradients, seeded initialisation that leaves the global RNG alone, and learning the adding task; then as
+SeqModel's cell "transformer": causality from the task, its Trace and summary, what it refuses, and training."""
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from rnnviz.config import TaskConfig
+from rnnviz.config import ModelConfig, RunConfig, TaskConfig
+from rnnviz.models import make_model
+from rnnviz.probe import make_twin, record_trace, summarize
 from rnnviz.tasks import make_task
-from rnnviz.transformer import Transformer
+from rnnviz.tasks.charlm import sample_text
+from rnnviz.train import Trainer
+from rnnviz.transformer import Transformer, visible_keys
 
 B, T, F, D = 3, 7, 4, 8
 
@@ -155,3 +163,117 @@ def test_learns_the_adding_task_in_a_few_hundred_steps():
     val = task.sample(500, torch.Generator().manual_seed(2))
     with torch.no_grad():
         assert task.loss(predict(val.x), val.y).item() < 0.01
+
+
+# ---- as a model family of SeqModel (cell="transformer") ---------------------------------------------
+def transformer_model(task_name: str, seq_len: int = 6, layers: int = 2, heads: int = 2, **model):
+    task = make_task(TaskConfig(task_name, seq_len))
+    cfg = ModelConfig(cell="transformer", hidden=D, layers=layers, heads=heads, embed_dim=5, **model)
+    return task, make_model(cfg, task.io, seed=0)
+
+
+def test_seqmodel_holds_one_transformer_for_training_and_probes():
+    task, model = transformer_model("adding")
+    assert model.rnn is None and model.recurrent_stacks() == {}
+    assert model.encoder.input.in_features == 2 and len(model.encoder.layers) == 2
+    assert model.encoder.layers[0].attn.heads == 2
+    assert {name.split(".")[0] for name in model.state_dict()} == {"encoder", "head"}
+    twin = make_twin(model)
+    assert type(twin.encoder) is Transformer
+    x = task.sample(3, torch.Generator().manual_seed(1)).x
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x), model(x), rtol=0, atol=0)
+        torch.testing.assert_close(model(x), model.head(model.encoder(x)[0][:, -1]))  # the last position's stream
+
+
+@pytest.mark.parametrize("task_name,causal", [("charlm", True), ("sine", True), ("tagging", False), ("copy", False),
+                                              ("adding", False), ("sentiment", False)])
+def test_causal_attention_comes_from_the_task(task_name, causal):
+    """Only tasks whose target at t is a later input (charlm, sine) hide later positions; tagging needs them."""
+    task, model = transformer_model(task_name, seq_len=14)
+    assert task.causal == causal and model.encoder.causal == causal
+
+
+def test_running_parity_is_not_causal():
+    task = make_task(TaskConfig("parity", 6, variant="running"))
+    assert task.output == "per_step" and not task.io.causal
+
+
+def test_trace_holds_the_residual_stream_self_attention_and_dL_dh():
+    task, model = transformer_model("sentiment", seq_len=14, heads=4)
+    data = task.sample(3, torch.Generator().manual_seed(1), "val")
+    trace = record_trace(make_twin(model), task, data, step=2)
+    per_layer = {f"{kind}.{l}" for l in range(2) for kind in ("h", "grad.h", "attn.self")}
+    assert set(trace.names()) == {"x", "y", "pred", "loss", "mask"} | per_layer
+    assert trace.layers() == 2
+    for l in range(2):
+        assert trace[f"h.{l}"].shape == trace[f"grad.h.{l}"].shape == (3, 14, D)
+        alpha = trace[f"attn.self.{l}"]
+        assert alpha.shape == (3, 4, 14, 14)
+        np.testing.assert_allclose(alpha.sum(-1), 1, atol=1e-6)
+        assert (alpha[~np.broadcast_to(trace["mask"][:, None, None, :], alpha.shape)] == 0).all()
+
+    # grad.h.0 against autograd through the model's own modules, h.0 made a leaf
+    x = model.embed(data.x)
+    allowed = visible_keys(14, data.mask, False, "cpu")
+    h0 = model.encoder.layers[0](model.encoder.input(x) + model.encoder.position[:14], allowed)[0]
+    np.testing.assert_allclose(trace["h.0"], h0.detach().numpy(), atol=1e-6)
+    leaf = h0.detach().requires_grad_(True)
+    pred = model.head(model.encoder.layers[1](leaf, allowed)[0][:, -1])
+    (want,) = torch.autograd.grad(task.loss(pred, data.y), leaf)
+    np.testing.assert_allclose(trace["grad.h.0"], want.numpy(), rtol=1e-4, atol=1e-8)
+
+    summary = summarize(trace, make_twin(model))
+    assert not any(k.startswith("sigma_max") for k in summary)  # no W_hh, no recurrence bound
+    assert summary["grad.h.1"].shape == (14,)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: ModelConfig(cell="transformer", attention="dot"), "the transformer is attention already"),
+    (lambda: ModelConfig(cell="transformer", bidirectional=True), "bidirectional is for rnn, lstm and gru"),
+    (lambda: ModelConfig(cell="transformer", hidden=6, heads=4), "heads must divide hidden: 6 units"),
+    (lambda: ModelConfig(cell="transformer", heads=5), "heads must be between 1 and 4"),
+    (lambda: ModelConfig(cell="lstm", heads=0), "heads must be between 1 and 4"),
+    (lambda: transformer_model("reversal"), "the transformer has no decoder"),
+])
+def test_what_the_transformer_refuses(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_recurrent_initialisation_options_leave_the_transformer_alone():
+    """init, init_gain, forget_bias and nonlinearity concern W_hh, which the transformer has not: ignored."""
+    _, plain = transformer_model("adding")
+    _, other = transformer_model("adding", init="orthogonal", init_gain=2.0, forget_bias=3.0, nonlinearity="relu")
+    for (name, a), b in zip(plain.state_dict().items(), other.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_charlm_samples_from_a_transformer_with_a_window_of_seq_len_characters():
+    task, model = transformer_model("charlm", seq_len=8)
+    model.eval()
+    text = sample_text(model, task, 20, temperature=1.0, gen=torch.Generator().manual_seed(3), prime="the ")
+    assert len(text) == 20 and set(text) <= set(task.in_vocab)
+    g, ids, written = torch.Generator().manual_seed(3), task.encode("the "), []
+    with torch.no_grad():
+        while len(written) < 20:
+            logits = model(ids[-8:][None])[0, -1]  # the whole model on the last T characters
+            nxt = torch.multinomial(torch.softmax(torch.log_softmax(logits, -1), -1), 1, generator=g)
+            ids = torch.cat([ids, nxt])
+            written.append(nxt.item())
+    assert text == task.decode(written)
+
+
+@pytest.mark.slow
+def test_learns_the_adding_task_through_the_trainer():
+    """The author's setting through the project's Trainer: eval MSE far below the baseline 1/6 within 300 steps."""
+    cfg = RunConfig.from_flat({"task": "adding", "seq_len": 50, "cell": "transformer", "hidden": 64, "layers": 1,
+                               "heads": 2, "optimizer": "adam", "lr": 3e-3, "batch": 50, "steps": 300, "clip": 1.0,
+                               "device": "cpu", "seed": 0, "probe_every": 100})
+    trainer = Trainer(cfg)
+    start = time.perf_counter()
+    assert trainer.run().kind == "completed"
+    mse = trainer.evaluate(n=1000)["loss"]
+    print(f"transformer on adding T=50: eval MSE {mse:.2e} after 300 steps ({time.perf_counter() - start:.1f} s), "
+          f"baseline {trainer.task.baseline_loss:.3f}")
+    assert mse < 0.01

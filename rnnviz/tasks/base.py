@@ -44,6 +44,7 @@ class IOSpec:
     tokens_in: bool  # True: x holds token ids and the model embeds them
     n_out: int  # regression outputs, or classes
     output: str  # one of OUTPUTS
+    causal: bool = False  # the target at step t is a later input: a model must not see past t (Task.causal)
 
 
 class Task:
@@ -53,6 +54,9 @@ class Task:
     loss_kind: ClassVar[str]  # "mse" or "ce"
     variants: ClassVar[tuple[str, ...]] = ()  # task-specific choices; the first is the default
     attention: ClassVar[tuple[str, ...]] = ("none",)  # attention choices this task accepts
+    # True where a per-step target is a later input (charlm, sine forecast the next one): the transformer then
+    # masks later positions and bidirectional layers are refused. Tasks that must read ahead (tagging) keep False.
+    causal: ClassVar[bool] = False
     takes_data: ClassVar[str | None] = None  # "text" or "csv" where the task reads a user's file
     defaults: ClassVar[dict] = {}  # flat config values that show a result within a minute on a laptop CPU
 
@@ -81,7 +85,7 @@ class Task:
 
     @property
     def io(self) -> IOSpec:
-        return IOSpec(self.n_in, self.tokens_in, self.n_out, self.output)
+        return IOSpec(self.n_in, self.tokens_in, self.n_out, self.output, self.causal)
 
     def sample(self, n: int, gen: torch.Generator, split: str = "train") -> Batch:
         """n fresh examples drawn with gen (a CPU generator); split is "train" or "val" for file-backed tasks."""

@@ -51,6 +51,7 @@ class CharLM(Task):
     name = "charlm"
     summary = "Predict the next character of a text: brackets, quotes and line lengths to keep track of."
     output = "per_step"
+    causal = True  # the target at t is the input at t + 1
     loss_kind = "ce"
     variants = ("brackets", "stdlib")
     takes_data = "text"
@@ -138,8 +139,9 @@ def sample_text(model, task: CharLM, n_chars: int, temperature: float, gen: torc
     """n_chars characters written by a trained character model after prime, drawn one at a time.
 
     The model's own modules run one step per character (embed -> rnn with its state hx carried over ->
-    head), so each character costs one step however long the text gets. The next character is drawn
-    from softmax(logits / temperature) with gen (a CPU generator): 1 samples the model as trained,
+    head), so each character costs one step however long the text gets. A transformer carries no state: for
+    every character it reads the last seq_len characters, the window it was trained on. The next character
+    is drawn from softmax(logits / temperature) with gen (a CPU generator): 1 samples the model as trained,
     lower is more conservative, higher more adventurous. Without prime the first character is drawn
     from the corpus's character frequencies.
     """
@@ -152,13 +154,17 @@ def sample_text(model, task: CharLM, n_chars: int, temperature: float, gen: torc
     device = model.head.weight.device
     ids = task.encode(prime) if prime else torch.multinomial(task.frequencies, 1, generator=gen)  # (L,)
     out = [] if prime else ids.tolist()
-    hx = None
+    hx, context = None, ids  # context: everything read so far, for a model without a state
     while len(out) < n_chars:
-        hs, hx = model.rnn(model.embed(ids.to(device)).unsqueeze(0), hx)  # (1, L, H)
+        if model.family.recurrent:
+            hs, hx = model.rnn(model.embed(ids.to(device)).unsqueeze(0), hx)  # (1, L, H)
+        else:
+            hs, _ = model.encoder(model.embed(context[-task.seq_len:].to(device)).unsqueeze(0))  # (1, <= T, d)
         logits = model.head(hs[0, -1]).float().cpu()  # (V,)
         # log_softmax first keeps a tiny temperature finite: the best character gets 0, others -> -inf
         probs = torch.softmax(torch.log_softmax(logits, -1) / temperature, -1)
         ids = torch.multinomial(probs, 1, generator=gen)  # (1,)
+        context = torch.cat([context, ids])
         out.append(ids.item())
     return task.decode(out[:n_chars])
 

@@ -52,6 +52,7 @@ class Sine(Task):
     name = "sine"
     summary = "Forecast the next value of a noisy sum of sines (or your CSV column): smooth dynamics to track."
     output = "per_step"
+    causal = True  # the target at t is the input at t + 1
     loss_kind = "mse"
     takes_data = "csv"
     defaults = {"seq_len": 50, "hidden": 64, "batch": 32, "steps": 600, "lr": 3e-3, "clip": 1.0}

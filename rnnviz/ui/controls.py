@@ -24,8 +24,10 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from ..config import ATTENTIONS, INITS, LIMITS, OPTIMIZERS, RunConfig, TaskConfig, TrainConfig
+from ..cost import TaskShape, shape_of
 from ..presets import PRESETS
 from ..tasks import REGISTRY, check_batch, make_task, resolve_config, task_class
+from . import budget
 from .i18n import t
 from .layout import TRAIN_PAGE
 from .state import new_run, tab
@@ -247,18 +249,22 @@ def current_settings() -> Settings:
         options["data"], options["column"] = data
     try:
         config = resolve_config(options)
-        check_batch(config.train.batch, check_task(config.task))
+        windows, shape = check_task(config.task)
+        check_batch(config.train.batch, windows)
+        budget.check(config, shape)  # before anything is allocated: Train stays disabled with the reason
     except ValueError as err:
         return Settings(None, str(err))
     return Settings(config, None)
 
 
 @lru_cache(maxsize=64)
-def check_task(task: TaskConfig) -> int | None:
+def check_task(task: TaskConfig) -> tuple[int | None, TaskShape]:
     """Build the task once per distinct task config, so what only the task can check (a sequence length too
     short for its sentences, an unusable file) is reported with the settings. Raises ValueError. Returns the
-    task's training windows (see Task.windows), not the task: a cached task could hold megabytes of text."""
-    return make_task(task).windows
+    task's training windows (see Task.windows) and its shapes for the cost estimate, not the task: a cached task
+    could hold megabytes of text."""
+    built = make_task(task)
+    return built.windows, shape_of(built)
 
 
 def share_link() -> str:

@@ -14,6 +14,7 @@ from ..config import LIMITS, TaskConfig
 from ..runs import RunFileError, bundle_bytes, extract_bundle, load_run, restore_trainer
 from ..tasks import make_task, task_class
 from ..tasks.sine import numeric_columns
+from . import budget
 from .i18n import t
 from .state import release, tab
 
@@ -96,7 +97,9 @@ def bundle_upload() -> bool:
     state.restored_upload = upload.file_id  # once per upload, not on every rerun
     try:
         directory = extract_bundle(upload.getvalue(), state.folder() / f"run-{upload.file_id[:8]}")
-        trainer = restore_trainer(load_run(directory))
+        saved = load_run(directory)
+        budget.check_config(saved.config)  # a bundle's config is as hostile as a URL's: refused before it is built
+        trainer = restore_trainer(saved)
     except (RunFileError, ValueError, OSError) as err:
         st.error(t("files.bad_run", error=err), icon=":material/error:")
         return False

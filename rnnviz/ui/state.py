@@ -9,7 +9,10 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ..config import RunConfig
+from ..cost import shape_of
+from ..tasks import make_task
 from ..train import Trainer
+from . import budget
 from .lifecycle import start_training, watch_tab
 
 KEY = "rnnviz_tab"
@@ -68,9 +71,12 @@ def train_in_background(trainer: Trainer, steps: int | None = None) -> None:
 
 
 def new_run(cfg: RunConfig, start: bool = True) -> Trainer:
-    """Replace this tab's run with a fresh one for cfg (and start it). Raises ValueError for bad configs."""
+    """Replace this tab's run with a fresh one for cfg (and start it). Raises ValueError for bad configs and for
+    runs over the server's budget (checked before the model is built)."""
     state = tab()
-    trainer = Trainer(cfg)  # built first: if cfg is refused, the current run goes on untouched
+    task = make_task(cfg.task)
+    budget.check(cfg, shape_of(task))
+    trainer = Trainer(cfg, task=task)  # built first: if cfg is refused, the current run goes on untouched
     release(state.trainer)
     state.trainer = trainer
     if start:
