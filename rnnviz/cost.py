@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .cells import GATE_BLOCKS, GATES
+from .cells import GATE_BLOCKS
+from .families import GATES
+from .transformer import MAX_LEN
 from .config import RunConfig
 from .tasks import make_task
 from .tasks.base import IOSpec, Task
@@ -35,13 +37,17 @@ FLOAT = 4  # bytes of a float32
 # gradient included. LSTM: torch runs it through oneDNN, whose training workspace alone is 15.4 (gates and states
 # of every step); RNN and GRU run step by step in ATen, keeping each step's state (and GRU's three gate blocks)
 # for the backward pass, which then makes a gradient of each.
-STEP_FLOATS = {"rnn": 5.0, "lstm": 16.0, "gru": 13.5}
+STEP_FLOATS = {"rnn": 5.0, "lstm": 16.0, "gru": 13.5, "transformer": 24.0}
 # The same for one probe example in the unrolled twin: every step's gate pre-activations and activations kept by
 # autograd, the record lists, the stacked arrays and their gradients, and the Trace's numpy copies.
-PROBE_FLOATS = {"rnn": 11.0, "lstm": 36.0, "gru": 28.0}
+PROBE_FLOATS = {"rnn": 11.0, "lstm": 36.0, "gru": 28.0, "transformer": 40.0}
 # Arrays per layer in a Trace, each a float per example, step and unit: rnn h, grad.h; lstm h, c, its four gates,
 # grad.h, grad.c; gru h, its three gates, grad.h.
-TRACE_FLOATS = {"rnn": 2, "lstm": 8, "gru": 5}
+TRACE_FLOATS = {"rnn": 2, "lstm": 8, "gru": 5, "transformer": 2}
+# The transformer's stream per position and unit, from its blocks: two layer norms, q, k, v, the mixed values,
+# the MLP's 4d-wide hidden layer before and after GELU, and the residual sums, with their gradients (24 above),
+# and per head and pair of positions its attention scores, weights and their gradient.
+ATTENTION_FLOATS = 3
 OPTIMIZER_COPIES = {"adam": 2, "rmsprop": 1, "sgd": 1}  # state tensors per parameter (SGD: its momentum buffer)
 WEIGHT_COPIES = 4  # the parameters, their gradients, the Trainer's backup of the last finite ones, the probe twin
 HISTORY_BYTES = 36  # per value of the history: a Python float (24), its list slot (8), its float32 copy (4)
@@ -55,8 +61,9 @@ FLOP_RATE, PROBE_FLOP_RATE = 30e9, 15e9
 ACTIVATION_BANDWIDTH = 2e9
 # Seconds per time step and layer whatever the size: ATen's step-by-step RNN and GRU, forward and backward, cost
 # ~125 us a step even for tiny layers, oneDNN's LSTM ~5 us; the unrolled probe's Python loop 100-250 us.
-STEP_OVERHEAD_S = {"rnn": 125e-6, "lstm": 5e-6, "gru": 130e-6}
-PROBE_OVERHEAD_S = {"rnn": 100e-6, "lstm": 200e-6, "gru": 250e-6}
+STEP_OVERHEAD_S = {"rnn": 125e-6, "lstm": 5e-6, "gru": 130e-6, "transformer": 0.0}
+PROBE_OVERHEAD_S = {"rnn": 100e-6, "lstm": 200e-6, "gru": 250e-6, "transformer": 20e-6}
+TRANSFORMER_LAYER_S = 1e-3  # the transformer's fixed cost per layer and pass: about a dozen ops, each some 50 us
 BACKWARD_FACTOR = 3  # forward + backward: the backward pass costs about twice the forward's multiply-adds
 
 
@@ -109,16 +116,18 @@ def estimate(cfg: RunConfig, shape: TaskShape) -> Cost:
     probes = 2 + t.steps // t.probe_every  # step 0, every probe_every steps, and the last step
     kept_traces = min(probes * trace, max(2 * trace, TRACE_BUDGET_BYTES + trace))
     summary = FLOAT * m.layers * _stacks(shape) * (
-        shape.steps_in * (len(GATES[m.cell]) + 1 + (m.cell == "lstm")) + 2 * m.hidden * len(GATES[m.cell]))
+        shape.steps_in * (len(GATES.get(m.cell, ())) + 1 + (m.cell == "lstm")) + 2 * m.hidden * len(GATES.get(m.cell, ())))
+    summary *= _directions(cfg)
     history = HISTORY_BYTES * t.steps * (len(History.COLUMNS) + _parameter_tensors(cfg, shape.io))
-    recurrent_steps = (shape.steps_in + shape.steps_out) * m.layers
+    recurrent_steps = (shape.steps_in + shape.steps_out) * m.layers * _directions(cfg)
+    fixed_s = TRANSFORMER_LAYER_S * m.layers if m.cell == "transformer" else 0.0
     return Cost(
         weights=int(weights), activations=int(activations), probe=int(probe),
         kept=int(kept_traces + probes * summary + history),
         step_seconds=BACKWARD_FACTOR * _forward_flops(cfg, shape, t.batch) / FLOP_RATE
-        + activations / ACTIVATION_BANDWIDTH + recurrent_steps * STEP_OVERHEAD_S[m.cell],
+        + activations / ACTIVATION_BANDWIDTH + recurrent_steps * STEP_OVERHEAD_S[m.cell] + fixed_s,
         probe_seconds=BACKWARD_FACTOR * _forward_flops(cfg, shape, t.probe_batch) / PROBE_FLOP_RATE
-        + recurrent_steps * PROBE_OVERHEAD_S[m.cell])
+        + recurrent_steps * PROBE_OVERHEAD_S[m.cell] + fixed_s)
 
 
 def _stacks(shape: TaskShape) -> int:
@@ -129,26 +138,49 @@ def _rnn_input(cfg: RunConfig, io: IOSpec) -> int:
     return cfg.model.embed_dim if io.tokens_in else io.n_in
 
 
+def _directions(cfg: RunConfig) -> int:
+    return 2 if cfg.model.bidirectional else 1
+
+
+def _layer_input(cfg: RunConfig, io: IOSpec, layer: int) -> int:
+    """Features a recurrent layer reads: the inputs, or the layer below's output (both directions of it)."""
+    return _rnn_input(cfg, io) if layer == 0 else _directions(cfg) * cfg.model.hidden
+
+
 def _head_input(cfg: RunConfig, io: IOSpec) -> int:
-    return 2 * cfg.model.hidden if io.output == "seq2seq" and cfg.model.attention != "none" else cfg.model.hidden
+    H = cfg.model.hidden
+    return 2 * H if io.output == "seq2seq" and cfg.model.attention != "none" else _directions(cfg) * H
+
+
+def _transformer_parameters(cfg: RunConfig, io: IOSpec) -> int:
+    """Input projection, learned positions, and per block two layer norms, q k v out and the 4d-wide MLP."""
+    d = cfg.model.hidden
+    return _rnn_input(cfg, io) * d + d + MAX_LEN * d + cfg.model.layers * (12 * d * d + 13 * d)
 
 
 def parameter_count(cfg: RunConfig, io: IOSpec) -> int:
     """The number of parameters of SeqModel(cfg.model, io), counted from the sizes."""
     m = cfg.model
-    H, rows = m.hidden, GATE_BLOCKS[m.cell] * m.hidden
-    stack = sum(rows * ((_rnn_input(cfg, io) if layer == 0 else H) + H + 2) for layer in range(m.layers))
-    seq2seq = io.output == "seq2seq"
-    attention = {"none": 0, "dot": 0 if seq2seq else H, "additive": 2 * H * H + H if seq2seq else H * H + 2 * H}
+    H, rows = m.hidden, GATE_BLOCKS.get(m.cell, 0) * m.hidden
     embed = io.n_in * m.embed_dim if io.tokens_in else 0
-    return embed + stack * (2 if seq2seq else 1) + attention[m.attention] + (_head_input(cfg, io) + 1) * io.n_out
+    head = (_head_input(cfg, io) + 1) * io.n_out
+    if m.cell == "transformer":
+        return embed + _transformer_parameters(cfg, io) + head
+    stack = _directions(cfg) * sum(rows * (_layer_input(cfg, io, layer) + H + 2) for layer in range(m.layers))
+    seq2seq = io.output == "seq2seq"
+    keys = _directions(cfg) * H  # what attention pooling scores: every state, both directions of it
+    attention = {"none": 0, "dot": 0 if seq2seq else keys,
+                 "additive": 2 * H * H + H if seq2seq else keys * keys + 2 * keys}
+    return embed + stack * (2 if seq2seq else 1) + attention[m.attention] + head
 
 
 def _parameter_tensors(cfg: RunConfig, io: IOSpec) -> int:
     """How many parameter tensors the model has: the history keeps a gradient norm per tensor and step."""
+    if cfg.model.cell == "transformer":
+        return int(io.tokens_in) + 3 + 16 * cfg.model.layers + 2  # input weight, bias, positions; 16 per block
     attention = {"none": 0, "dot": 0 if io.output == "seq2seq" else 1, "additive": 3}[cfg.model.attention]
     stacks = 2 if io.output == "seq2seq" else 1
-    return int(io.tokens_in) + 4 * cfg.model.layers * stacks + attention + 2
+    return int(io.tokens_in) + 4 * cfg.model.layers * stacks * _directions(cfg) + attention + 2
 
 
 def _step_floats(cfg: RunConfig, shape: TaskShape, batch: int, per_state: float) -> float:
@@ -156,7 +188,9 @@ def _step_floats(cfg: RunConfig, shape: TaskShape, batch: int, per_state: float)
     floats per example, step, unit and layer."""
     m, io = cfg.model, shape.io
     H, t_in, t_out = m.hidden, shape.steps_in, shape.steps_out
-    recurrent = per_state * H * m.layers * (t_in + t_out)
+    recurrent = per_state * H * m.layers * (t_in + t_out) * _directions(cfg)
+    if m.cell == "transformer":
+        recurrent += ATTENTION_FLOATS * m.heads * t_in * t_in * m.layers
     inputs = 2 * _rnn_input(cfg, io) * (t_in + t_out) + 2 * (t_in + t_out)  # layer 0's inputs and gradient; int64 ids
     head = 3 * shape.predictions * io.n_out  # logits, their log-softmax (or error), the gradient
     attention = 0.0
@@ -172,7 +206,9 @@ def _step_floats(cfg: RunConfig, shape: TaskShape, batch: int, per_state: float)
 def _trace_bytes(cfg: RunConfig, shape: TaskShape) -> int:
     """Bytes of one Trace: every state, gate and state gradient of the probe batch, the inputs and predictions."""
     m, io, b = cfg.model, shape.io, cfg.train.probe_batch
-    states = TRACE_FLOATS[m.cell] * m.hidden * m.layers * (shape.steps_in + shape.steps_out)
+    states = TRACE_FLOATS[m.cell] * m.hidden * m.layers * (shape.steps_in + shape.steps_out) * _directions(cfg)
+    if m.cell == "transformer":
+        states += m.heads * shape.steps_in ** 2 * m.layers  # attn.self.{l}
     inputs = (2 if io.tokens_in else io.n_in) * shape.steps_in  # int64 ids count twice
     attention = shape.steps_in * max(shape.steps_out, 1) if m.attention != "none" else 0
     return FLOAT * b * (states + inputs + 2 * shape.predictions * io.n_out + attention)
@@ -181,15 +217,19 @@ def _trace_bytes(cfg: RunConfig, shape: TaskShape) -> int:
 def _forward_flops(cfg: RunConfig, shape: TaskShape, batch: int) -> float:
     """Floating-point operations of one forward pass over batch examples (a multiply-add counts two)."""
     m, io = cfg.model, shape.io
-    H, rows, t_in, t_out = m.hidden, GATE_BLOCKS[m.cell] * m.hidden, shape.steps_in, shape.steps_out
-    layer_macs = sum(rows * ((_rnn_input(cfg, io) if layer == 0 else H) + H) for layer in range(m.layers))
+    H, rows, t_in, t_out = m.hidden, GATE_BLOCKS.get(m.cell, 0) * m.hidden, shape.steps_in, shape.steps_out
+    if m.cell == "transformer":  # per block and position: q k v out (4 d^2), the MLP (8 d^2), scores and mixing
+        layer_macs = _rnn_input(cfg, io) * H + m.layers * (12 * H * H + 2 * t_in * H)
+    else:
+        layer_macs = _directions(cfg) * sum(rows * (_layer_input(cfg, io, layer) + H) for layer in range(m.layers))
     macs = layer_macs * (t_in + t_out) + _head_input(cfg, io) * io.n_out * shape.predictions
     if m.attention != "none" and io.output == "seq2seq":
         macs += 2 * t_out * t_in * H  # scores and context
         if m.attention == "additive":
             macs += (t_in + t_out) * H * H + 2 * t_out * t_in * H  # projections; tanh and v over every pair
     elif m.attention != "none":
-        macs += 2 * t_in * H + (t_in * H * H if m.attention == "additive" else 0)
+        keys = _directions(cfg) * H
+        macs += 2 * t_in * keys + (t_in * keys * keys if m.attention == "additive" else 0)
     return 2.0 * batch * macs
 
 
