@@ -238,12 +238,12 @@ def test_a_batch_larger_than_the_data(current, uploads, tmp_path, capsys):
 def test_an_unknown_task_or_cell(current, tmp_path, capsys):
     at = refused_in_address(current, "task", "nope", ", ".join(REGISTRY))
     assert at.selectbox(key="task").value == "adding"
-    at = refused_in_address(current, "cell", "transformer", ", ".join(CELL_CHOICES))
+    at = refused_in_address(current, "cell", "mamba", ", ".join(CELL_CHOICES))
     assert at.selectbox(key="cell").value == "LSTM"
     assert cli(capsys, "train", "--task", "nope", "--out", tmp_path / "run") == (
         2, f"unknown task 'nope': choose one of {', '.join(REGISTRY)}")
-    assert cli(capsys, "train", "--task", "adding", "--cell", "transformer", "--out", tmp_path / "run") == (
-        2, "unknown cell 'transformer': choose one of rnn, lstm, gru")
+    assert cli(capsys, "train", "--task", "adding", "--cell", "mamba", "--out", tmp_path / "run") == (
+        2, "unknown cell 'mamba': choose one of rnn, lstm, gru, transformer")
 
 
 # ---- run bundles --------------------------------------------------------------------------------

@@ -222,7 +222,7 @@ def test_trace_names_count_layers_not_directions(cell):
             norms = np.linalg.norm(trace[f"grad.h.{l}{d}"], axis=-1).mean(0)  # (T,)
             np.testing.assert_allclose(s[f"grad.h.{l}{d}"], norms, rtol=1e-6)
     if cell == "lstm":
-        assert s["sat.gate.1.reverse.f"].shape == (2, 4) and s["mean.gate.0.reverse.o"].shape == (5,)
+        assert s["sat.gate.1.reverse.f"].shape == (2, 4)
 
 
 def one_way_layer(stack: nn.Module, layer: int, suffix: str) -> nn.Module:
