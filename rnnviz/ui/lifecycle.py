@@ -22,30 +22,14 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-import torch
+from ..threads import take_share as _take_share
+from ..threads import torch_threads_per_run  # noqa: F401 -- the rule, for the pages that show it
 
 MAX_CONCURRENT = int(os.environ.get("RNNVIZ_MAX_TRAINING", "4"))  # trainers stepping at once, server-wide
 DISCONNECT_GRACE_S = float(os.environ.get("RNNVIZ_DISCONNECT_GRACE_S", "30"))  # a reload or brief drop keeps the run
 WATCH_INTERVAL_S = max(0.1, min(2.0, DISCONNECT_GRACE_S / 2))
 TRAINER_NICENESS = int(os.environ.get("RNNVIZ_TRAINER_NICENESS", "10"))  # Linux nice value of trainer threads; 0 = off
 FORGET_FRACTION = 0.75  # close a gone tab's session after this share of Streamlit's TTL: before Streamlit loses it
-
-
-def torch_threads_per_run(training: int) -> int:
-    """An equal share of the cores among the runs training now, less one core for drawing pages: a team of
-    torch threads waits at every op for its slowest member, so one that shares a core with the server's own
-    work stalls the rest (measured on 2 cores, chromium showing the live view on the same machine: 42 steps/s on
-    1 thread, 15 to 26 on 2; with the browser elsewhere 2 threads gave 65 against 47). RNNVIZ_TORCH_THREADS fixes it."""
-    fixed = os.environ.get("RNNVIZ_TORCH_THREADS")
-    return int(fixed) if fixed else max(1, ((os.cpu_count() or 1) - 1) // max(1, training))
-
-
-def _take_share(training: int) -> None:
-    """Set the calling thread's torch threads to its share while `training` runs train. torch's thread count is a
-    setting of the calling thread (OpenMP), not of the process, so each trainer sets its own."""
-    threads = torch_threads_per_run(training)
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
 
 
 def keep_fair_share(trainer=None, entry=None) -> None:
