@@ -14,7 +14,7 @@ from ..presets import PRESETS
 from ..train import Trainer
 from .charts import chart
 from .controls import CELL_CHOICES
-from .i18n import t
+from .i18n import plain, t
 from .live import live
 from .run_view import fig_labels
 from .state import release, tab, train_in_background
@@ -91,7 +91,7 @@ def _draw() -> None:
         col.progress(min(1.0, snap.step / max(1, snap.target_steps)),
                      text=t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{snap.steps_per_second:.0f}"))
         if snap.status.startswith("stopped"):
-            col.caption(snap.status)
+            col.caption(plain(snap.status))
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
     labels = fig_labels()

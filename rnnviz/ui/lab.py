@@ -33,6 +33,8 @@ def fig_labels() -> dict[str, str]:
     return {k[len(prefix):]: v for k, v in texts(lang()).items() if k.startswith(prefix)}
 
 
+# Any client can clear st.cache_data for every tab (Streamlit's clear-cache message). The lab's caches hold only
+# pure results of their arguments, shared by every tab, so a clear costs each a recomputation and nothing more.
 @st.cache_data(max_entries=64, show_spinner=False)
 def rnn_result(hidden, seq_len, rho, activation, init, input_scale) -> theory.LabResult:
     return theory.lab_rnn(hidden=hidden, seq_len=seq_len, rho=rho, activation=activation, init=init,

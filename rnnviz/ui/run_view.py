@@ -11,11 +11,12 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ..config import LIMITS
 from ..figures import training as figs
 from ..tasks.charlm import sample_text
 from ..train import Snapshot, Trainer
 from .charts import chart
-from .i18n import t
+from .i18n import plain, t
 from .live import live
 from .state import new_run, release, tab, train_in_background
 
@@ -33,7 +34,7 @@ def run_buttons(config, error: str | None) -> None:
         try:
             new_run(config)
         except ValueError as err:  # e.g. a device this machine lacks; the current run is kept
-            state.notice = t("run.bad_settings", error=err)
+            state.notice = t("run.bad_settings", error=plain(err))
         st.rerun()
     running = trainer is not None and status in ("running", "queued")
     if cols[1].button(t("run.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
@@ -51,13 +52,15 @@ def run_buttons(config, error: str | None) -> None:
         st.rerun()
     if trainer is not None and not trainer.finished:
         with cols[4].container(horizontal=True, vertical_alignment="bottom"):
-            lr = st.number_input(t("run.lr_now"), min_value=1e-6, max_value=10.0, value=float(trainer.lr), format="%g",
-                                 step=1e-3, key=f"lr_now_{id(trainer)}")
+            lo, hi = LIMITS["lr"]
+            lr = st.number_input(t("run.lr_now"), min_value=lo, max_value=hi, format="%g", step=1e-3,
+                                 value=min(max(float(trainer.lr), lo), hi),  # a restored bundle's may be anything
+                                 key=f"lr_now_{id(trainer)}")
             if st.button(t("run.apply_lr"), disabled=math.isclose(lr, trainer.lr)):
                 trainer.set_lr(lr)
                 st.toast(t("run.lr_set", lr=f"{lr:g}"))
     if error:
-        st.error(t("run.bad_settings", error=error), icon=":material/error:")
+        st.error(t("run.bad_settings", error=plain(error)), icon=":material/error:")
     if state.notice:
         st.error(state.notice, icon=":material/error:")
         state.notice = None
@@ -106,7 +109,7 @@ def _draw() -> None:
 
 
 def _status_line(trainer: Trainer, snap: Snapshot) -> None:
-    done = min(1.0, snap.step / max(1, snap.target_steps))
+    done = min(1.0, max(0.0, snap.step / max(1, snap.target_steps)))  # a restored bundle's step may be anything
     rate = snap.steps_per_second
     left = (snap.target_steps - snap.step) / rate if rate > 0 and not trainer.finished else 0.0
     st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
@@ -119,17 +122,18 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
     cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
     cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
     if snap.status.startswith("stopped: non-finite"):
-        st.error(t("run.non_finite", status=snap.status.removeprefix("stopped: ")), icon=":material/warning:")
+        st.error(t("run.non_finite", status=plain(snap.status.removeprefix("stopped: "))), icon=":material/warning:")
     elif snap.status.startswith("stopped: error"):
-        st.error(snap.status, icon=":material/error:")
+        st.error(plain(snap.status), icon=":material/error:")
     elif snap.status == "queued":
         st.info(t("run.queued"), icon=":material/hourglass_top:")
 
 
 def status_word(status: str) -> str:
-    """The status's first word ("stopped: by user at step 31" -> "stopped"), in the reader's language."""
+    """The status's first word ("stopped: by user at step 31" -> "stopped"), in the reader's language (a word
+    rnnviz does not write, e.g. from an uploaded bundle, as inert text)."""
     word = status.split(":")[0]
-    return t(f"run.status_{word}") if word in ("ready", "queued", "running", "paused", "completed", "stopped") else word
+    return t(f"run.status_{word}") if word in ("ready", "queued", "running", "paused", "completed", "stopped") else plain(word)
 
 
 def _duration(seconds: float) -> str:
@@ -154,7 +158,7 @@ def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
         _text_sample(trainer, trace.step)
     elif task.name == "sine":
         chart(figs.forecast_figure(trace["x"][0, :, 0], trace["y"][0, :, 0], trace["pred"][0, :, 0],
-                                   units=task.column, labels=L),
+                                   units=plain(task.column) if task.column else None, labels=L),
               "forecast", lambda: {"input": trace["x"][0, :, 0], "truth": trace["y"][0, :, 0],
                                    "forecast": trace["pred"][0, :, 0]})
     elif task.loss_kind == "mse":
