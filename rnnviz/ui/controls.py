@@ -322,12 +322,13 @@ def check_task(task: TaskConfig) -> int | None:
     return outcome
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=2048)
 def _task_outcome(task: TaskConfig) -> int | None | str:
     """The task's training windows, or why it cannot be built: a refusal is kept too, or every rerun of a page
     showing it would read the file again. Kept server-wide, out of the reach of Streamlit's clear-cache message,
-    and small: a number or a message, not the task, which can hold megabytes of text. A config names its data
-    file by path, and a path in a tab's folder holds one content for good (see files.data_upload)."""
+    and small: a number or a message, not the task, which can hold megabytes of text; so there is room for every
+    tab of a class with a few uploads each, whose reruns would read their files again once evicted. A config
+    names its data file by path, and a path in a tab's folder holds one content for good (files.data_upload)."""
     try:
         return make_task(task).windows
     except ValueError as err:
