@@ -17,7 +17,7 @@ from conftest import tiny_config
 from rnnviz.runs import STATE_FILE, bundle_bytes, extract_bundle, load_run, restore_trainer
 from rnnviz.train import Trainer
 from rnnviz.ui.state import KEY
-from test_bad_input import KEPT, bundle, current, open_app, uploads  # noqa: F401 -- fixtures used below
+from test_bad_input import KEPT, bundle, current, open_app, shown, uploads  # noqa: F401 -- fixtures used below
 
 TIMEOUT = 60
 
@@ -66,7 +66,7 @@ def test_a_bundle_from_another_format_version_loads_or_says_why(current, uploads
     ]:
         uploads["upload_run"] = ("run.zip", bundle(run_json=lambda record: record.update(version=version)))
         at = open_app(current)
-        assert f"This bundle cannot be restored: {reason}. {KEPT}" in [e.value for e in at.error]
+        assert f"This bundle cannot be restored: {reason}. {KEPT}" in shown(at.error)
         assert at.session_state[KEY].trainer is current.trainer
 
     def minimal(record):

@@ -14,7 +14,7 @@ from ..presets import PRESETS
 from ..train import Trainer
 from .charts import chart
 from .controls import CELL_CHOICES
-from .i18n import fig_labels, t
+from .i18n import fig_labels, plain, t
 from .layout import page_file
 from .run_view import stop_reason
 from .live import live
@@ -92,7 +92,7 @@ def _draw() -> None:
         col.progress(min(1.0, snap.step / max(1, snap.target_steps)),
                      text=t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{snap.steps_per_second:.0f}"))
         if snap.status.kind == "stopped":
-            col.caption(stop_reason(snap.status))
+            col.caption(plain(stop_reason(snap.status)))
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
     labels = fig_labels("run.fig")

@@ -16,19 +16,20 @@ every widget's value in the query string, which Streamlit applies to the bound w
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ..config import ATTENTIONS, INITS, LIMITS, OPTIMIZERS, RunConfig, TaskConfig, TrainConfig
 from ..cost import TaskShape, shape_of
 from ..presets import PRESETS
 from ..tasks import REGISTRY, check_batch, make_task, resolve_config, task_class
 from . import budget
-from .i18n import t
+from .i18n import plain, t
 from .layout import TRAIN_PAGE
 from .state import new_run, tab
 
@@ -135,46 +136,104 @@ class Settings:
     error: str | None
 
 
-def _check_url_value(key: str, choices=None, lo=None, hi=None, integer: bool = False) -> None:
-    """Before a bound widget is drawn: Streamlit ignores, without a word, a value in the page's address that the
-    widget cannot take (the widget shows its default), so say which one and what the widget accepts."""
-    raw = st.query_params.get(key)
-    if raw is None:
-        return
-    if choices is not None:
-        if raw in choices:
-            return
-        accepted = ", ".join(choices)
-    else:
+@dataclass(frozen=True)
+class NumberField:
+    """A number setting: the range its widget (and a value in the page's address) accepts, and how it steps."""
+
+    lo: float
+    hi: float
+    integer: bool = True
+    step: float | None = None
+    fmt: str | None = None
+
+    def accepts(self, raw: str) -> bool:
+        """Whether the widget can take this text from the page's address (nan, inf and non-numbers it cannot)."""
         try:
             value = float(raw)
         except ValueError:
-            value = math.nan
-        if lo <= value <= hi and (value.is_integer() or not integer):
-            return
-        accepted = f"{lo:g} – {hi:g}"
-    st.warning(t("controls.url_refused", name=key, value=raw, accepted=accepted),
-               icon=":material/link_off:")
+            return False
+        return self.lo <= value <= self.hi and (value.is_integer() or not self.integer)
+
+    def accepted(self) -> str:
+        return f"{self.lo:g} – {self.hi:g}"
 
 
-def _number(label_key: str, key: str, *, integer: bool = True, step=None, fmt: str | None = None, lo=None, hi=None):
-    lo_lim, hi_lim = LIMITS[key] if key in LIMITS else (lo, hi)
-    lo, hi = lo if lo is not None else lo_lim, hi if hi is not None else hi_lim
-    kind = int if integer else float
-    _check_url_value(key, lo=lo, hi=hi, integer=integer)
-    return st.number_input(t(label_key), min_value=kind(lo), max_value=kind(hi), value=kind(DEFAULTS[key]),
-                           step=kind(step) if step is not None else None, format=fmt, key=key, bind="query-params",
-                           help=t(f"{label_key}_help", lo=lo, hi=hi))
+NUMBER_FIELDS = {
+    "seq_len": NumberField(*LIMITS["seq_len"]),
+    "hidden": NumberField(*LIMITS["hidden"]),
+    "layers": NumberField(*LIMITS["layers"]),
+    "init_gain": NumberField(LIMITS["init_gain"][0], 3.0, integer=False, step=0.05, fmt="%.2f"),
+    "forget_bias": NumberField(*LIMITS["forget_bias"], integer=False, step=0.5, fmt="%.1f"),
+    "lr": NumberField(*LIMITS["lr"], integer=False, step=1e-3, fmt="%g"),
+    "batch": NumberField(*LIMITS["batch"]),
+    "steps": NumberField(*LIMITS["steps"], step=100),
+    "clip": NumberField(0.01, 100.0, integer=False, step=0.5, fmt="%g"),
+    "seed": NumberField(LIMITS["seed"][0], 10**6),
+    "probe_every": NumberField(LIMITS["probe_every"][0], 10_000, step=10),
+}
+CHOICE_FIELDS = {"task": list(REGISTRY), "cell": list(CELL_CHOICES)}
+URL_REFUSED = "rnnviz_url_refused"  # session state: {setting: (value, what it accepts)} refused from the address
+
+
+def _url_refusals() -> dict[str, tuple[str, str]]:
+    """The settings whose value in the page's address their widget cannot take: {key: (value, accepted)}."""
+    refused = {}
+    for key, raw in st.query_params.to_dict().items():
+        if key in NUMBER_FIELDS and not NUMBER_FIELDS[key].accepts(raw):
+            refused[key] = (raw, NUMBER_FIELDS[key].accepted())
+        elif key in CHOICE_FIELDS and raw not in CHOICE_FIELDS[key]:
+            refused[key] = (raw, ", ".join(CHOICE_FIELDS[key]))
+    return refused
+
+
+def refuse_bad_url_values() -> None:
+    """Before the settings widgets: a value in the page's address that a widget cannot take is taken out of the
+    address, so that no widget reads it, and said next to its setting. A widget bound to the address reads it
+    itself when the tab opens, and Streamlit's number input raises OverflowError on an integer setting given
+    ?hidden=1e309 (other bad values it ignores without a word). A value the script sets outranks the address once the
+    widget is bound (a tab reloaded into its old session); before that, only a run without it in the address does."""
+    refused = _url_refusals()
+    if not refused:
+        return
+    st.session_state[URL_REFUSED] = {**st.session_state.get(URL_REFUSED, {}), **refused}
+    rerun = False
+    for key in refused:
+        try:
+            del st.query_params[key]
+            rerun = True
+        except StreamlitAPIException:  # bound to its widget already
+            st.session_state[key] = st.session_state.get(key, DEFAULTS[key])
+    if rerun:
+        st.rerun()
+
+
+def _say_url_refusal(key: str) -> None:
+    """Next to a setting: the value from the page's address that it refused (see refuse_bad_url_values), once."""
+    refused = st.session_state.get(URL_REFUSED, {}).pop(key, None)
+    if refused is not None:
+        value, accepted = refused
+        st.warning(t("controls.url_refused", name=key, value=plain(value), accepted=accepted), icon=":material/link_off:")
+
+
+def _number(key: str):
+    spec = NUMBER_FIELDS[key]
+    kind = int if spec.integer else float
+    _say_url_refusal(key)
+    return st.number_input(t(f"controls.{key}"), min_value=kind(spec.lo), max_value=kind(spec.hi),
+                           value=kind(DEFAULTS[key]), step=kind(spec.step) if spec.step is not None else None,
+                           format=spec.fmt, key=key, bind="query-params",
+                           help=t(f"controls.{key}_help", lo=kind(spec.lo), hi=kind(spec.hi)))
 
 
 def settings(disabled: bool = False) -> None:
     """Draw every setting; the caller places them (e.g. in an expander) and reads current_settings()."""
+    refuse_bad_url_values()
     state = st.session_state
-    task_names = list(REGISTRY)
+    task_names = CHOICE_FIELDS["task"]
     col_task, col_model, col_train = st.columns(3, gap="large")
     with col_task:
         st.markdown(f"**{t('controls.task_group')}**")
-        _check_url_value("task", choices=task_names)
+        _say_url_refusal("task")
         st.selectbox(t("controls.task"), task_names, index=task_names.index(DEFAULTS["task"]), key="task",
                      on_change=_on_task_change, bind="query-params", disabled=disabled)
         cls = task_class(state.get("task", DEFAULTS["task"]))
@@ -183,11 +242,11 @@ def settings(disabled: bool = False) -> None:
             _ensure_valid_choice("variant", cls.variants)
             st.selectbox(t("controls.variant"), cls.variants, key="variant", bind="query-params", disabled=disabled,
                          help=_explain(f"tasks.{cls.name}.variant_", cls.variants))
-        _number("controls.seq_len", "seq_len")
+        _number("seq_len")
     with col_model:
         st.markdown(f"**{t('controls.model_group')}**")
-        choices = list(CELL_CHOICES)
-        _check_url_value("cell", choices=choices)
+        choices = CHOICE_FIELDS["cell"]
+        _say_url_refusal("cell")
         st.selectbox(t("controls.cell"), choices, index=choices.index(DEFAULTS["cell"]), key="cell",
                      bind="query-params", disabled=disabled, help=t("controls.cell_help"))
         attention_choices = [a for a in ATTENTIONS if a in cls.attention]
@@ -199,39 +258,39 @@ def settings(disabled: bool = False) -> None:
             state["attention"] = attention_choices[0]
         left, right = st.columns(2)
         with left:
-            _number("controls.hidden", "hidden")
+            _number("hidden")
         with right:
-            _number("controls.layers", "layers")
+            _number("layers")
         st.selectbox(t("controls.init"), INITS, key="init", bind="query-params", disabled=disabled,
                      help=_explain("controls.init_", INITS))
         left, right = st.columns(2)
         with left:
-            _number("controls.init_gain", "init_gain", integer=False, step=0.05, fmt="%.2f", hi=3.0)
+            _number("init_gain")
         with right:
-            _number("controls.forget_bias", "forget_bias", integer=False, step=0.5, fmt="%.1f")
+            _number("forget_bias")
     with col_train:
         st.markdown(f"**{t('controls.train_group')}**")
         left, right = st.columns(2)
         with left:
             st.selectbox(t("controls.optimizer"), OPTIMIZERS, key="optimizer", bind="query-params", disabled=disabled)
         with right:
-            _number("controls.lr", "lr", integer=False, step=1e-3, fmt="%g")
+            _number("lr")
         left, right = st.columns(2)
         with left:
-            _number("controls.batch", "batch")
+            _number("batch")
         with right:
-            _number("controls.steps", "steps", step=100)
+            _number("steps")
         left, right = st.columns(2)
         with left:
             st.toggle(t("controls.clipping"), value=DEFAULTS["clipping"], key="clipping", bind="query-params",
                       help=t("controls.clipping_help"), disabled=disabled)
         with right:
-            _number("controls.clip", "clip", integer=False, step=0.5, fmt="%g", lo=0.01, hi=100.0)
+            _number("clip")
         left, right = st.columns(2)
         with left:
-            _number("controls.seed", "seed", hi=10**6)
+            _number("seed")
         with right:
-            _number("controls.probe_every", "probe_every", step=10, hi=10_000)
+            _number("probe_every")
 
 
 def _explain(prefix: str, codes) -> str:
@@ -257,13 +316,27 @@ def current_settings() -> Settings:
     return Settings(config, None)
 
 
-@lru_cache(maxsize=64)
 def check_task(task: TaskConfig) -> tuple[int | None, TaskShape]:
     """Build the task once per distinct task config, so what only the task can check (a sequence length too
     short for its sentences, an unusable file) is reported with the settings. Raises ValueError. Returns the
-    task's training windows (see Task.windows) and its shapes for the cost estimate, not the task: a cached task
-    could hold megabytes of text."""
-    built = make_task(task)
+    task's training windows (see Task.windows) and its shapes for the cost estimate."""
+    outcome = _task_outcome(task)
+    if isinstance(outcome, str):
+        raise ValueError(outcome)
+    return outcome
+
+
+@lru_cache(maxsize=2048)
+def _task_outcome(task: TaskConfig) -> tuple[int | None, TaskShape] | str:
+    """The task's training windows and shapes, or why it cannot be built: a refusal is kept too, or every rerun of
+    a page showing it would read the file again. Kept server-wide, out of the reach of Streamlit's clear-cache
+    message, and small: numbers or a message, not the task, which can hold megabytes of text; so there is room for
+    every tab of a class with a few uploads each, whose reruns would read their files again once evicted. A config
+    names its data file by path, and a path in a tab's folder holds one content for good (files.data_upload)."""
+    try:
+        built = make_task(task)
+    except ValueError as err:
+        return str(err)
     return built.windows, shape_of(built)
 
 
@@ -276,9 +349,14 @@ def share_link() -> str:
 
 
 def describe_changes(old: RunConfig, new: RunConfig) -> str:
-    """ "hidden 64 → 128, lr 0.003 → 0.01": the options that differ between two configs."""
+    """ "hidden 64 → 128, lr 0.003 → 0.01": the options that differ between two configs, ready to show (a data
+    file by its name, not its server path; user text made inert)."""
     a, b = old.flat(), new.flat()
-    return ", ".join(f"{k} {a[k]} → {b[k]}" for k in a if a[k] != b[k])
+    return ", ".join(f"{k} {_shown_option(k, a[k])} → {_shown_option(k, b[k])}" for k in a if a[k] != b[k])
+
+
+def _shown_option(key: str, value) -> str:
+    return plain(Path(value).name if key == "data" and value else value)
 
 
 def preset_picker() -> None:

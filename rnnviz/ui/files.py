@@ -2,11 +2,18 @@
 
 Uploads are written into the tab's own temporary folder (deleted with the session) and checked by
 building the task from them, so a bad file gives the task's own message naming the problem, and the
-current run is never touched by a failed upload.
+current run is never touched by a failed upload. Each upload is stored and read once (keyed by its
+Streamlit file id, in the tab's state), not on every rerun of the page; a file is written under a
+temporary name and renamed when complete, so a full disk never leaves a truncated file to train on.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
@@ -15,10 +22,11 @@ from ..runs import RunFileError, bundle_bytes, extract_bundle, load_run, restore
 from ..tasks import make_task, task_class
 from ..tasks.sine import numeric_columns
 from . import budget
-from .i18n import t
-from .state import release, tab
+from .i18n import plain, t
+from .state import TAB_DISK_BYTES, TabState, Upload, release, tab
 
 PREVIEW_CHARS = 600
+_LOG = logging.getLogger(__name__)
 
 
 def data_upload(task_name: str, seq_len: int) -> None:
@@ -31,60 +39,151 @@ def data_upload(task_name: str, seq_len: int) -> None:
     upload = st.file_uploader(t(f"files.upload_{kind}", mb=limit / 1e6), type=["txt", "md", "py"] if kind == "text" else ["csv"],
                               key=f"upload_{task_name}", help=t("files.upload_help"))
     if upload is None:
+        if state.uploads.pop(task_name, None) is not None:
+            state.prune()  # the removed file, unless a run of this tab was trained on it
         if state.data.pop(task_name, None) is not None:
             st.rerun()  # the file was removed: the settings go back to generated data
         st.caption(t(f"files.generated_{kind}"))
         return
-    raw = upload.getvalue()
-    if len(raw) > limit:  # refused before it is written into the tab's folder
-        _refuse(task_name, t("files.too_big", name=upload.name, size=f"{len(raw):,}", limit=f"{limit:,}"))
+    stored = state.uploads.get(task_name)
+    if stored is None or stored.file_id != upload.file_id:
+        stored = _store(state, task_name, upload, kind, limit)
+    if stored.error is not None:
+        _refuse(task_name, stored.error)
         return
+    column = st.selectbox(t("files.column"), stored.columns, key=f"column_{task_name}") if stored.columns else None
+    outcome = _check(state, stored, TaskConfig(task_name, seq_len, data=stored.path, column=column))
+    if isinstance(outcome, str):
+        _refuse(task_name, outcome)
+        return
+    state.data[task_name] = (stored.path, column)
+    st.success(t(f"files.accepted_{kind}", name=plain(upload.name), baseline=f"{outcome:.4g}"), icon=":material/check:")
+    with st.expander(t("files.preview")):
+        st.code(upload.getvalue()[:PREVIEW_CHARS].decode("utf-8", errors="replace"), language=None)
+
+
+def _store(state: TabState, task_name: str, upload, kind: str, limit: int) -> Upload:
+    """A new file in the uploader: the one it replaces goes (unless a run of this tab was trained on it), and this
+    one is stored, within the tab's disk share, and read for its columns. Returns its record, kept in the tab."""
+    state.uploads.pop(task_name, None)
+    state.data.pop(task_name, None)
+    state.prune()
+    stored = state.uploads[task_name] = Upload(upload.file_id)
+    name, raw = upload.name, upload.getvalue()
+    if len(raw) > limit:  # refused before it is written into the tab's folder
+        stored.error = t("files.too_big", name=plain(name), size=f"{len(raw):,}", limit=f"{limit:,}")
+        return stored
+    stored.error = _over_share(state, name, len(raw))
+    if stored.error is not None:
+        return stored
     # One folder per content, so the file keeps the user's name: the tasks' messages name files by it.
-    path = state.folder() / hashlib.sha1(raw).hexdigest()[:12] / _safe_name(upload.name)
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(raw)
-    column = None
+    path = state.folder() / hashlib.sha1(raw).hexdigest()[:12] / _safe_name(name)
+    try:
+        write_whole(path, raw)
+    except OSError as err:
+        stored.error = _write_failed(err, name)
+        return stored
+    stored.path = str(path)
     if kind == "csv":
         try:
-            columns = numeric_columns(str(path))
+            stored.columns = numeric_columns(stored.path)
         except ValueError as err:
-            _refuse(task_name, err)
-            return
-        column = st.selectbox(t("files.column"), columns, key=f"column_{task_name}") if columns else None
+            stored.error = _shown(err, state, stored.path, name)
+    return stored
+
+
+def _check(state: TabState, stored: Upload, task: TaskConfig) -> float | str:
+    """The task's baseline loss on the stored file, or why the task refuses it: built once per sequence length and
+    column, not on every rerun (a 2 MB CSV takes seconds to read)."""
+    key = (task.seq_len, task.column)
+    if key not in stored.checks:
+        try:
+            stored.checks[key] = make_task(task).baseline_loss
+        except ValueError as err:
+            stored.checks[key] = _shown(err, state, stored.path, Path(stored.path).name)
+    return stored.checks[key]
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write data to path through a temporary file beside it, renamed when complete: whoever reads path finds the
+    whole file or none. Raises OSError (and leaves nothing behind) when it cannot be written, e.g. on a full disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=".part-")
     try:
-        task = make_task(TaskConfig(task_name, seq_len, data=str(path), column=column))
-    except ValueError as err:
-        _refuse(task_name, err)
-        return
-    state.data[task_name] = (str(path), column)
-    st.success(t(f"files.accepted_{kind}", name=upload.name, baseline=f"{task.baseline_loss:.4g}"), icon=":material/check:")
-    with st.expander(t("files.preview")):
-        st.code(raw[:PREVIEW_CHARS].decode("utf-8", errors="replace"), language=None)
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(partial, path)
+    except OSError:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
-def _refuse(task_name: str, err) -> None:
+def _over_share(state: TabState, name: str, size: int) -> str | None:
+    """Why a file of size bytes would not fit in the tab's share of the disk, or None when it fits."""
+    total = state.disk_bytes() + size
+    if total <= TAB_DISK_BYTES:
+        return None
+    return t("files.over_share", name=plain(name), total=f"{total / 2**20:.1f}", share=f"{TAB_DISK_BYTES / 2**20:g}")
+
+
+def _write_failed(err: OSError, name: str) -> str:
+    _LOG.warning("could not store an upload: %s", err)  # the server's log keeps the path and the reason
+    return t("files.disk_full" if _disk_full(err) else "files.not_stored", name=plain(name))
+
+
+def _disk_full(err: BaseException | None) -> bool:
+    """Whether err (or the error it was raised while handling: rnnviz.runs wraps OSErrors) is a full disk or quota."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        err = err.__context__
+    return False
+
+
+def _shown(err: Exception, state: TabState, path: str | None, as_name: str) -> str:
+    """An error message for the page: the server path of the file it is about becomes the name the user knows it
+    by, no other path of the tab's folder is left in it, and it is inert as markdown."""
+    text = str(err)
+    if path:
+        text = text.replace(path, as_name)
+    if state.workdir is not None:
+        text = text.replace(state.workdir.name + os.sep, "").replace(state.workdir.name, "")
+    return plain(text)
+
+
+def _refuse(task_name: str, message: str) -> None:
+    """Say why the file in the uploader is not used (message: ready to show); the settings use generated data."""
     tab().data.pop(task_name, None)
-    st.error(t("files.refused", error=err), icon=":material/error:")
+    st.error(t("files.refused", error=message), icon=":material/error:")
 
 
 def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-60:]
+    """A file name for the tab's folder: letters, digits, '.', '_' and '-' only, not hidden, at most 60 characters."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-60:].lstrip(".")
+    return safe or "upload"
 
 
 def bundle_download() -> None:
     """Download the tab's run as a zip (run.json + model.safetensors ...), built only when clicked."""
-    trainer = tab().trainer
+    state = tab()
+    trainer = state.trainer
     if trainer is None:
         return
-
-    def build() -> bytes:
-        with trainer.held():  # between two steps, so weights, optimizer and history agree
-            return bundle_bytes(trainer)
-
     name = f"rnnviz-{trainer.cfg.task.name}-{trainer.cfg.model.cell}-step{trainer.step}.zip"
-    st.download_button(t("files.download_run"), data=build, file_name=name, mime="application/zip",
-                       icon=":material/download:", on_click="ignore", help=t("files.download_help"))
+    st.download_button(t("files.download_run"), data=bundle_builder(state, trainer), file_name=name,
+                       mime="application/zip", icon=":material/download:", on_click="ignore",
+                       help=t("files.download_help"))
+
+
+def bundle_builder(state: TabState, trainer):
+    """The download button's callable: Streamlit runs it on its shared executor, outside the script (so it may not
+    call st.*), once per click; the tab's BundleCache makes repeated clicks cheap."""
+
+    def build() -> tuple[int, bytes]:
+        with trainer.held():  # between two steps, so weights, optimizer and history agree
+            return trainer.step, bundle_bytes(trainer)
+
+    return lambda: state.bundle.get(trainer, build)
 
 
 def bundle_upload() -> bool:
@@ -95,15 +194,41 @@ def bundle_upload() -> bool:
     if upload is None or state.restored_upload == upload.file_id:
         return False
     state.restored_upload = upload.file_id  # once per upload, not on every rerun
-    try:
-        directory = extract_bundle(upload.getvalue(), state.folder() / f"run-{upload.file_id[:8]}")
-        saved = load_run(directory)
-        budget.check_config(saved.config)  # a bundle's config is as hostile as a URL's: refused before it is built
-        trainer = restore_trainer(saved)
-    except (RunFileError, ValueError, OSError) as err:
-        st.error(t("files.bad_run", error=err), icon=":material/error:")
+    raw = upload.getvalue()
+    state.prune()  # bundles restored before the current run
+    refusal = _over_share(state, upload.name, len(raw))
+    # The file id comes back from the browser with the uploader's state: hashed, it cannot name another folder.
+    directory = state.folder() / f"run-{hashlib.sha1(upload.file_id.encode()).hexdigest()[:12]}"
+    trainer = None
+    if refusal is None:
+        try:
+            extract_bundle(raw, directory)
+            refusal = _over_share(state, upload.name, 0)  # what it unpacked to
+            if refusal is None:
+                saved = load_run(directory)
+                budget.check_config(saved.config)  # a bundle's config is as hostile as a URL's: refused before it is built
+                restored = restore_trainer(saved)
+                restored.snapshot()  # its history as the pages read it: a bundle's lists may hold anything
+                trainer = restored
+        except Exception as err:  # noqa: BLE001 -- a hostile file: whatever it makes fail, the tab goes on
+            refusal = _bundle_refusal(err, state, directory, upload.name)
+    if trainer is None:
+        state.prune()  # what was extracted of it
+        st.error(t("files.bad_run", error=refusal), icon=":material/error:")
         return False
     release(state.trainer)
     state.trainer = trainer
-    st.success(t("files.restored", step=trainer.step, task=trainer.cfg.task.name, cell=trainer.cfg.model.cell))
+    state.prune()  # the extracted files are read: only a data file of the run stays, for its next download
+    st.success(t("files.restored", step=trainer.step, task=plain(trainer.cfg.task.name), cell=plain(trainer.cfg.model.cell)))
     return True
+
+
+def _bundle_refusal(err: Exception, state: TabState, directory: Path, name: str) -> str:
+    """Why a bundle cannot be restored, for the page. rnnviz.runs says what is wrong with a bundle it recognises as
+    such (RunFileError); anything else it raised is still the bundle's doing, and the server's log keeps it."""
+    if _disk_full(err):
+        return _write_failed(err, name)
+    if isinstance(err, (RunFileError, ValueError)):
+        return _shown(err, state, str(directory), "the bundle")
+    _LOG.warning("a bundle could not be restored", exc_info=err)
+    return t("files.bundle_unreadable")

@@ -27,6 +27,8 @@ VIEWS = ("rnn", "lstm", "cliff")
 REGIME_COLOUR = {"vanishing": "blue", "edge": "green", "exploding": "red"}
 
 
+# Any client can clear st.cache_data for every tab (Streamlit's clear-cache message). The lab's caches hold only
+# pure results of their arguments, shared by every tab, so a clear costs each a recomputation and nothing more.
 @st.cache_data(max_entries=64, show_spinner=False)
 def rnn_result(hidden, seq_len, rho, activation, init, input_scale) -> LabResult:
     return lab_rnn(hidden=hidden, seq_len=seq_len, rho=rho, activation=activation, init=init,

@@ -3,7 +3,8 @@ ends what tabs that have gone away leave behind.
 
 Each tab's Trainer lives in that tab's session state and trains in its own daemon thread; the thread
 calls no Streamlit API. `TrainingSlots` lets at most MAX_CONCURRENT trainers step at once (the rest
-wait in order, their status reading "queued"), so a classroom shares the CPU fairly.
+wait, their status reading "queued"), and hands free slots to the tabs with the fewest runs stepping,
+so a classroom shares the CPU fairly.
 
 The watchdog asks Streamlit's runtime (a thread-safe call) whether each tab is still connected. A tab
 gone for DISCONNECT_GRACE_S seconds has its trainers stopped, so its threads end. A tab gone for most
@@ -20,6 +21,7 @@ import os
 import threading
 import time
 import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..threads import take_share as _take_share
@@ -48,47 +50,97 @@ def _lower_priority() -> None:
             pass
 
 
+@dataclass(eq=False)
+class _Waiting:
+    owner: object  # the tab (session id) the trainer belongs to
+    trainer_id: int
+
+
 class TrainingSlots:
-    """A first-come, first-served limit on how many trainers step at once."""
+    """A limit on how many trainers step at once, shared fairly between tabs: a free slot goes to the waiting
+    trainer whose tab has the fewest runs stepping, the one waiting longest among those. So a tab with nothing
+    training goes before another tab's second run, and a tab that starts a four-cell comparison cannot hold every
+    slot while other tabs wait."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
         self._cond = threading.Condition()
         self._active = 0
-        self._queue: list[int] = []  # ids of waiting trainers, oldest first
+        self._active_by_owner: Counter = Counter()  # owner -> trainers stepping
+        self._queue: list[_Waiting] = []  # oldest first
 
-    def acquire(self, trainer) -> bool:
-        """Block until a slot is free and this trainer is first in line; False if it was stopped meanwhile.
-        Called in the trainer's own thread, which it first moves to a lower CPU priority (see TRAINER_NICENESS)."""
+    def acquire(self, trainer, owner) -> bool:
+        """Block until a slot is free and this trainer is next in line (see the class); False if it was stopped
+        meanwhile. owner: its tab, e.g. the session id. Called in the trainer's own thread, which it first moves
+        to a lower CPU priority (see TRAINER_NICENESS)."""
         _lower_priority()
-        me = id(trainer)
+        me = _Waiting(owner, id(trainer))
         with self._cond:
             self._queue.append(me)
-            while not (self._active < self.capacity and self._queue[0] == me):
+            while not (self._active < self.capacity and _next_in_line(self._queue, self._active_by_owner) is me):
                 if trainer.stop_requested:
                     self._queue.remove(me)
                     self._cond.notify_all()
                     return False
                 self._cond.wait(timeout=0.5)
-            self._queue.pop(0)
+            self._queue.remove(me)
             self._active += 1
+            self._active_by_owner[me.owner] += 1
             _take_share(self._active)  # before the first step, so the run records the threads it trains on
             self._cond.notify_all()
             return True
 
-    def release(self) -> None:
+    def release(self, owner) -> None:
+        """A trainer of owner (as given to acquire) stops stepping."""
         with self._cond:
             self._active -= 1
+            self._active_by_owner[owner] -= 1
+            if not self._active_by_owner[owner]:
+                del self._active_by_owner[owner]
             self._cond.notify_all()
 
+    def for_owner(self, owner) -> "_OwnedSlot":
+        """The slot object Trainer.start takes (acquire(trainer), release()) for a trainer of owner's tab; owner None
+        (no session) makes the trainer a tab of its own."""
+        return _OwnedSlot(self, owner)
+
     def position(self, trainer) -> int | None:
-        """How many trainers wait ahead of this one, or None if it is not waiting."""
+        """How many trainers will start before this one, or None if it is not waiting."""
         with self._cond:
-            return self._queue.index(id(trainer)) if id(trainer) in self._queue else None
+            queue, stepping = list(self._queue), Counter(self._active_by_owner)
+            ahead = 0
+            while queue:
+                picked = _next_in_line(queue, stepping)
+                if picked.trainer_id == id(trainer):
+                    return ahead
+                queue.remove(picked)
+                stepping[picked.owner] += 1
+                ahead += 1
+            return None
 
     @property
     def active(self) -> int:
         return self._active
+
+
+def _next_in_line(queue: list[_Waiting], stepping: Counter) -> _Waiting:
+    """The waiting trainer (queue: oldest first) that gets the next free slot, with stepping runs per owner: min
+    keeps the first of equals, so the oldest."""
+    return min(queue, key=lambda waiting: stepping[waiting.owner])
+
+
+@dataclass
+class _OwnedSlot:
+    slots: TrainingSlots
+    owner: object
+
+    def acquire(self, trainer) -> bool:
+        if self.owner is None:
+            self.owner = id(trainer)
+        return self.slots.acquire(trainer, self.owner)
+
+    def release(self) -> None:
+        self.slots.release(self.owner)
 
 
 SLOTS = TrainingSlots(MAX_CONCURRENT)
@@ -117,9 +169,21 @@ class Watchdog:
         self._collect_pending = False  # sessions were closed: collect their garbage on the next pass
 
     def watch_tab(self, session_id: str, tab) -> None:
-        """Register a session's tab state: its close() runs once the session has been gone for forget_s."""
+        """Register a session's tab state: its close() runs once the session has been gone for forget_s. A session
+        registers a second one only after its first was dropped: Streamlit's clear-cache message, which any client
+        may send, clears the sender's session state. The first one's runs would then train on, holding training
+        slots that other tabs wait for, with no page left to see or stop them: they are stopped and its files go."""
+        orphans, dropped = [], None
         with self._lock:
-            self._entry(session_id).tab = weakref.ref(tab)
+            entry = self._entry(session_id)
+            if entry.tab is not None:  # registered before: that state was dropped
+                orphans, dropped, entry.trainers = [ref() for ref in entry.trainers], entry.tab(), []
+            entry.tab = weakref.ref(tab)
+        for trainer in orphans:
+            if trainer is not None:
+                trainer.stop()
+        if dropped is not None:
+            dropped.close()
 
     def watch(self, session_id: str, trainer) -> None:
         """Register a trainer of a session: it is stopped once the session has been gone for grace_s."""
@@ -213,4 +277,4 @@ def start_training(trainer, session_id: str | None, steps: int | None = None) ->
     if session_id is not None:
         WATCHDOG.watch(session_id, trainer)
     trainer.on_step = keep_fair_share  # the app's trainers have no step callback of their own
-    trainer.start(steps, slot=SLOTS)
+    trainer.start(steps, slot=SLOTS.for_owner(session_id))

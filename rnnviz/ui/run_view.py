@@ -11,12 +11,13 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ..config import LIMITS
 from ..figures import training as figs
 from ..tasks.charlm import sample_text
 from ..status import Status
 from ..train import Snapshot, Trainer
 from .charts import chart
-from .i18n import fig_labels, t
+from .i18n import fig_labels, plain, t
 from .live import live
 from .state import new_run, release, tab, train_in_background
 
@@ -33,7 +34,7 @@ def run_buttons(config, error: str | None) -> None:
         try:
             new_run(config)
         except ValueError as err:  # e.g. a device this machine lacks; the current run is kept
-            state.notice = t("run.bad_settings", error=err)
+            state.notice = t("run.bad_settings", error=plain(err))
         st.rerun()
     running = trainer is not None and trainer.status.active
     if cols[1].button(t("run.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
@@ -51,13 +52,15 @@ def run_buttons(config, error: str | None) -> None:
         st.rerun()
     if trainer is not None and not trainer.finished:
         with cols[4].container(horizontal=True, vertical_alignment="bottom"):
-            lr = st.number_input(t("run.lr_now"), min_value=1e-6, max_value=10.0, value=float(trainer.lr), format="%g",
-                                 step=1e-3, key=f"lr_now_{id(trainer)}")
+            lo, hi = LIMITS["lr"]
+            lr = st.number_input(t("run.lr_now"), min_value=lo, max_value=hi, format="%g", step=1e-3,
+                                 value=min(max(float(trainer.lr), lo), hi),  # a restored bundle's may be anything
+                                 key=f"lr_now_{id(trainer)}")
             if st.button(t("run.apply_lr"), disabled=math.isclose(lr, trainer.lr)):
                 trainer.set_lr(lr)
                 st.toast(t("run.lr_set", lr=f"{lr:g}"))
     if error:
-        st.error(t("run.bad_settings", error=error), icon=":material/error:")
+        st.error(t("run.bad_settings", error=plain(error)), icon=":material/error:")
     if state.notice:
         st.error(state.notice, icon=":material/error:")
         state.notice = None
@@ -101,7 +104,7 @@ def _draw() -> None:
 
 
 def _status_line(trainer: Trainer, snap: Snapshot) -> None:
-    done = min(1.0, snap.step / max(1, snap.target_steps))
+    done = min(1.0, max(0.0, snap.step / max(1, snap.target_steps)))  # a restored bundle's step may be anything
     rate = snap.steps_per_second
     left = (snap.target_steps - snap.step) / rate if rate > 0 and not trainer.finished else 0.0
     st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
@@ -117,7 +120,7 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
         st.error(t("run.non_finite", what=t(f"run.non_finite_{snap.status.detail}"), step=snap.status.step),
                  icon=":material/warning:")
     elif snap.status.reason == "error":
-        st.error(stop_reason(snap.status), icon=":material/error:")
+        st.error(plain(stop_reason(snap.status)), icon=":material/error:")
     elif snap.status.kind == "queued":
         st.info(t("run.queued"), icon=":material/hourglass_top:")
 
