@@ -12,6 +12,7 @@ import stat
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -102,6 +103,12 @@ class Task:
         if self.loss_kind == "mse":
             return None
         return (pred.argmax(-1) == y).float().mean()
+
+    def signals(self, batch: Batch) -> dict[str, np.ndarray]:
+        """Per-step signals of a batch that hidden units can be sorted by or searched for, name -> (B, T) float32
+        (the pages add the time step and numeric input features themselves). Named in the text files under
+        inspect.signal.<name>. None by default; a task whose inputs have a meaning to track says so here."""
+        return {}
 
     def prediction(self, pred: torch.Tensor) -> torch.Tensor:
         """The model's output in the target's terms: values for regression, class probabilities otherwise."""

@@ -29,8 +29,10 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
+import numpy as np
 import torch
 
+from ..features import TEXT_FEATURES, text_feature
 from .base import Batch, Task, decode_utf8, read_user_file, train_split
 
 MAX_VOCAB = 96
@@ -94,6 +96,11 @@ class CharLM(Task):
     def decode(self, ids) -> str:
         """The text for a sequence of ids (a tensor or a list)."""
         return "".join(self.in_vocab[i] for i in torch.as_tensor(ids).tolist())
+
+    def signals(self, batch: Batch) -> dict[str, np.ndarray]:
+        """The text features of rnnviz.features (inside brackets, their depth, inside quotes, line position)."""
+        texts = [self.decode(row) for row in batch.x]
+        return {name: text_feature(name, texts) for name in TEXT_FEATURES}
 
     def sample(self, n, gen, split="train"):
         if split not in ("train", "val"):

@@ -14,10 +14,11 @@ from typing import Callable
 
 import numpy as np
 import streamlit as st
+import torch
 
-from ..features import TEXT_FEATURES, text_feature
 from ..figures.common import describe_inputs
 from ..probe import Trace
+from ..tasks import Batch
 from ..train import Snapshot, Trainer
 from .charts import chart
 from .i18n import lang, t
@@ -208,10 +209,8 @@ def signals(view: View) -> dict[str, np.ndarray]:
         return out
     if x.ndim == 3:
         out.update({f"input_{k}": x[..., k] for k in range(x.shape[2])})
-    if view.trainer.cfg.task.name == "charlm":
-        vocab = view.trainer.task.in_vocab
-        texts = ["".join(vocab[int(i)] for i in row) for row in x]
-        out.update({name: text_feature(name, texts) for name in TEXT_FEATURES})
+    batch = Batch(torch.as_tensor(x), torch.as_tensor(view.trace["y"]))
+    out.update(view.trainer.task.signals(batch))  # what the task's inputs mean, e.g. charlm's brackets
     return out
 
 
