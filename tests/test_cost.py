@@ -31,18 +31,23 @@ ISSUE = {"hidden": 512, "layers": 3, "seq_len": 1000, "batch": 1024}
 # growth of peak RSS in MB. The baseline is taken after a tiny run of the same task and cell: torch's first
 # backward pass and oneDNN set up ~90 MB once per process, which a server has paid long before.
 MEASURE = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys
     import torch
     torch.set_num_threads(1)
     from rnnviz.tasks import resolve_config
     from rnnviz.train import Trainer
+
+    def peak_kb():  # VmHWM, this address space's peak: ru_maxrss would start at the forked parent's peak
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
     flat = json.loads(sys.argv[1])
     Trainer(resolve_config({**flat, "hidden": 4, "seq_len": 13, "batch": 2, "layers": 1})).run(1)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_kb()
     trainer = Trainer(resolve_config(flat))
     trainer.run(1)
     assert trainer.status.kind == "completed", trainer.status
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+    print((peak_kb() - base) / 1024)
 """)
 
 MEASURED = {  # one of each shape: the step, the probe or the weights dominating; each a few seconds
