@@ -1,4 +1,5 @@
-"""Shared set-up for the engine tests: the repository on sys.path, one torch thread, tiny configs.
+"""Shared set-up for the tests: the repository on sys.path, one torch thread, tiny configs, and the helpers that
+several test modules use (a tab with a run in it, uploads through the real handlers, crafted bundles).
 
 Tiny models are dominated by per-op overhead, and on a busy 2-core machine torch's intra-op
 thread pool spends more time waiting for a core than computing, so every test runs on 1 thread.
@@ -19,7 +20,23 @@ if str(ROOT) not in sys.path:
 torch.set_num_threads(1)
 os.environ.setdefault("RNNVIZ_TORCH_THREADS", "1")  # the app's training slots keep to it too
 
+import hashlib  # noqa: E402
+import html  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import zipfile  # noqa: E402
+
+import streamlit as st  # noqa: E402
+from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
 from rnnviz.config import RunConfig  # noqa: E402
+from rnnviz.runs import RUN_JSON, bundle_bytes  # noqa: E402
+from rnnviz.train import Trainer  # noqa: E402
+from rnnviz.ui.state import KEY, TabState  # noqa: E402
+
+APP_TIMEOUT = 60  # seconds an AppTest run may take on a busy machine
 
 
 def tiny_config(**flat) -> RunConfig:
@@ -39,3 +56,111 @@ def cfg():
 def exact_probes(monkeypatch):
     """Probe exactly every probe_every steps, whatever the wall-time share."""
     monkeypatch.setattr("rnnviz.train.PROBE_TIME_FRACTION", 1.0)
+
+
+# ---- the app with a run in its tab, uploads and bundles (test_bad_input, test_hostile_ui, test_recovery, ...) ----
+KEPT = "The current run is unchanged."
+
+
+@pytest.fixture
+def current() -> TabState:
+    """A tab whose run (a tiny trainer stepped 4 times) no bad input may lose."""
+    trainer = Trainer(tiny_config(steps=20))
+    trainer.run(4)
+    return TabState(trainer=trainer)
+
+
+@pytest.fixture
+def uploads(monkeypatch) -> dict:
+    """Files "uploaded" in the app: uploader key -> (file name, bytes). Each uploader is drawn as usual."""
+    files = {}
+    real = st.file_uploader
+
+    def file_uploader(label, *args, key=None, **kwargs):
+        real(label, *args, key=key, **kwargs)
+        if key not in files:
+            return None
+        name, data = files[key]
+        record = UploadedFileRec(hashlib.sha1(name.encode() + data).hexdigest(), name, "application/octet-stream", data)
+        return UploadedFile(record, None)
+
+    monkeypatch.setattr(st, "file_uploader", file_uploader)
+    return files
+
+
+def open_app(state: TabState | None = None, query: dict | None = None, **widgets) -> AppTest:
+    """The whole app on its Train page, with a tab state, URL query parameters and widget values."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+    if state is not None:
+        at.session_state[KEY] = state
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in widgets.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def seen(text: str) -> str:
+    """What a reader sees of a markdown text: user text in it is written as character references, with an invisible
+    word joiner where it would have made a link (i18n.plain)."""
+    return html.unescape(text).replace("\u2060", "")
+
+
+def shown(elements) -> list[str]:
+    """What the reader sees of each alert."""
+    return [seen(e.value) for e in elements]
+
+
+def assert_kept(at: AppTest, state: TabState) -> None:
+    """No traceback, and the tab still holds its run, untouched at step 4."""
+    assert not at.exception, at.exception
+    assert at.session_state[KEY].trainer is state.trainer and state.trainer.step == 4
+    assert any(m.label == "Status" for m in at.metric), "the current run is still shown"
+
+
+def bundle(**changes) -> bytes:
+    """A tiny run's bundle, with files replaced (name -> bytes) or run.json edited (run_json=callable)."""
+    trainer = Trainer(tiny_config(steps=6))
+    trainer.run()
+    edit = changes.pop("run_json", None)
+    source = zipfile.ZipFile(io.BytesIO(bundle_bytes(trainer, evaluate=False)))
+    files = {name: source.read(name) for name in source.namelist()}
+    if edit is not None:
+        record = json.loads(files[RUN_JSON])
+        edit(record)
+        files[RUN_JSON] = json.dumps(record).encode()
+    files.update(changes)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in files.items():
+            if data is not None:
+                zf.writestr(name, data)
+    return out.getvalue()
+
+
+def numbers(n: int, bad: dict | None = None) -> bytes:
+    """A CSV with a text column t and a numeric column v of n rows; bad: line number -> value of v there."""
+    rows = ["t,v"] + [f"r{i},{(bad or {}).get(i + 2, f'{math.sin(i / 5):.4f}')}" for i in range(n)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+class CreatesFile:
+    """Unpickling this creates a file: the trap that shows whether anything was unpickled."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def trained(steps=6, **flat) -> Trainer:
+    trainer = Trainer(tiny_config(steps=steps, **flat))
+    assert trainer.run().kind == "completed"
+    return trainer
+
+
+def edit_record(run_dir, change):
+    record = json.loads((run_dir / RUN_JSON).read_text())
+    change(record)
+    (run_dir / RUN_JSON).write_text(json.dumps(record))

@@ -15,94 +15,31 @@ cannot take disable Train).
 """
 from __future__ import annotations
 
-import hashlib
-import html
 import io
-import json
 import math
 import pickle
-import zipfile
 
 import pytest
-import streamlit as st
 import torch
-from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, tiny_config
+from conftest import KEPT, CreatesFile, assert_kept, bundle, numbers, open_app, shown
 from rnnviz.__main__ import main
 from rnnviz.config import LIMITS
-from rnnviz.runs import MODEL_FILE, RUN_JSON, bundle_bytes, save_run
+from rnnviz.runs import MODEL_FILE, RUN_JSON, save_run
 from rnnviz.tasks import REGISTRY
-from rnnviz.train import Trainer
 from rnnviz.ui.controls import CELL_CHOICES
-from rnnviz.ui.state import KEY, TabState
-from test_runs import CreatesFile
+from rnnviz.ui.state import KEY
 
 TIMEOUT = 60
 TINY = ["--steps", "2", "--batch", "4", "--hidden", "4", "--device", "cpu"]
-KEPT = "The current run is unchanged."
 
 
 # ---- the app, a current run in it, and uploads --------------------------------------------------
-@pytest.fixture
-def current() -> TabState:
-    """A tab whose run (a tiny trainer stepped 4 times) no bad input may lose."""
-    trainer = Trainer(tiny_config(steps=20))
-    trainer.run(4)
-    return TabState(trainer=trainer)
-
-
-@pytest.fixture
-def uploads(monkeypatch) -> dict:
-    """Files "uploaded" in the app: uploader key -> (file name, bytes). Each uploader is drawn as usual."""
-    files = {}
-    real = st.file_uploader
-
-    def file_uploader(label, *args, key=None, **kwargs):
-        real(label, *args, key=key, **kwargs)
-        if key not in files:
-            return None
-        name, data = files[key]
-        record = UploadedFileRec(hashlib.sha1(name.encode() + data).hexdigest(), name, "application/octet-stream", data)
-        return UploadedFile(record, None)
-
-    monkeypatch.setattr(st, "file_uploader", file_uploader)
-    return files
-
-
-def open_app(state: TabState | None = None, query: dict | None = None, **widgets) -> AppTest:
-    """The whole app on its Train page, with a tab state, URL query parameters and widget values."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    if state is not None:
-        at.session_state[KEY] = state
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    for key, value in widgets.items():
-        at.session_state[key] = value
-    return at.run()
-
-
-def seen(text: str) -> str:
-    """What a reader sees of a markdown text: user text in it is written as character references, with an invisible
-    word joiner where it would have made a link (i18n.plain)."""
-    return html.unescape(text).replace("\u2060", "")
-
-
-def shown(elements) -> list[str]:
-    """What the reader sees of each alert."""
-    return [seen(e.value) for e in elements]
 
 
 def train_button(at: AppTest):
     return next(b for b in at.button if b.label == "Train")
-
-
-def assert_kept(at: AppTest, state: TabState) -> None:
-    """No traceback, and the tab still holds its run, untouched at step 4."""
-    assert not at.exception, at.exception
-    assert at.session_state[KEY].trainer is state.trainer and state.trainer.step == 4
-    assert any(m.label == "Status" for m in at.metric), "the current run is still shown"
 
 
 def cli(capsys, *argv) -> tuple[int, str]:
@@ -114,31 +51,7 @@ def cli(capsys, *argv) -> tuple[int, str]:
     return code, err.strip().splitlines()[-1].removeprefix("rnnviz: error: ")
 
 
-def bundle(**changes) -> bytes:
-    """A tiny run's bundle, with files replaced (name -> bytes) or run.json edited (run_json=callable)."""
-    trainer = Trainer(tiny_config(steps=6))
-    trainer.run()
-    edit = changes.pop("run_json", None)
-    source = zipfile.ZipFile(io.BytesIO(bundle_bytes(trainer, evaluate=False)))
-    files = {name: source.read(name) for name in source.namelist()}
-    if edit is not None:
-        record = json.loads(files[RUN_JSON])
-        edit(record)
-        files[RUN_JSON] = json.dumps(record).encode()
-    files.update(changes)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, data in files.items():
-            if data is not None:
-                zf.writestr(name, data)
-    return out.getvalue()
-
-
 # ---- data files (charlm's text, sine's CSV) ---------------------------------------------------------
-def numbers(n: int, bad: dict | None = None) -> bytes:
-    """A CSV with a text column t and a numeric column v of n rows; bad: line number -> value of v there."""
-    rows = ["t,v"] + [f"r{i},{(bad or {}).get(i + 2, f'{math.sin(i / 5):.4f}')}" for i in range(n)]
-    return ("\n".join(rows) + "\n").encode()
 
 
 # id -> (task, file name, its bytes, the message naming what is wrong)

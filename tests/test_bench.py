@@ -17,6 +17,7 @@ def tiny_bench(monkeypatch):
     monkeypatch.setattr(bench, "PROBE_EVERY", 3)
 
 
+@pytest.mark.slow  # times every loop, the CLI in subprocesses too
 def test_bench_prints_a_table_and_json(tiny_bench, tmp_path, capsys):
     path = tmp_path / "bench.json"
     assert main(["bench", "--device", "auto", "--seconds", "0.03", "--threads", "1", "--json", str(path)]) == 0

@@ -20,6 +20,8 @@ SHOTS = Path(os.environ.get("RNNVIZ_SHOTS", ROOT / "shots" / "browser"))
 SMALL_RUN = "seq_len=20&hidden=32&steps=5000&probe_every=25"
 
 
+pytestmark = pytest.mark.browser  # a real app server driven by chromium
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     chromium_path()  # skip (or fail in CI) before starting anything

@@ -13,7 +13,7 @@ from itertools import product
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, assert_kept, bundle, open_app
 from rnnviz import cost
 from rnnviz.__main__ import main
 from rnnviz.config import ATTENTIONS, CELLS
@@ -23,7 +23,6 @@ from rnnviz.presets import PRESETS
 from rnnviz.tasks import REGISTRY, make_task, resolve_config
 from rnnviz.ui import budget
 from rnnviz.ui.state import KEY
-from test_bad_input import assert_kept, bundle, current, open_app, uploads  # noqa: F401 (current, uploads: fixtures)
 
 # The issue's link: /?hidden=512&layers=3&seq_len=1000&batch=1024 (batch 128 of it peaked at 7.7 GB, 127 s a step)
 ISSUE = {"hidden": 512, "layers": 3, "seq_len": 1000, "batch": 1024}
@@ -74,6 +73,7 @@ def measured_peak_mb(flat: dict) -> float:
     return float(done.stdout.split()[-1])
 
 
+@pytest.mark.slow  # a fresh process per configuration
 @pytest.mark.parametrize("name", list(MEASURED))
 def test_the_estimate_is_within_2x_of_measured_peak_memory(name):
     flat = {**MEASURED[name], "steps": 1, "device": "cpu"}

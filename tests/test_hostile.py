@@ -26,7 +26,7 @@ except ImportError:  # not on Windows
     resource = None
 
 from rnnviz import runs
-from conftest import tiny_config
+from conftest import edit_record, tiny_config, trained
 from rnnviz.__main__ import main
 from rnnviz.config import LIMITS
 from rnnviz.runs import (MODEL_FILE, RUN_JSON, STATE_FILE, RunFileError, extract_bundle, load_model, load_run,
@@ -34,7 +34,6 @@ from rnnviz.runs import (MODEL_FILE, RUN_JSON, STATE_FILE, RunFileError, extract
 from rnnviz.tasks import make_task
 from rnnviz.tasks.base import read_user_file
 from rnnviz.train import Trainer
-from test_runs import edit_record, trained
 
 TEXT = "hello world, (nested [brackets]) and \"quotes\"\n" * 30
 

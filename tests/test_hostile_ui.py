@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import html
-import json
 import re
 import threading
 import time
@@ -19,13 +18,12 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, tiny_config
+from conftest import KEPT, ROOT, assert_kept, bundle, numbers, open_app, seen, shown, tiny_config
 from rnnviz.runs import bundle_bytes
 from rnnviz.train import Trainer
 from rnnviz.ui import controls, files, lifecycle
 from rnnviz.ui.controls import DEFAULTS, NUMBER_FIELDS
 from rnnviz.ui.state import KEY, BundleBusy, TabState
-from test_bad_input import KEPT, assert_kept, bundle, current, numbers, open_app, seen, shown, uploads  # noqa: F401
 
 LIVE_MARKUP = re.compile(r"!\[|\]\(|<\s*[a-zA-Z/!?]")  # an image, a link, an HTML tag
 AUTOLINK = re.compile(r"https?://|www\.|@\w", re.IGNORECASE)  # plain text that markdown would make a link of

@@ -13,11 +13,10 @@ import time
 import numpy as np
 import torch
 
-from conftest import tiny_config
+from conftest import KEPT, bundle, open_app, shown, tiny_config
 from rnnviz.runs import STATE_FILE, bundle_bytes, extract_bundle, load_run, restore_trainer
 from rnnviz.train import Trainer
 from rnnviz.ui.state import KEY
-from test_bad_input import KEPT, bundle, current, open_app, shown, uploads  # noqa: F401 -- fixtures used below
 
 TIMEOUT = 60
 

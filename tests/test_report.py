@@ -131,6 +131,7 @@ def test_the_report_never_imports_streamlit():
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("name", ["lstm", "attention"])
 def test_in_chromium_a_report_loads_nothing_and_draws_every_figure(reports, name):
     url = reports[name].resolve().as_uri()

@@ -10,19 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import CreatesFile, edit_record, tiny_config, trained
 from rnnviz.runs import (MODEL_FILE, RUN_JSON, STATE_FILE, RunFileError, bundle_bytes, extract_bundle, load_model,
                          load_run, restore_trainer, save_run)
 from rnnviz.tasks import make_task
 from rnnviz.train import Trainer
 
 COMPARED = ("step", "loss", "grad_norm", "clipped", "lr", "accuracy")  # every History column but wall time
-
-
-def trained(steps=6, **flat) -> Trainer:
-    trainer = Trainer(tiny_config(steps=steps, **flat))
-    assert trainer.run().kind == "completed"
-    return trainer
 
 
 def assert_same_history(a: Trainer, b: Trainer):
@@ -34,16 +28,6 @@ def assert_same_history(a: Trainer, b: Trainer):
 def assert_same_weights(a: Trainer, b: Trainer):
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-
-
-class CreatesFile:
-    """Unpickling this creates a file: the trap that shows whether anything was unpickled."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
 
 
 @pytest.fixture
@@ -159,10 +143,6 @@ def test_a_pickle_as_run_json_or_bundle_is_refused(run_dir, tmp_path):
 
 
 # ---- damaged, foreign and mismatched files -------------------------------------------------------
-def edit_record(run_dir, change):
-    record = json.loads((run_dir / RUN_JSON).read_text())
-    change(record)
-    (run_dir / RUN_JSON).write_text(json.dumps(record))
 
 
 @pytest.mark.parametrize("change,message", [

@@ -76,8 +76,9 @@ def open_and_train(url: str, queries: list[str]) -> list[Session]:
 def run_status(session: Session) -> str:
     """The run's status word as the page shows it, or a failure that says what the page shows instead."""
     metrics = session.texts("metric")
+    exceptions = [e.exception.message for e in session.elements if e.HasField("exception")]
     assert metrics, f"no run status on the page; it shows {[e.WhichOneof('type') for e in session.elements]}, " \
-                    f"alerts {session.texts('alert')}, exceptions {[e.exception.message for e in session.elements if e.HasField('exception')]}"
+                    f"alerts {session.texts('alert')}, exceptions {exceptions}"
     return metrics[0]
 
 
@@ -162,6 +163,7 @@ def test_the_watchdog_stops_runs_then_closes_sessions_of_gone_tabs():
     assert not trainers["a"].stop_requested and not tabs["a"].closed  # the connected tab is untouched
 
 
+@pytest.mark.load
 def test_twenty_closed_sessions_give_back_threads_and_memory_and_queue_visibly(server):
     pid = server.process.pid
     for session in open_and_train(server.url, [HEAVY] * 2):  # warm up: imports, thread pools, caches
@@ -184,6 +186,7 @@ def test_twenty_closed_sessions_give_back_threads_and_memory_and_queue_visibly(s
     assert rss - base_rss < 0.25 * footprint, "closed tabs' memory was not given back"
 
 
+@pytest.mark.load
 def test_eight_sessions_training_at_once_stay_live_and_private(server, tmp_path):
     """Seven protocol-level sessions and one chromium tab each train the default run (its own seed and step
     target, so each can tell its run from another's), as deployed on two cores: two replicas (one per core, see
@@ -242,6 +245,7 @@ def live_and_private(replica: AppServer, sessions: list[Session]) -> None:
         session.close()
 
 
+@pytest.mark.browser
 def test_real_input_in_a_browser_and_the_tab_folder_goes_with_the_tab(server, tmp_path):
     """Typed numbers outside a setting's range are held back by the browser with the range; a CSV without
     numbers and a pickle renamed .zip are refused with their reasons; a good CSV is kept in the tab's own

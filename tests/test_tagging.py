@@ -183,6 +183,7 @@ def trained_accuracy(task, bidirectional: bool) -> float:
         return task.accuracy(model(held_out.x), held_out.y).item()
 
 
+@pytest.mark.slow  # trains two LSTMs
 def test_reading_both_ways_beats_the_left_to_right_ceiling():
     task = task_of(tagging.Tagging.defaults["seq_len"])
     start = time.perf_counter()

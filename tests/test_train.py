@@ -271,6 +271,7 @@ def test_reversal_attention_learns_the_anti_diagonal():
     assert attn.argmax(axis=1).tolist() == [4, 3, 2, 1, 0]
 
 
+@pytest.mark.slow  # trains the charlm preset 200 steps
 def test_a_character_lstm_grows_a_unit_that_is_on_inside_brackets():
     """The charlm preset's promise: on the bracketed corpus (numbers inside brackets) a unit of h comes to follow
     "inside brackets" within a couple of hundred steps, far more closely than the best unit of the untrained network,

@@ -141,6 +141,7 @@ def test_too_long_sequences_are_refused():
         Transformer(F, D, max_len=5)(inputs())
 
 
+@pytest.mark.slow  # trains for 200 steps
 def test_learns_the_adding_task_in_a_few_hundred_steps():
     """1 layer, 2 heads, d=64, read at the last position: far below the baseline 1/6 within 200 steps, where an
     LSTM needs about 1,100 steps to leave it (about 6 s on one idle thread)."""
