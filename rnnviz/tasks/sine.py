@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from array import array
 from dataclasses import dataclass, field
 from datetime import date, datetime
