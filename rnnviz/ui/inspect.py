@@ -169,7 +169,7 @@ def controls(trainer: Trainer, example: bool = True, layer: bool = True) -> View
     snap = trainer.snapshot()
     directions = family_of(trainer.cfg.model).directions
     two_way = layer and len(directions) > 1
-    left, mid, right, *beside = st.columns([4, 1, 1, 1] if two_way else [4, 1, 1])
+    left, mid, right, *beside = st.columns([4, 1, 1, 1.3] if two_way else [4, 1, 1])
     with left:
         trace = step_slider(trainer, snap)
     if trace is None:
