@@ -42,18 +42,17 @@ def matrix_panels(panels: list[tuple[str, np.ndarray]], *, in_tokens: list[str] 
     axes: the (across, down) axis titles, by default input and output step. Big matrices are averaged
     over square buckets so all panels together have at most ATTENTION_CELLS cells."""
     L = inside_labels(labels)
-    mats = panels
-    T_out, T_in = mats[0][1].shape
-    factor = max(1, math.ceil(math.sqrt(T_out * T_in * len(mats) / ATTENTION_CELLS)))
+    T_out, T_in = panels[0][1].shape
+    factor = max(1, math.ceil(math.sqrt(T_out * T_in * len(panels) / ATTENTION_CELLS)))
     f_out = f_in = factor
     x, xaxis = time_axis(T_in, in_tokens, f_in, L)
     y, yaxis = time_axis(T_out, out_tokens, f_out, L)
     across, down = axes or (None, None)
-    fig = make_subplots(rows=1, cols=len(mats), horizontal_spacing=0.04, subplot_titles=[name for name, _ in mats])
-    for col, (name, a) in enumerate(mats, start=1):
+    fig = make_subplots(rows=1, cols=len(panels), horizontal_spacing=0.04, subplot_titles=[name for name, _ in panels])
+    for col, (name, a) in enumerate(panels, start=1):
         z = pool_time(pool_time(f32(a), f_in).T, f_out).T  # (rows, columns)
         fig.add_trace(go.Heatmap(
-            z=z, x=x, y=y, zmin=0, zmax=1, colorscale=SEQUENTIAL, showscale=(col == len(mats)),
+            z=z, x=x, y=y, zmin=0, zmax=1, colorscale=SEQUENTIAL, showscale=(col == len(panels)),
             colorbar=dict(title=dict(text="α", side="right"), thickness=14),
             hovertemplate=f"{down or L['output_step']}: %{{y}}<br>{across or L['input_step']}: %{{x}}<br>α = %{{z:.3f}}<extra>{name}</extra>"),
             row=1, col=col)
