@@ -1,8 +1,10 @@
-"""Attention: the encoder-decoder attention matrix at several training steps, or attention pooling's weight
-on each word of a sentence next to the prediction."""
+"""Attention: the encoder-decoder attention matrix at several training steps, a transformer's self-attention
+per head for the picked example and layer, or attention pooling's weight on each word of a sentence next to
+the prediction. Which one follows the run's family and its attention setting."""
 import streamlit as st
 
 from rnnviz.figures import attention as figs
+from rnnviz.families import trace_name
 from rnnviz.figures.common import describe_inputs
 from rnnviz.ui import inspect
 from rnnviz.ui.i18n import fig_labels, t
@@ -12,13 +14,16 @@ trainer = inspect.open_page("attention", needs="attention")
 L = fig_labels("inspect.fig")
 task = trainer.task
 seq2seq = task.output == "seq2seq"
+self_attention = trainer.model.family.self_attention
 
 
 def draw():
-    view = inspect.controls(trainer, example=seq2seq, layer=False)
+    view = inspect.controls(trainer, example=seq2seq or self_attention, layer=self_attention)
     if view is None:
         return
-    if seq2seq:
+    if self_attention:
+        heads(view)
+    elif seq2seq:
         matrices(view)
     else:
         pooling(view)
@@ -35,6 +40,18 @@ def matrices(view):
     inspect.show("attn-matrix", (view.example, *steps), lambda: figs.attention_steps(
         mats, in_tokens=in_tokens, out_tokens=out_tokens, labels=L, height=420,
         title=t("attention.matrix_title", example=view.example + 1)), data=lambda: {"attn[out, in]": mats[-1][1]})
+
+
+def heads(view):
+    """Query x key for every head of the picked layer, for the picked example."""
+    st.markdown(t("attention.self_intro"))
+    maps = view.trace[trace_name("attn.self", view.layer, prefix=view.prefix)][view.example]  # (heads, T, T)
+    tokens = describe_inputs(view.trace["x"][view.example], task.in_vocab)
+    names = [t("attention.head_n", head=h + 1) for h in range(maps.shape[0])]
+    inspect.show("attn-self", view.key, lambda: figs.self_attention_heads(
+        maps, tokens=tokens, head_names=names, labels=L, height=420,
+        title=t("attention.self_title", layer=view.layer, step=view.step, example=view.example + 1)),
+        data=lambda: {f"head {h + 1} attn[query, key]": m for h, m in enumerate(maps)})
 
 
 def pooling(view):

@@ -1,9 +1,9 @@
 """Gates: LSTM i, f, g, o or GRU r, z, n over time, their saturation over training, and the forget gate
-next to the gradient it lets through."""
+next to the gradient it lets through. The gates come from the run's family: a family without gates
+(vanilla RNN, transformer) gets a message saying what to train instead."""
 import numpy as np
 import streamlit as st
 
-from rnnviz.cells import GATES
 from rnnviz.features import order_units
 from rnnviz.figures import gates as figs
 from rnnviz.figures.common import DIVERGING, SEQUENTIAL, time_unit_heatmap
@@ -13,10 +13,12 @@ from rnnviz.ui.live import live
 
 trainer = inspect.open_page("gates", needs="gates")
 L = fig_labels("inspect.fig")
-cell = trainer.cfg.model.cell
-gates = GATES[cell]  # ("i", "f", "g", "o") or ("r", "z", "n")
-sigmoid = [g for g in gates if g not in ("g", "n")]  # in [0, 1]; g and n are tanh, in [-1, 1]
-carry = "f" if cell == "lstm" else "z"  # the gate that keeps the old state: f c_{t-1}, z h_{t-1}
+family = trainer.model.family
+gates = family.gates  # ("i", "f", "g", "o") or ("r", "z", "n")
+TANH_GATES = ("g", "n")  # the candidates, in [-1, 1]; every other gate is a sigmoid, in [0, 1]
+CARRY_GATES = ("f", "z")  # the gate that keeps the old state: f c_{t-1}, z h_{t-1}
+sigmoid = [g for g in gates if g not in TANH_GATES]
+carry = next(g for g in gates if g in CARRY_GATES)
 GATE_UNITS = 64  # four heatmaps on one page: half the hidden-state page's rows keeps each refresh small
 
 
@@ -37,9 +39,9 @@ def draw():
                 max_units=GATE_UNITS, height=360, labels=L), data=lambda gate=gate: {f"{gate}[t, unit]": view.array("gate", gate)})
 
     st.subheader(t("gates.carry_title", gate=carry))
-    st.markdown(t(f"gates.carry_{cell}"))
+    st.markdown(t(f"gates.carry_{carry}"))
     grads = {f"‖∂L/∂{kind}_t‖": np.linalg.norm(g, axis=-1)  # (T,) for the picked example
-             for kind in ("c", "h") if (g := view.array("grad." + kind)) is not None}
+             for kind in reversed(family.states) if (g := view.array("grad." + kind)) is not None}
     inspect.show("gate-carry", view.key, lambda: figs.gate_and_gradient(
         view.array("gate", carry), grads, gate_name=carry, labels=L,
         title=t("gates.carry_figure", step=view.step, example=view.example + 1)),

@@ -1,5 +1,6 @@
 """Gradients through time: ‖∂L/∂h_t‖ against t with the vanilla-RNN bound, the same over training as a
-heatmap, and every parameter's gradient norm with clipping and non-finite stops."""
+heatmap, and every parameter's gradient norm with clipping and non-finite stops. A bidirectional run shows
+both directions' curves on one chart (the backward one dashed); what bound applies comes from the family."""
 import numpy as np
 import streamlit as st
 
@@ -13,6 +14,7 @@ from rnnviz.ui.live import live
 trainer = inspect.open_page("gradients")
 L = fig_labels("inspect.fig")
 model = trainer.cfg.model
+family = trainer.model.family
 
 
 def draw():
@@ -23,20 +25,24 @@ def draw():
     view = inspect.controls(trainer, example=False)
     if view is None:
         return
-    kinds = [k for k in ("h", "c") if "grad." + view.name(k) in view.trace]
+    kinds = [k for k in family.states if "grad." + view.name(k) in view.trace]
     names = {k: "grad." + view.name(k) for k in kinds}
     probes = view.snap.probes
-    curves = {f"‖∂L/∂{k}_t‖": view.summary()[name] for k, name in names.items()}  # batch means, (T,)
+    curves, dashed = through_time(view, kinds)
     rate = None
-    if model.cell == "rnn":
-        rate = view.summary()[f"sigma_max.{view.prefix}{view.layer}"] * GAMMA[model.nonlinearity]
-        st.markdown(t("gradients.bound_rnn", sigma=rate / GAMMA[model.nonlinearity], gamma=GAMMA[model.nonlinearity], rate=rate)
+    if family.spectral_bound:
+        gamma = GAMMA[model.nonlinearity]
+        rate = view.summary()[f"sigma_max.{view.prefix}{view.layer}{view.direction}"] * gamma
+        st.markdown(t("gradients.bound_rnn", sigma=rate / gamma, gamma=gamma, rate=rate)
                     + " " + t("gradients.bound_below" if rate < 1 else "gradients.bound_above"))
+        rate = rate if family.features == 1 else None  # the bound runs back from the end: one direction's only
     else:
-        st.markdown(t(f"gradients.bound_{model.cell}"))
-    y_range = log_range([p[name] for p in probes for name in names.values()])
+        st.markdown(t(f"gradients.bound_{family.cell}"))
+    if family.features > 1:
+        st.caption(t("gradients.directions_caption"))
+    y_range = log_range([p[name] for p in probes for name in curve_names(view, kinds)])
     inspect.show("grad-curve", (len(probes), *view.key), lambda: figs.gradient_through_time(
-        curves, rate=rate, y_range=y_range, labels=L, title=t("gradients.curve_title", step=view.step)),
+        curves, rate=rate, y_range=y_range, dashed=dashed, labels=L, title=t("gradients.curve_title", step=view.step)),
         data=lambda: curves)
 
     st.subheader(t("gradients.heat_title"))
@@ -54,6 +60,25 @@ def draw():
     inspect.show("grad-params", (snap.step,), lambda: figs.parameter_gradients(
         h["step"], h["param_norms"], clipped=h["clipped"], grad_norm=h["grad_norm"], clip=trainer.cfg.train.clip,
         stopped_at=stopped, labels=L), data=lambda: {"step": h["step"], "grad_norm": h["grad_norm"], **h["param_norms"]})
+
+
+def curve_names(view, kinds) -> list[str]:
+    """The summaries of ‖∂L/∂s_t‖ drawn on the curve: every state kind, in every direction."""
+    return ["grad." + view.name(k, direction=d) for d in family.directions for k in kinds]
+
+
+def through_time(view, kinds) -> tuple[dict, set]:
+    """{legend name: (T,) batch-mean ‖∂L/∂s_t‖} for every state kind and direction, and the names of the
+    backward direction's curves (dashed, so the two directions differ without colour)."""
+    curves, dashed = {}, set()
+    for direction in family.directions:
+        arrow = f" {inspect.direction_label(direction)}" if family.features > 1 else ""
+        for k in kinds:
+            name = f"‖∂L/∂{k}_t‖{arrow}"
+            curves[name] = view.summary()["grad." + view.name(k, direction=direction)]
+            if direction:
+                dashed.add(name)
+    return curves, dashed
 
 
 live(draw)

@@ -1,4 +1,6 @@
-"""Hidden states: h_t (and the LSTM's c_t) over time, one unit's activation over the text, PCA trajectories."""
+"""Hidden states: h_t (and the LSTM's c_t) over time, one unit's activation over the text, PCA trajectories.
+What is shown follows the run's family: its state kinds, its reading directions (a picker for bidirectional
+layers), and whether its states are tanh-bounded (a transformer's residual stream is not)."""
 import numpy as np
 import streamlit as st
 
@@ -11,13 +13,15 @@ from rnnviz.ui.live import live
 
 trainer = inspect.open_page("hidden_states")
 L = fig_labels("inspect.fig")
-bounded = trainer.cfg.model.cell != "rnn" or trainer.cfg.model.nonlinearity == "tanh"
+family = trainer.model.family
+TEXT_WIDTH = 64  # cells per row of the coloured text: long character sequences wrap like a page
 
 
 def draw():
     view = inspect.controls(trainer)
     if view is None:
         return
+    about_the_states()
     states = view.trace[view.name("h")]  # (B, T, H)
     B, T, H = states.shape
     signals = inspect.signals(view)
@@ -26,13 +30,13 @@ def draw():
                                 else inspect.signal_label(s), key="hs_sort", required=True)
     flat = states.reshape(B * T, H)
     order = None if sort == "index" else order_units(flat, None if sort == "variance" else signals[sort].reshape(-1))
-    kinds = ["h", "c"] if view.array("c") is not None else ["h"]
+    kinds = [k for k in family.states if view.array(k) is not None]
     by = t(f"hidden_states.sort_{sort}") if sort in ("variance", "index") else inspect.signal_label(sort)
     for kind, col in zip(kinds, st.columns(len(kinds))):
         with col:
             inspect.show(f"hs-{kind}", (sort, view.snap.trace_steps[-1], *view.key), lambda: time_unit_heatmap(
                 view.array(kind), inputs=view.inputs(), order=order, value_name=kind, labels=L,
-                zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h"),
+                zrange=inspect.state_range(trainer, view.name(kind), view.example, family.bounded and kind == "h"),
                 unit_title=t("hidden_states.units_by", order=by),
                 title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1)),
                 data=lambda kind=kind: {f"{kind}[t, unit]": view.array(kind)})
@@ -41,12 +45,21 @@ def draw():
     pca_section(view)
 
 
+def about_the_states():
+    """What h_t is for this family: one direction of a bidirectional layer, or a residual stream."""
+    if family.features > 1:
+        st.caption(t("hidden_states.both_ways", forward=inspect.direction_label(""),
+                     backward=inspect.direction_label(".reverse")))
+    if not family.recurrent:
+        st.caption(t("hidden_states.residual"))
+
+
 def coloured_text(view, signals):
     """The probe texts coloured by one unit of h (or the LSTM's c, where counters tend to live)."""
     st.subheader(t("hidden_states.text_title"))
     kind = "h"
-    if view.array("c") is not None:
-        kind = st.segmented_control(t("hidden_states.text_state"), ["h", "c"], default="h", required=True,
+    if len(family.states) > 1:
+        kind = st.segmented_control(t("hidden_states.text_state"), family.states, default="h", required=True,
                                     format_func=lambda k: t(f"hidden_states.state_{k}"), key="hs_text_state")
     states = view.trace[view.name(kind)]  # (B, T, H)
     B, T, H = states.shape
@@ -66,9 +79,9 @@ def coloured_text(view, signals):
     unit = best if unit is None or unit < 0 else unit
     vocab, x = view.trainer.task.in_vocab, view.trace["x"]
     examples = [([vocab[int(i)] for i in x[b]], states[b, :, unit]) for b in range(B)]
-    width = 64 if view.trainer.cfg.task.name == "charlm" else T
+    width = min(T, TEXT_WIDTH)
     inspect.show("hs-text", (kind, unit, view.snap.trace_steps[-1], *view.key), lambda: figs.text_heatmap(
-        examples, zrange=inspect.state_range(trainer, view.name(kind), view.example, bounded and kind == "h", unit),
+        examples, zrange=inspect.state_range(trainer, view.name(kind), view.example, family.bounded and kind == "h", unit),
         width=width, value_name=f"{kind}[u{unit}]", labels=L,
         title=t("hidden_states.text_figure", unit=unit, state=kind, step=view.step)),
         data=lambda: {f"{kind}[example, t] of u{unit}": states[:, :, unit]})

@@ -24,17 +24,20 @@ def decay_bound(last: float, rate: float, T: int) -> np.ndarray:
 
 
 def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = None, y_range=None,
-                          title: str | None = None, height: int = 380, labels=None) -> go.Figure:
+                          dashed: set[str] = frozenset(), title: str | None = None, height: int = 380,
+                          labels=None) -> go.Figure:
     """‖∂L/∂s_t‖ against t on a log scale (norms = {legend name: (T,)}), with the bound
     ‖∂L/∂h_T‖ (σ_max(W_hh) γ)^(T−t) where rate = σ_max γ is given (vanilla RNN).
-    y_range: (low, high) in log10, fixed by the page so curves of different probes compare."""
+    y_range: (low, high) in log10, fixed by the page so curves of different probes compare.
+    dashed: legend names drawn dashed (a bidirectional layer's backward direction); the others are solid."""
     L = inside_labels(labels)
     fig = go.Figure()
     T = len(next(iter(norms.values())))
     t = f32(np.arange(T))
     for k, (name, g) in enumerate(norms.items()):
         fig.add_trace(go.Scatter(x=t, y=positive(g), mode="lines", name=name,
-                                 line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2.5)))
+                                 line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2.5,
+                                           dash="dash" if name in dashed else "solid")))
     first = np.asarray(next(iter(norms.values())), dtype=np.float64)
     if rate is not None and np.isfinite(first[-1]) and first[-1] > 0:
         log_bound = decay_bound(float(first[-1]), rate, T)

@@ -3,6 +3,8 @@
 Pages call `current_run()` (None, after a message pointing to the Train page, when the tab has no run),
 `lacks(...)` (a message saying what to pick instead when the run has no such data), and inside their
 live fragment `controls(trainer)`, which draws the step slider and pickers and returns a `View`.
+Pages ask the run's family (rnnviz.families) what it records, never its cell name: a View names Trace
+arrays with `families.trace_name`, for the picked stack, layer and reading direction.
 The step slider lists the steps whose full Traces the trainer keeps; it follows the newest probe
 while the user leaves it at the newest one, and stays where the user put it otherwise.
 """
@@ -16,6 +18,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ..families import ModelFamily, family_of, trace_name
 from ..figures.common import describe_inputs
 from ..probe import Trace
 from ..tasks import Batch
@@ -26,6 +29,7 @@ from .layout import TRAIN_PAGE
 from .state import tab
 
 STEP_KEY, FOLLOW_KEY, EXAMPLE_KEY, STACK_KEY = "inspect_step", "inspect_follow", "inspect_example", "inspect_stack"
+DIRECTION_KEY = "inspect_direction"
 CACHE_KEY, RUN_KEY = "inspect_figures", "inspect_run"
 CACHE_SIZE = 24  # figures kept per tab; a few MB at most
 
@@ -40,23 +44,29 @@ class View:
     example: int  # index into the probe batch
     prefix: str  # "" for the (encoder) stack, "dec." for an encoder-decoder's decoder
     layer: int
+    direction: str = ""  # "" forward, ".reverse" the backward direction of a bidirectional layer
 
     @property
     def step(self) -> int:
         return self.trace.step
 
     @property
+    def family(self) -> ModelFamily:
+        return family_of(self.trainer.cfg.model)
+
+    @property
     def key(self) -> tuple:
         """What the picked data depends on, for show()'s cache."""
-        return self.step, self.example, self.prefix, self.layer
+        return self.step, self.example, self.prefix, self.layer, self.direction
 
-    def name(self, kind: str, gate: str = "") -> str:
-        """The Trace name for this stack and layer: name("h") -> "h.0", name("gate", "f") -> "dec.gate.0.f"."""
-        return f"{self.prefix}{kind}.{self.layer}" + (f".{gate}" if gate else "")
+    def name(self, kind: str, gate: str = "", direction: str | None = None) -> str:
+        """The Trace name for this stack, layer and direction (default: the picked one): name("h") -> "h.0",
+        name("gate", "f") -> "dec.gate.0.f", name("h", direction=".reverse") -> "h.0.reverse"."""
+        return trace_name(kind, self.layer, gate, self.prefix, self.direction if direction is None else direction)
 
-    def array(self, kind: str, gate: str = "") -> np.ndarray | None:
+    def array(self, kind: str, gate: str = "", direction: str | None = None) -> np.ndarray | None:
         """(T, H) for the picked example, or None when the Trace has no such array."""
-        name = self.name(kind, gate)
+        name = self.name(kind, gate, direction)
         return self.trace[name][self.example] if name in self.trace else None
 
     def summary(self, step: int | None = None) -> dict:
@@ -100,10 +110,10 @@ def current_run() -> Trainer | None:
 
 def lacks(trainer: Trainer, what: str) -> bool:
     """True, after explaining what to pick instead, when the run has no `what` ("gates" or "attention")."""
-    model = trainer.cfg.model
-    missing = {"gates": model.cell == "rnn", "attention": model.attention == "none"}[what]
+    model, family = trainer.cfg.model, family_of(trainer.cfg.model)
+    missing = {"gates": not family.gates, "attention": model.attention == "none" and not family.self_attention}[what]
     if missing:
-        st.info(t(f"inspect.no_{what}", cell=model.cell.upper(), task=trainer.cfg.task.name))
+        st.info(t(f"inspect.no_{what}", cell=t(f"inspect.family.{family.cell}"), task=trainer.cfg.task.name))
         st.page_link(TRAIN_PAGE, label=t("inspect.to_train"), icon=":material/model_training:")
     return missing
 
@@ -154,9 +164,12 @@ def step_slider(trainer: Trainer, snap: Snapshot) -> Trace | None:
 
 def controls(trainer: Trainer, example: bool = True, layer: bool = True) -> View | None:
     """The step slider, example and layer pickers in one row (example and layer greyed out where the
-    page does not use them); None (with a caption) before the first probe."""
+    page does not use them), and a direction picker beside the layer where the family reads both ways;
+    None (with a caption) before the first probe."""
     snap = trainer.snapshot()
-    left, mid, right = st.columns([4, 1, 1])
+    directions = family_of(trainer.cfg.model).directions
+    two_way = layer and len(directions) > 1
+    left, mid, right, *beside = st.columns([4, 1, 1, 1.3] if two_way else [4, 1, 1])
     with left:
         trace = step_slider(trainer, snap)
     if trace is None:
@@ -170,7 +183,17 @@ def controls(trainer: Trainer, example: bool = True, layer: bool = True) -> View
         seq2seq = len(stacks) > trace.layers()
         prefix, n = st.selectbox(t("inspect.layer"), stacks, format_func=lambda s: _stack_name(s, seq2seq), key=STACK_KEY,
                                  disabled=not layer or len(stacks) == 1) or stacks[0]
-    return View(trainer, snap, trace, min(chosen, B - 1), prefix, n)
+    direction = ""
+    if two_way:
+        with beside[0]:
+            direction = st.selectbox(t("inspect.direction"), directions, key=DIRECTION_KEY, help=t("inspect.direction_help"),
+                                     format_func=direction_label) or ""
+    return View(trainer, snap, trace, min(chosen, B - 1), prefix, n, direction)
+
+
+def direction_label(direction: str) -> str:
+    """"forward →" or "← backward" (in the user's language)."""
+    return t("inspect.direction_backward" if direction else "inspect.direction_forward")
 
 
 def _stack_name(stack: tuple[str, int], seq2seq: bool) -> str:
