@@ -290,12 +290,9 @@ def settings(disabled: bool = False) -> None:
             _number("hidden")
         with right:
             _number("layers")
-        left, right = st.columns(2)
-        with left:
-            _bidirectional_toggle(cls, disabled)
-        with right:
-            if transformer:
-                _number("heads")
+        _bidirectional_toggle(cls, disabled)  # a row of its own: half a column cuts its label short
+        if transformer:
+            _number("heads")
         st.selectbox(t("controls.init"), INITS, key="init", bind="query-params", disabled=disabled,
                      help=_explain("controls.init_", INITS))
         left, right = st.columns(2)
