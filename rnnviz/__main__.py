@@ -32,10 +32,13 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     """Every option defaults to None, meaning: the task's default, else the config's."""
     add = p.add_argument
     add("--task", required=True, help=f"one of: {', '.join(REGISTRY)}")
-    add("--cell", help="rnn, lstm or gru")
+    add("--cell", help="rnn, lstm, gru or transformer")
     add("--nonlinearity", help="tanh or relu (rnn only)")
     add("--hidden", type=int)
     add("--layers", type=int)
+    add("--bidirectional", action="store_true", default=None,
+        help="rnn, lstm, gru: a second layer reads each sequence backwards (not on next-step or encoder-decoder tasks)")
+    add("--heads", type=int, help="transformer attention heads (1-4); they must divide --hidden")
     add("--seq-len", type=int, dest="seq_len")
     add("--variant", help="task-specific choice, e.g. parity final|running, charlm brackets|stdlib")
     add("--steps", type=int)

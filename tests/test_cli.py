@@ -233,3 +233,35 @@ def test_a_bad_option_in_a_real_process_prints_one_line(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "rnnviz: error: sequence length must be between 1 and 1000, got 5000\n"
     assert not Path(tmp_path / "r").exists()
+
+
+def probed_names(run: Path, tmp_path: Path) -> set[str]:
+    npz = tmp_path / "trace.npz"
+    assert main(["probe", str(run), "--out", str(npz), "--batch", "2"]) == 0
+    with np.load(npz) as f:
+        return set(f.files)
+
+
+def test_train_a_bidirectional_tagger(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--task", "tagging", "--cell", "lstm", "--bidirectional", "--hidden", "4", "--seq-len", "8",
+                 "--steps", "3", "--batch", "4", "--device", "cpu", "--out", str(out)]) == 0
+    record = json.loads((out / RUN_JSON).read_text())
+    assert record["config"]["bidirectional"] is True and record["config"]["cell"] == "lstm"
+    assert 0 <= record["eval"]["accuracy"] <= 1  # token accuracy of the tags
+    assert {"h.0", "h.0.reverse", "c.0.reverse", "grad.h.0.reverse"} <= probed_names(out, tmp_path)
+
+
+def test_train_a_transformer_with_heads(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--task", "adding", "--cell", "transformer", "--hidden", "8", "--layers", "1", "--heads", "2",
+                 "--seq-len", "6", "--steps", "3", "--batch", "4", "--device", "cpu", "--out", str(out)]) == 0
+    cfg = json.loads((out / RUN_JSON).read_text())["config"]
+    assert (cfg["cell"], cfg["heads"], cfg["bidirectional"]) == ("transformer", 2, False)
+    assert "attn.self.0" in probed_names(out, tmp_path)
+
+
+def test_heads_that_do_not_divide_hidden_are_refused(tmp_path, capsys):
+    assert main(["train", "--task", "adding", "--cell", "transformer", "--hidden", "6", "--heads", "4",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "heads must divide hidden" in capsys.readouterr().err

@@ -79,9 +79,14 @@ def test_non_finite_values_become_gaps_on_log_axes():
 
 
 def test_accuracy_figure_has_chance_line_and_unit_range():
-    fig = figs.accuracy_figure(np.arange(1, 5), np.array([0.1, 0.5, 0.9, 1.0]), 0.25)
+    fig = figs.accuracy_figure(np.arange(1, 5), np.array([0.1, 0.5, 0.9, 1.0]), {"chance": 0.25})
     assert tuple(fig.layout.yaxis.range) == (0, 1.02)
     assert fig.data[1].name == "chance 0.25" and fig.data[1].y.tolist() == [0.25, 0.25]
+
+
+def test_accuracy_figure_draws_every_reference_level():
+    fig = figs.accuracy_figure(np.arange(1, 5), np.ones(4), {"chance": 1 / 7, "one_way_ceiling": 0.8895})
+    assert [t.name for t in fig.data] == ["accuracy", "chance 0.143", "best one-way reader 0.889"]
 
 
 def test_compare_figures_one_trace_per_run_in_its_colour():
@@ -147,7 +152,8 @@ def test_training_figures_speak_the_pages_language():
     built = [
         figs.loss_figure(step, ones, 0.5, labels=labels),
         figs.grad_norm_figure(step, ones * 2, ones > 0, clip=1.0, labels=labels),
-        figs.accuracy_figure(step, ones / 2, 0.25, labels=labels),
+        figs.accuracy_figure(step, ones / 2, {"chance": 0.25, "one_way_ceiling": 0.9}, labels=labels),
+        figs.tagged_words_figure([[("a", "O", "B-PER")]], ["O", "B-PER"], labels=labels),
         figs.compare_loss_figure({"RNN": (step, ones)}, 0.5, labels=labels),
         figs.compare_grad_figure({"RNN": np.ones(5)}, labels=labels),
         figs.forecast_figure(np.zeros(5), np.ones(5), np.ones(5), labels=labels),
@@ -156,5 +162,5 @@ def test_training_figures_speak_the_pages_language():
     ]
     for fig in built:
         texts = [fig.layout.xaxis.title.text, fig.layout.yaxis.title.text, *(a.text for a in fig.layout.annotations),
-                 *(t.name for t in fig.data if t.name not in (None, "RNN", "‖∇‖"))]
+                 *(t.name for t in fig.data if t.name not in (None, "RNN", "‖∇‖", "O", "B-PER"))]  # tags are codes
         assert all(text == "" or text.startswith("<") for text in texts if text is not None), texts

@@ -53,7 +53,7 @@ def test_train_page_loads_with_its_controls():
                   "Layers", "Gain ρ", "Forget-gate bias", "Learning rate", "Batch", "Steps", "Clip threshold", "Seed",
                   "Probe every", "Ready-made experiment"):
         assert label in labels
-    assert [t.label for t in at.toggle] == ["Clip gradients"]
+    assert [t.label for t in at.toggle] == ["Bidirectional", "Clip gradients"]
     for label in ("Train", "Pause", "Resume", "Reset", "Load settings", "Load and train"):
         button(at, label)
     assert button(at, "Pause").disabled and button(at, "Reset").disabled

@@ -72,13 +72,18 @@ def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None
     return _figure(traces, title, height, L["training_step"], _log_y(L["grad_log"], [y]))
 
 
-def accuracy_figure(step, accuracy, chance: float | None, *, title: str | None = None,
+REFERENCE_STYLES = {"chance": BASELINE_STYLE, "one_way_ceiling": dict(color="#9467bd", dash="dot", width=2)}
+
+
+def accuracy_figure(step, accuracy, references: Mapping[str, float], *, title: str | None = None,
                     labels: Mapping[str, str] | None = None, height: int = 320) -> go.Figure:
-    """Training-batch accuracy per step with the chance level dashed."""
+    """Training-batch accuracy per step with the task's reference levels dashed (Task.reference_accuracies:
+    {"chance": 0.25}, and e.g. "one_way_ceiling"), each named by labels[its name]."""
     L = labels_with("run.fig", labels)
     x, y = bucket(step, accuracy)
-    traces = [go.Scatter(x=x, y=y, mode="lines", name=L["accuracy"], line=dict(color=RUN_COLOURS[2], width=2)),
-              *level_line(chance, x, L["chance"], BASELINE_STYLE)]
+    traces = [go.Scatter(x=x, y=y, mode="lines", name=L["accuracy"], line=dict(color=RUN_COLOURS[2], width=2))]
+    for name, value in references.items():
+        traces += level_line(value, x, L[name], REFERENCE_STYLES.get(name, BASELINE_STYLE))
     return _figure(traces, title, height, L["training_step"], axis(L["accuracy_axis"], range=[0, 1.02]))
 
 
@@ -169,3 +174,57 @@ def token_rows_figure(rows: dict[str, list[str]], correct: np.ndarray, *, title:
     rows_axis = axis("", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False)
     layout = base_layout(title, height or 70 + 45 * len(names), xaxis=axis(L["position"], showgrid=False), yaxis=rows_axis)
     return go.Figure(data=[cells], layout=layout)
+
+
+TAG_COLOURS = {"O": "#eeeeee", "PER": ("#1f77b4", "#a6cbe8"), "ORG": ("#2ca02c", "#a8dba8"),
+               "LOC": ("#ff7f0e", "#fdc89a")}  # an entity type's B- tag dark, its I- tag light
+MISTAKE_STYLE = dict(color="#d62728", width=3)
+
+
+def tag_colour(tag: str) -> str:
+    """"O" -> grey, "B-PER" -> dark blue, "I-PER" -> light blue, ..."""
+    if tag == "O":
+        return TAG_COLOURS["O"]
+    edge, kind = tag.split("-", 1)
+    return TAG_COLOURS[kind][0 if edge == "B" else 1]
+
+
+def tagged_words_figure(examples: list[list[tuple[str, str, str]]], tags: Sequence[str], *, per_line: int = 12,
+                        title: str | None = None, labels: Mapping[str, str] | None = None) -> go.Figure:
+    """Tagged sentences: each example's (word, true tag, predicted tag) rows (Tagging.tagged_rows) as lines of at
+    most per_line words, each word coloured by the model's tag, with the true tag in the row below it, coloured by
+    itself; a wrong word is framed in red. tags (all tag names, "O" first) make the legend."""
+    L = labels_with("run.fig", labels)
+    tag_id = {tag: i for i, tag in enumerate(tags)}
+    z, text, hover, names, frames = [], [], [], [], []  # per figure row; frames: (row, column) of wrong words
+    for k, rows in enumerate(examples):
+        for start in range(0, len(rows), per_line):
+            line = rows[start:start + per_line]
+            frames += [(len(z), j) for j, (_, tag, guess) in enumerate(line) if tag != guess]
+            pad = [""] * (per_line - len(line))
+            z.append([tag_id[guess] for _, _, guess in line] + [np.nan] * len(pad))
+            text.append([plain_text(word) for word, _, _ in line] + pad)
+            hover.append([L["tag_hover"].format(word=plain_text(word), truth=tag, model=guess) for word, tag, guess in line] + pad)
+            names.append(f"#{k + 1}" if start == 0 else "")
+            z.append([tag_id[tag] for _, tag, _ in line] + [np.nan] * len(pad))
+            text.append([tag if tag != "O" else "·" for _, tag, _ in line] + pad)
+            hover.append(hover[-1])
+            names.append(L["true_tag"])
+    n = len(tags)
+    scale = [[edge / n, tag_colour(tag)] for i, tag in enumerate(tags) for edge in (i, i + 1)]
+    cells = go.Heatmap(z=f32(z), text=text, customdata=hover, texttemplate="%{text}", textfont=dict(size=13),
+                       colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False, xgap=2, ygap=2,
+                       hovertemplate="%{customdata}<extra></extra>", showlegend=False)
+    swatches = [go.Scatter(x=[None], y=[None], mode="markers", name=tag, marker=dict(symbol="square", size=14,
+                                                                                      color=tag_colour(tag)))
+                for tag in tags]
+    mistake = go.Scatter(x=[None], y=[None], mode="markers", name=L["tag_mistake"],
+                         marker=dict(symbol="square-open", size=14, line=MISTAKE_STYLE, color=MISTAKE_STYLE["color"]))
+    shapes = [dict(type="rect", x0=j - 0.5, x1=j + 0.5, y0=row - 0.5, y1=row + 0.5, line=MISTAKE_STYLE)
+              for row, j in frames]
+    rows_axis = axis("", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False,
+                     zeroline=False)
+    words_axis = axis("", showgrid=False, zeroline=False, showticklabels=False, range=[-0.5, per_line - 0.5])
+    layout = base_layout(title, 90 + 30 * len(names), legend_on_top=True, xaxis=words_axis, yaxis=rows_axis,
+                         shapes=shapes)
+    return go.Figure(data=[cells, *swatches, mistake], layout=layout)

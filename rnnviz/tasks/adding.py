@@ -19,6 +19,7 @@ class Adding(Task):
     name = "adding"
     summary = "Add the two marked numbers in a long sequence: memory over about T/2 steps (regression)."
     output = "last"
+    output_view = "scatter"
     loss_kind = "mse"
     attention = ("none", "dot", "additive")
     defaults = {"seq_len": 50, "hidden": 64, "batch": 50, "steps": 2000, "lr": 3e-3, "clip": 1.0}

@@ -19,6 +19,9 @@ import torch.nn.functional as F
 from ..config import LIMITS, TaskConfig
 
 OUTPUTS = ("last", "per_step", "seq2seq")  # one prediction per sequence, one per step, or a decoded sequence
+# How a page shows what the model does (Task.output_view): sampled text, a forecast series, predicted against true
+# values, token rows (input, target, model), a table of one-label answers, or words coloured by their tags.
+OUTPUT_VIEWS = ("text", "forecast", "scatter", "tokens", "classes", "tags")
 
 
 @dataclass
@@ -60,6 +63,10 @@ class Task:
     causal: ClassVar[bool] = False
     takes_data: ClassVar[str | None] = None  # "text" or "csv" where the task reads a user's file
     defaults: ClassVar[dict] = {}  # flat config values that show a result within a minute on a laptop CPU
+    # Presentation, so pages ask the task rather than its name: how its outputs are shown (one of OUTPUT_VIEWS),
+    # and whether its accuracy is worth a chart (a next-character accuracy says little next to the loss).
+    output_view: ClassVar[str]
+    shows_accuracy: ClassVar[bool] = True
 
     n_in: int
     tokens_in: bool = False
@@ -109,6 +116,15 @@ class Task:
         (the pages add the time step and numeric input features themselves). Named in the text files under
         inspect.signal.<name>. None by default; a task whose inputs have a meaning to track says so here."""
         return {}
+
+    def reference_accuracies(self) -> dict[str, float]:
+        """Accuracy levels worth a dashed line on the accuracy chart, name -> fraction right, each name labelled in
+        the text files under run.fig.<name>: by default the chance level of a uniform guess over the classes."""
+        return {"chance": 1 / self.n_out} if self.loss_kind == "ce" else {}
+
+    def shown_steps(self) -> tuple[slice, slice]:
+        """The steps of the input and of the target (and the model's output) worth showing in token rows: all."""
+        return slice(None), slice(None)
 
     def prediction(self, pred: torch.Tensor) -> torch.Tensor:
         """The model's output in the target's terms: values for regression, class probabilities otherwise."""

@@ -55,6 +55,8 @@ class CharLM(Task):
     output = "per_step"
     causal = True  # the target at t is the input at t + 1
     loss_kind = "ce"
+    output_view = "text"
+    shows_accuracy = False  # the next character is often a free choice: the loss says more
     variants = ("brackets", "stdlib")
     takes_data = "text"
     defaults = {"seq_len": 64, "hidden": 128, "batch": 32, "steps": 500, "lr": 3e-3, "clip": 1.0}

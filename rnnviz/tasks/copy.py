@@ -23,6 +23,7 @@ class Copy(Task):
     name = "copy"
     summary = "Reproduce 10 symbols after T blank steps: long-range memory (classification at every step)."
     output = "per_step"
+    output_view = "tokens"
     loss_kind = "ce"
     defaults = {"seq_len": 10, "hidden": 64, "batch": 64, "steps": 3000, "lr": 3e-3, "clip": 1.0}
     tokens_in = True
@@ -43,6 +44,13 @@ class Copy(Task):
         y = torch.full_like(x, BLANK)
         y[:, -RECALL:] = symbols
         return Batch(x, y)
+
+    def reference_accuracies(self):
+        return {"chance": 1 / SYMBOLS}  # accuracy counts only the recalled symbols
+
+    def shown_steps(self):
+        """The symbols to remember at the start, and their recall at the end."""
+        return slice(0, RECALL), slice(-RECALL, None)
 
     def accuracy(self, pred, y):
         return (pred[:, -RECALL:].argmax(-1) == y[:, -RECALL:]).float().mean()

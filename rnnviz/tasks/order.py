@@ -34,6 +34,7 @@ class Order(Task):
     name = "order"
     summary = "Classify the order of two symbols X / Y hidden among distractors far apart: store one, ignore the rest."
     output = "last"
+    output_view = "classes"
     loss_kind = "ce"
     attention = ("none", "dot", "additive")
     defaults = {"seq_len": 50, "hidden": 64, "batch": 64, "steps": 1500, "lr": 3e-3, "clip": 1.0, "attention": "none"}

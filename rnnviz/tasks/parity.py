@@ -23,7 +23,8 @@ from .base import Batch, Task
 class Parity(Task):
     name = "parity"
     summary = "Say whether the bits seen so far hold an odd number of ones: state that every bit flips."
-    output = "last"  # the default variant's; __init__ sets it per variant
+    output = "last"  # the default variant's; __init__ sets it and output_view per variant
+    output_view = "classes"
     loss_kind = "ce"
     variants = ("final", "running")
     defaults = {"seq_len": 10, "hidden": 64, "batch": 64, "steps": 1500, "lr": 3e-3, "clip": 1.0}
@@ -34,6 +35,7 @@ class Parity(Task):
         super().__init__(cfg)
         T = self.seq_len
         self.output = "last" if self.variant == "final" else "per_step"
+        self.output_view = "classes" if self.output == "last" else "tokens"
         self.baseline_loss = math.log(2) if self.variant == "final" else math.log(2) * (T - 1) / T
 
     def sample(self, n, gen, split="train"):

@@ -28,6 +28,7 @@ class Reversal(Task):
     name = "reversal"
     summary = "Read a string and write it backwards (encoder-decoder): watch attention become the anti-diagonal."
     output = "seq2seq"
+    output_view = "tokens"
     loss_kind = "ce"
     attention = ("dot", "additive", "none")
     defaults = {"seq_len": 8, "hidden": 64, "batch": 64, "steps": 500, "lr": 3e-3, "clip": 1.0, "attention": "dot"}

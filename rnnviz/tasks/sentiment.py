@@ -41,6 +41,7 @@ class Sentiment(Task):
     name = "sentiment"
     summary = "Tell positive from negative reviews where 'not', 'never' and 'but' flip the meaning (attention shows which words count)."
     output = "last"
+    output_view = "classes"
     loss_kind = "ce"
     attention = ("dot", "additive", "none")
     defaults = {"seq_len": 16, "hidden": 64, "batch": 64, "steps": 400, "lr": 3e-3, "clip": 1.0, "attention": "dot"}

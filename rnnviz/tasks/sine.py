@@ -53,6 +53,7 @@ class Sine(Task):
     output = "per_step"
     causal = True  # the target at t is the input at t + 1
     loss_kind = "mse"
+    output_view = "forecast"
     takes_data = "csv"
     defaults = {"seq_len": 50, "hidden": 64, "batch": 32, "steps": 600, "lr": 3e-3, "clip": 1.0}
     n_in, n_out = 1, 1

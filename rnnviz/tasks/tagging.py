@@ -167,6 +167,7 @@ class Tagging(Task):
     name = "tagging"
     summary = "Tag names as person, firm or place when the word that tells comes after the name: read both ways."
     output = "per_step"
+    output_view = "tags"
     loss_kind = "ce"
     defaults = {"seq_len": 24, "hidden": 64, "batch": 64, "steps": 300, "lr": 3e-3, "clip": 1.0}
     tokens_in = True
@@ -202,6 +203,9 @@ class Tagging(Task):
             words += [rng.choice(SLOTS[w]) if w in SLOTS else w for w in shape.words]
             tags += shape.tags
         return words, tags
+
+    def reference_accuracies(self):
+        return {"chance": 1 / self.n_out, "one_way_ceiling": self.ceiling}
 
     def tagged_rows(self, batch: Batch, predicted: torch.Tensor) -> list[list[tuple[str, str, str]]]:
         """For each example, its (word, true tag, predicted tag) rows; predicted holds tag ids, (B, T)."""

@@ -2,8 +2,8 @@
 
 Widget keys are the CLI's flat option names (task, seq_len, hidden, lr, ...), so a copied link
 such as `/?task=reversal&cell=GRU` opens the same configuration (the Train page is the app's root). Two widgets differ from the
-flat names: `cell` also carries the vanilla RNN's nonlinearity ("RNN", "RNN-ReLU", "LSTM", "GRU"),
-and the clip threshold has an on/off toggle (`clipping`) beside it.
+flat names: `cell` also carries the vanilla RNN's nonlinearity ("RNN", "RNN-ReLU", "LSTM", "GRU",
+"Transformer"), and the clip threshold has an on/off toggle (`clipping`) beside it.
 
 A bound select widget writes the *displayed* option into the URL, so select widgets show the
 options' own language-independent codes (the CLI's names) and explain them in the reader's language
@@ -27,22 +27,27 @@ from streamlit.errors import StreamlitAPIException
 from ..config import ATTENTIONS, INITS, LIMITS, OPTIMIZERS, RunConfig, TaskConfig, TrainConfig
 from ..cost import TaskShape, shape_of
 from ..presets import PRESETS
-from ..tasks import REGISTRY, check_batch, make_task, resolve_config, task_class
+from ..models import check_fits
+from ..tasks import REGISTRY, IOSpec, check_batch, make_task, resolve_config, task_class
 from . import budget
 from .i18n import plain, t
 from .layout import TRAIN_PAGE
 from .state import new_run, tab
 
-CELL_CHOICES = {"RNN": ("rnn", "tanh"), "RNN-ReLU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh")}
+CELL_CHOICES = {"RNN": ("rnn", "tanh"), "RNN-ReLU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh"),
+                "Transformer": ("transformer", "tanh")}
+TRANSFORMER = "Transformer"
 # Options that a task change keeps; the rest come from the new task's defaults.
-KEPT_ON_TASK_CHANGE = ("cell", "layers", "init", "init_gain", "forget_bias", "optimizer", "seed", "probe_every")
+KEPT_ON_TASK_CHANGE = ("cell", "layers", "init", "init_gain", "forget_bias", "optimizer", "seed", "probe_every",
+                       "bidirectional", "heads")
 
 
 def widget_values(cfg: RunConfig) -> dict:
     """Every settings widget's value for a config."""
     flat = cfg.flat()
     values = {k: flat[k] for k in ("task", "variant", "attention", "hidden", "layers", "seq_len", "init", "init_gain",
-                                   "forget_bias", "optimizer", "lr", "batch", "steps", "seed", "probe_every")}
+                                   "forget_bias", "optimizer", "lr", "batch", "steps", "seed", "probe_every",
+                                   "bidirectional", "heads")}
     values["cell"] = cell_choice(cfg)
     values["variant"] = values["variant"] or (task_class(cfg.task.name).variants or ("",))[0]
     values["clipping"] = cfg.train.clip > 0
@@ -51,7 +56,7 @@ def widget_values(cfg: RunConfig) -> dict:
 
 
 def cell_choice(cfg: RunConfig) -> str:
-    """The cell widget's code for a config: "RNN", "RNN-ReLU", "LSTM" or "GRU"."""
+    """The cell widget's code for a config: "RNN", "RNN-ReLU", "LSTM", "GRU" or "Transformer"."""
     nonlinearity = cfg.model.nonlinearity if cfg.model.cell == "rnn" else "tanh"
     return next(code for code, pair in CELL_CHOICES.items() if pair == (cfg.model.cell, nonlinearity))
 
@@ -111,10 +116,26 @@ def _preset_here(key: str, start: bool) -> None:
 
 # ---- the widgets -----------------------------------------------------------------------------
 
+def bidirectional_refusal(cls, cell: str) -> str | None:
+    """Why a model of this cell code cannot read both ways on this task class (a text key), or None where it can.
+    The model refuses the same (models.check_fits); the page says it at the toggle, before Train is pressed."""
+    if cell == TRANSFORMER:
+        return "controls.bidirectional_off_transformer"
+    if cls.causal:
+        return "controls.bidirectional_off_causal"
+    if cls.output == "seq2seq":
+        return "controls.bidirectional_off_seq2seq"
+    return None
+
+
 def _on_task_change() -> None:
     """A new task brings its own defaults (sequence length, size, steps, attention ...)."""
     state = st.session_state
     kept = {k: state[k] for k in KEPT_ON_TASK_CHANGE if k in state}
+    if kept.get("cell") == TRANSFORMER:
+        kept["attention"] = "none"  # over the new task's default attention, which the transformer refuses
+    if bidirectional_refusal(task_class(state["task"]), kept.get("cell", DEFAULTS["cell"])):
+        kept["bidirectional"] = False
     kept_options = {k: v for k, v in options_from({**DEFAULTS, **kept}).items() if k in (*kept, "nonlinearity")}
     try:
         cfg = resolve_config({"task": state["task"], **kept_options})
@@ -170,8 +191,10 @@ NUMBER_FIELDS = {
     "clip": NumberField(0.01, 100.0, integer=False, step=0.5, fmt="%g"),
     "seed": NumberField(LIMITS["seed"][0], 10**6),
     "probe_every": NumberField(LIMITS["probe_every"][0], 10_000, step=10),
+    "heads": NumberField(*LIMITS["heads"]),
 }
 CHOICE_FIELDS = {"task": list(REGISTRY), "cell": list(CELL_CHOICES)}
+TOGGLE_FIELDS = ("clipping", "bidirectional")  # in the address as true or false, as _query_string writes them
 URL_REFUSED = "rnnviz_url_refused"  # session state: {setting: (value, what it accepts)} refused from the address
 
 
@@ -183,6 +206,8 @@ def _url_refusals() -> dict[str, tuple[str, str]]:
             refused[key] = (raw, NUMBER_FIELDS[key].accepted())
         elif key in CHOICE_FIELDS and raw not in CHOICE_FIELDS[key]:
             refused[key] = (raw, ", ".join(CHOICE_FIELDS[key]))
+        elif key in TOGGLE_FIELDS and raw not in ("true", "false"):
+            refused[key] = (raw, "true, false")
     return refused
 
 
@@ -249,8 +274,12 @@ def settings(disabled: bool = False) -> None:
         _say_url_refusal("cell")
         st.selectbox(t("controls.cell"), choices, index=choices.index(DEFAULTS["cell"]), key="cell",
                      bind="query-params", disabled=disabled, help=t("controls.cell_help"))
+        transformer = state.get("cell", DEFAULTS["cell"]) == TRANSFORMER
         attention_choices = [a for a in ATTENTIONS if a in cls.attention]
-        if len(attention_choices) > 1:
+        if transformer:  # attention pooling is refused for it: the picker would only offer an impossible config
+            state["attention"] = "none"
+            st.caption(t("controls.attention_transformer"))
+        elif len(attention_choices) > 1:
             _ensure_valid_choice("attention", attention_choices)
             st.selectbox(t("controls.attention"), attention_choices, key="attention", bind="query-params",
                          disabled=disabled, help=_explain("controls.attention_", attention_choices))
@@ -261,6 +290,9 @@ def settings(disabled: bool = False) -> None:
             _number("hidden")
         with right:
             _number("layers")
+        _bidirectional_toggle(cls, disabled)  # a row of its own: half a column cuts its label short
+        if transformer:
+            _number("heads")
         st.selectbox(t("controls.init"), INITS, key="init", bind="query-params", disabled=disabled,
                      help=_explain("controls.init_", INITS))
         left, right = st.columns(2)
@@ -293,6 +325,30 @@ def settings(disabled: bool = False) -> None:
             _number("probe_every")
 
 
+def _bidirectional_toggle(cls, disabled: bool) -> None:
+    """The toggle for reading both ways, off and disabled, with the reason as its help, where the model refuses it."""
+    state = st.session_state
+    refusal = bidirectional_refusal(cls, state.get("cell", DEFAULTS["cell"]))
+    if refusal:
+        _turn_off_bidirectional()
+    _say_url_refusal("bidirectional")
+    st.toggle(t("controls.bidirectional"), value=DEFAULTS["bidirectional"], key="bidirectional", bind="query-params",
+              disabled=disabled or refusal is not None, help=t(refusal or "controls.bidirectional_help"))
+
+
+def _turn_off_bidirectional() -> None:
+    """Off, even where the page's address says on: a toggle not yet bound reads the address over the script's value
+    (see refuse_bad_url_values), so the address loses it first; a disabled toggle left on could not be switched off."""
+    if "bidirectional" in st.query_params:
+        try:
+            del st.query_params["bidirectional"]
+        except StreamlitAPIException:  # bound to its widget already: the script's value wins
+            pass
+        else:
+            st.rerun()
+    st.session_state["bidirectional"] = False
+
+
 def _explain(prefix: str, codes) -> str:
     """Help text naming what each code of a select widget means, in the reader's language."""
     return "\n".join(f"- **{code}**: {t(prefix + code)}" for code in codes)
@@ -308,7 +364,8 @@ def current_settings() -> Settings:
         options["data"], options["column"] = data
     try:
         config = resolve_config(options)
-        windows, shape = check_task(config.task)
+        windows, shape, io = check_task(config.task)
+        check_fits(config.model, io)  # e.g. the transformer on an encoder-decoder task
         check_batch(config.train.batch, windows)
         budget.check(config, shape)  # before anything is allocated: Train stays disabled with the reason
     except ValueError as err:
@@ -316,10 +373,10 @@ def current_settings() -> Settings:
     return Settings(config, None)
 
 
-def check_task(task: TaskConfig) -> tuple[int | None, TaskShape]:
+def check_task(task: TaskConfig) -> tuple[int | None, TaskShape, IOSpec]:
     """Build the task once per distinct task config, so what only the task can check (a sequence length too
     short for its sentences, an unusable file) is reported with the settings. Raises ValueError. Returns the
-    task's training windows (see Task.windows) and its shapes for the cost estimate."""
+    task's training windows (see Task.windows), its shapes for the cost estimate and its inputs and outputs."""
     outcome = _task_outcome(task)
     if isinstance(outcome, str):
         raise ValueError(outcome)
@@ -327,7 +384,7 @@ def check_task(task: TaskConfig) -> tuple[int | None, TaskShape]:
 
 
 @lru_cache(maxsize=2048)
-def _task_outcome(task: TaskConfig) -> tuple[int | None, TaskShape] | str:
+def _task_outcome(task: TaskConfig) -> tuple[int | None, TaskShape, IOSpec] | str:
     """The task's training windows and shapes, or why it cannot be built: a refusal is kept too, or every rerun of
     a page showing it would read the file again. Kept server-wide, out of the reach of Streamlit's clear-cache
     message, and small: numbers or a message, not the task, which can hold megabytes of text; so there is room for
@@ -337,7 +394,7 @@ def _task_outcome(task: TaskConfig) -> tuple[int | None, TaskShape] | str:
         built = make_task(task)
     except ValueError as err:
         return str(err)
-    return built.windows, shape_of(built)
+    return built.windows, shape_of(built), built.io
 
 
 def share_link() -> str:

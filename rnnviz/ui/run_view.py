@@ -13,6 +13,7 @@ import torch
 
 from ..config import LIMITS
 from ..figures import training as figs
+from ..tasks import Batch
 from ..tasks.charlm import sample_text
 from ..status import Status
 from ..train import Snapshot, Trainer
@@ -141,28 +142,30 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-# ---- what the model does, per task ------------------------------------------------------------
+# ---- what the model does, as the task shows it (Task.output_view) ----------------------------------
 
 def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
     """What the model does on the latest probe, with figure labels L (fig_labels("run.fig"))."""
     task, trace, hist = trainer.task, snap.trace, snap.history
-    if task.loss_kind == "ce" and task.name != "charlm":
-        chance = 1 / 8 if task.name == "copy" else 1 / task.n_out
-        chart(figs.accuracy_figure(hist["step"], hist["accuracy"], chance, title=t("run.accuracy_title"),
-                                   labels=L),
+    if task.loss_kind == "ce" and task.shows_accuracy:
+        chart(figs.accuracy_figure(hist["step"], hist["accuracy"], task.reference_accuracies(),
+                                   title=t("run.accuracy_title"), labels=L),
               "accuracy", lambda: {"step": hist["step"], "accuracy": hist["accuracy"]})
     if trace is None:
         return
     st.markdown(f"**{t('run.outputs_title', step=trace.step)}**")
-    if task.name == "charlm":
+    view = task.output_view
+    if view == "text":
         _text_sample(trainer, trace.step)
-    elif task.name == "sine":
+    elif view == "forecast":
         _forecast(task, trace, trainer.probe_batch.start, L)
-    elif task.loss_kind == "mse":
+    elif view == "scatter":
         chart(figs.regression_scatter(trace["y"], trace["pred"], labels=L), "predictions",
               lambda: {"target": trace["y"].ravel(), "predicted": trace["pred"].ravel()})
-    elif task.output in ("per_step", "seq2seq") or task.name == "reversal":
+    elif view == "tokens":
         _token_rows(task, trace, L)
+    elif view == "tags":
+        _tagged_words(task, trace, L)
     else:
         _class_table(task, trace)
 
@@ -182,8 +185,8 @@ def _tokens(vocab, ids) -> list[str]:
 def _token_rows(task, trace, labels: dict[str, str]) -> None:
     """Copy, reversal and running parity: the sequence to reproduce next to what the model wrote."""
     x, y, guess = trace["x"][0], trace["y"][0], trace["pred"][0].argmax(-1)  # (T,), (T,), (T,)
-    if task.name == "copy":
-        x, y, guess = x[:10], y[-10:], guess[-10:]  # the symbols to remember, and the recall at the end
+    inputs, outputs = task.shown_steps()
+    x, y, guess = x[inputs], y[outputs], guess[outputs]
     in_vocab = task.in_vocab or ["0", "1"]
     out_vocab = task.out_vocab or ["0", "1"]
     rows = {t("run.row_input"): _tokens(in_vocab, x if x.ndim == 1 else x[:, 0]),
@@ -191,6 +194,17 @@ def _token_rows(task, trace, labels: dict[str, str]) -> None:
     correct = np.full((3, len(y)), np.nan, dtype=np.float32)
     correct[2] = (guess == y).astype(np.float32)
     st.plotly_chart(figs.token_rows_figure(rows, correct, labels=labels), key="tokens")
+
+
+TAGGED_EXAMPLES = 3  # probe sentences shown: each takes a few rows of words
+
+
+def _tagged_words(task, trace, labels: dict[str, str]) -> None:
+    """Tagging: a few probe sentences, each word coloured by the model's tag, the true tag under it, mistakes framed."""
+    words, tags = (torch.from_numpy(trace[name][:TAGGED_EXAMPLES]) for name in ("x", "y"))  # (examples, T) ids each
+    guesses = torch.from_numpy(trace["pred"][:TAGGED_EXAMPLES].argmax(-1))  # (examples, T) tag ids
+    rows = task.tagged_rows(Batch(words, tags), guesses)
+    st.plotly_chart(figs.tagged_words_figure(rows, task.out_vocab, labels=labels), key="tagged")
 
 
 def _class_table(task, trace) -> None:
