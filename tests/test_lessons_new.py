@@ -119,3 +119,18 @@ def test_the_tanh_rnn_stays_at_the_adding_baseline_at_t50(one_thread):
     """Lesson 8: the RNN on the T=50 preset does not leave the baseline 1/6 (measured 0.157 after 300 steps; its 2000 are too long for a test)."""
     trainer = trained(compare.cell_config(PRESETS["attention_t50"].config(), "RNN"), steps=300)
     assert trainer.evaluate(n=500)["loss"] > 0.8 * trainer.task.baseline_loss
+
+
+def test_compare_refuses_a_transformer_on_an_encoder_decoder_task_in_words(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    started = []
+    monkeypatch.setattr("rnnviz.train.Trainer.start", lambda trainer, *a, **k: started.append(trainer))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["cmp_source"], at.session_state["cmp_cells"] = "reversal", ["LSTM", "Transformer"]
+    at.switch_page("views/compare.py").run()
+    next(b for b in at.button if b.label == "Train side by side").click().run()
+    assert not at.exception and not started
+    assert any("no decoder" in e.value for e in at.error)
