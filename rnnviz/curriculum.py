@@ -78,6 +78,18 @@ THEORY_SECTIONS: tuple[Section, ...] = (
         r"Q = X W_Q, \quad K = X W_K, \quad V = X W_V",
         r"\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^{\top}}{\sqrt{d_k}}\right) V",
     ), (Link("attention", "reversal"),)),
+    Section("bidirectional", (
+        r"\overrightarrow{h}_t = f\big(W x_t + U\, \overrightarrow{h}_{t-1}\big), \qquad"
+        r" \overleftarrow{h}_t = f\big(W' x_t + U'\, \overleftarrow{h}_{t+1}\big)",
+        r"h_t = \big[\overrightarrow{h}_t ;\, \overleftarrow{h}_t\big], \qquad \hat y_t = \operatorname{softmax}(W_y h_t + b_y)",
+    ), (Link("train", "tagging_one_way"), Link("gradients", "tagging_bidirectional"))),
+    Section("path", (
+        r"\alpha = \operatorname{softmax}\!\left(\frac{Q K^{\top}}{\sqrt{d}}\right), \qquad"
+        r" y_t = \sum_{k=1}^{T} \alpha_{tk}\, v_k",
+        r"\operatorname{path}_{\mathrm{attn}}(x_k \to y_T) = 1, \qquad"
+        r" \operatorname{path}_{\mathrm{rnn}}(x_k \to h_T) = T - k, \qquad"
+        r" \frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} J_j",
+    ), (Link("compare", "attention_t50"), Link("compare", "attention_t200"))),
 )
 
 # applications of recurrent networks; each text names the task in this app that is a small version of it
@@ -144,6 +156,21 @@ LESSONS: tuple[Lesson, ...] = (
         Step("quotes", page="hidden_states"),
         Step("longer", "charlm_long", page="hidden_states"),
         Step("why"),
+    )),
+    Lesson("both_ways", (
+        Step("context"),
+        Step("one_way", "tagging_one_way", page="train"),
+        Step("ceiling", page="train"),
+        Step("bidirectional", "tagging_bidirectional", page="train"),
+        Step("backward", page="gradients"),
+    )),
+    Lesson("attention_path", (
+        Step("path"),
+        Step("t50", "attention_t50", "compare", page="compare"),
+        Step("gradients", page="compare"),
+        Step("t200", "attention_t200", "compare", page="compare"),
+        Step("time"),
+        Step("memory"),
     )),
 )
 

@@ -33,6 +33,7 @@ needs to the final position.
 Given a `record` dict, forward stores per layer l
     {prefix}h.{l}          the residual stream after layer l as T tensors (B, d) that stay in the graph,
                            like cells.UnrolledRNN's h_t, so autograd.grad(loss, record["h.0"]) is dL/dh_t
+    {prefix}h.input        the stream entering layer 0 (W_in x_t + p_t), T tensors (B, d) likewise
     {prefix}attn.self.{l}  attention weights (B, heads, T, T): rows are queries, columns keys
 
 Parameters (readable, stable names):
@@ -75,6 +76,12 @@ class Transformer(nn.Module):
             raise ValueError(f"sequences of {T} steps are longer than the {self.max_len} positions this model learned")
         h = self.input(x) + self.position[:T]  # (B, T, d)
         allowed = visible_keys(T, mask, self.causal, x.device)  # (B or 1, 1, T, T)
+        if record is not None:
+            # The stream entering layer 0, per step: where a one-output task's gradient reaches every position
+            # (after the last layer only the read position gets any). Compare draws its dL/dh_t.
+            steps = list(h.unbind(1))  # T x (B, d)
+            h = torch.stack(steps, dim=1)
+            record[f"{prefix}{INPUT_STREAM}"] = steps
         for l, block in enumerate(self.layers):
             h, alpha = block(h, allowed)
             if record is not None:
@@ -85,6 +92,9 @@ class Transformer(nn.Module):
                 record[trace_name("h", l, prefix=prefix)] = steps
                 record[trace_name("attn.self", l, prefix=prefix)] = alpha
         return h, None
+
+
+INPUT_STREAM = "h.input"  # trace name of the stream entering layer 0, x's projection plus its position
 
 
 class Block(nn.Module):

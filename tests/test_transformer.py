@@ -47,7 +47,7 @@ def test_attention_rows_sum_to_one_and_record_has_every_layer(causal):
     model, record = encoder(layers=2, heads=4, causal=causal), {}
     hs, state = model(inputs(), record=record)
     assert hs.shape == (B, T, D) and state is None
-    assert set(record) == {"h.0", "h.1", "attn.self.0", "attn.self.1"}
+    assert set(record) == {"h.input", "h.0", "h.1", "attn.self.0", "attn.self.1"}
     for l in range(2):
         alpha = record[f"attn.self.{l}"]
         assert alpha.shape == (B, 4, T, T)
@@ -205,7 +205,7 @@ def test_trace_holds_the_residual_stream_self_attention_and_dL_dh():
     data = task.sample(3, torch.Generator().manual_seed(1), "val")
     trace = record_trace(make_twin(model), task, data, step=2)
     per_layer = {f"{kind}.{l}" for l in range(2) for kind in ("h", "grad.h", "attn.self")}
-    assert set(trace.names()) == {"x", "y", "pred", "loss", "mask"} | per_layer
+    assert set(trace.names()) == {"x", "y", "pred", "loss", "mask", "h.input", "grad.h.input"} | per_layer
     assert trace.layers() == 2
     for l in range(2):
         assert trace[f"h.{l}"].shape == trace[f"grad.h.{l}"].shape == (3, 14, D)

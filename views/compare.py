@@ -1,9 +1,9 @@
-"""Compare: the same task, seed and budget for RNN, LSTM and GRU, side by side."""
+"""Compare: the same task, seed and budget for RNN, LSTM, GRU and the transformer, side by side."""
 import streamlit as st
 
 from rnnviz.presets import PRESETS
-from rnnviz.ui import compare, controls
-from rnnviz.ui.i18n import t
+from rnnviz.ui import compare
+from rnnviz.ui.i18n import plain, t
 from rnnviz.ui.state import tab
 
 st.title(t("compare.title"))
@@ -14,7 +14,7 @@ sources = ["current", *PRESETS]
 
 def use_preset_cells():
     source = st.session_state["cmp_source"]
-    cells = [c.upper() for c in PRESETS[source].compare] if source in PRESETS else compare.DEFAULT_CELLS
+    cells = [compare.choice_of(c) for c in PRESETS[source].compare] if source in PRESETS else compare.DEFAULT_CELLS
     st.session_state["cmp_cells"] = list(cells)
 
 
@@ -22,7 +22,7 @@ source = st.selectbox(t("compare.source"), sources, index=sources.index("vanishi
                       bind="query-params", on_change=use_preset_cells)
 st.caption(t("compare.source_current") if source == "current" else f"**{t(f'presets.{source}.title')}.** "
            f"{t(f'presets.{source}.description')}")
-cells = st.pills(t("compare.cells"), list(controls.CELL_CHOICES), selection_mode="multi", default=compare.DEFAULT_CELLS,
+cells = st.pills(t("compare.cells"), list(compare.CELLS), selection_mode="multi", default=compare.DEFAULT_CELLS,
                  key="cmp_cells", bind="query-params")
 current = tab().trainer
 settings = PRESETS[source].config() if source in PRESETS else (current.cfg if current else None)
@@ -32,7 +32,10 @@ else:
     st.caption(t("compare.setting", task=t(f"tasks.{settings.task.name}.title"), seq_len=settings.task.seq_len,
                  hidden=settings.model.hidden, steps=settings.train.steps, seed=settings.train.seed))
 if st.button(t("compare.start"), type="primary", icon=":material/play_arrow:", disabled=settings is None or not cells):
-    compare.start(settings, cells)
-    st.rerun()
+    try:
+        compare.start(settings, cells)
+        st.rerun()
+    except ValueError as err:  # a cell these settings do not suit: the message names the option to change
+        st.error(t("compare.refused", reason=plain(str(err))), icon=":material/error:")
 compare.buttons()
 compare.live_view()

@@ -12,8 +12,8 @@ from ..config import RunConfig
 from ..figures import training as figs
 from ..presets import PRESETS
 from ..train import Trainer
+from ..transformer import INPUT_STREAM
 from .charts import chart
-from .controls import CELL_CHOICES
 from .i18n import fig_labels, plain, t
 from .layout import page_file
 from .run_view import stop_reason
@@ -21,22 +21,41 @@ from .live import live
 from .state import release, tab, train_in_background
 
 COMPARE_PAGE = page_file("compare")
+# The cells Compare offers, as (config cell, nonlinearity). Its own list, not the Train page's: the config names
+# are all Compare needs, and the transformer trains here whether or not the Train page offers it.
+CELLS = {"RNN": ("rnn", "tanh"), "RNN-ReLU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh"),
+         "Transformer": ("transformer", "tanh")}
 DEFAULT_CELLS = ("RNN", "LSTM", "GRU")
-COLOURS = {"RNN": figs.PALETTE["rnn"], "RNN-ReLU": "#ff7f0e", "LSTM": figs.PALETTE["lstm"], "GRU": figs.PALETTE["gru"]}
+COLOURS = {"RNN": figs.PALETTE["rnn"], "RNN-ReLU": "#ff7f0e", "LSTM": figs.PALETTE["lstm"], "GRU": figs.PALETTE["gru"],
+           "Transformer": "#9467bd"}
+# Line styles, so the curves stay apart in grey print and for colour-blind readers: attention is not a recurrence
+DASHES = {"Transformer": "dashdot"}
+TRANSFORMER_HEADS = 2
+
+
+def choice_of(cell: str) -> str:
+    """The Compare label of a config cell name ("rnn" -> "RNN", "transformer" -> "Transformer")."""
+    return next(label for label, (name, nonlinearity) in CELLS.items() if name == cell and nonlinearity == "tanh")
 
 
 def cell_config(base: RunConfig, choice: str) -> RunConfig:
-    """base with its cell replaced by one of CELL_CHOICES ("RNN", "RNN-ReLU", "LSTM", "GRU")."""
-    cell, nonlinearity = CELL_CHOICES[choice]
-    return base.replace(cell=cell, nonlinearity=nonlinearity)
+    """base with its cell replaced by one of CELLS. The transformer drops what only recurrent cells have
+    (a backward direction, attention over hidden states) and gets 2 heads where the hidden size splits in two."""
+    cell, nonlinearity = CELLS[choice]
+    if cell != "transformer":
+        return base.replace(cell=cell, nonlinearity=nonlinearity)
+    heads = TRANSFORMER_HEADS if base.model.hidden % TRANSFORMER_HEADS == 0 else 1
+    return base.replace(cell=cell, bidirectional=False, attention="none", heads=heads)
 
 
 def start(base: RunConfig, cells: list[str]) -> None:
-    """Replace this tab's comparison with one run per cell, all started now."""
+    """Replace this tab's comparison with one run per cell, all started now. Raises ValueError, and keeps the
+    comparison as it was, when a cell cannot run these settings (the transformer has no decoder, for one)."""
     state = tab()
+    trainers = {cell: Trainer(cell_config(base, cell), probe_fraction=1.0) for cell in cells}
     for trainer in state.compare.values():
         release(trainer)
-    state.compare = {cell: Trainer(cell_config(base, cell), probe_fraction=1.0) for cell in cells}
+    state.compare = trainers
     for trainer in state.compare.values():
         train_in_background(trainer)
 
@@ -45,7 +64,7 @@ def start_compare(preset_key: str) -> None:
     """Train a preset's `compare` cells side by side and open the Compare page showing that preset.
     Call it from a button's `if`, not from a callback (it switches pages)."""
     preset = PRESETS[preset_key]
-    cells = [cell.upper() for cell in preset.compare]
+    cells = [choice_of(cell) for cell in preset.compare]
     start(preset.config(), cells)
     # Explicit parameters: a bare switch_page clears the address, which Streamlit refuses while the
     # calling page has widgets bound to it.
@@ -96,10 +115,11 @@ def _draw() -> None:
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
     labels = fig_labels("run.fig")
-    chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=labels, colours=colours,
-                                   title=t("compare.loss_title")),
+    chart(_dashed(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=labels, colours=colours,
+                                           title=t("compare.loss_title"))),
           "compare_loss", lambda: _loss_columns(snaps))
-    _gradient_view(snaps, colours, labels, first.cfg.model.layers - 1)
+    _gradient_view(snaps, {cell: trainer.cfg for cell, trainer in runs.items()}, colours, labels,
+                   first.cfg.model.layers - 1)
 
 
 def _common_probe_steps(snaps) -> list[int]:
@@ -110,7 +130,7 @@ def _common_probe_steps(snaps) -> list[int]:
     return sorted(steps or [])
 
 
-def _gradient_view(snaps, colours, labels: dict[str, str], last_layer: int) -> None:
+def _gradient_view(snaps, cfgs: dict[str, RunConfig], colours, labels: dict[str, str], last_layer: int) -> None:
     steps = _common_probe_steps(snaps)
     if not steps:
         return
@@ -121,10 +141,26 @@ def _gradient_view(snaps, colours, labels: dict[str, str], last_layer: int) -> N
         following = st.toggle(t("compare.follow"), value=True, key="compare_follow")
         if not following:
             step = st.select_slider(t("compare.probe_step"), steps, value=steps[-1], key="compare_step")
-    name = f"grad.h.{last_layer}"
-    curves = {c: next(p[name] for p in s.probes if p["step"] == step) for c, s in snaps.items()}
-    chart(figs.compare_grad_figure(curves, colours=colours, labels=labels, title=t("compare.grad_at", step=step)),
+    curves = {c: next(p[_grad_name(cfgs[c], last_layer)] for p in s.probes if p["step"] == step)
+              for c, s in snaps.items()}
+    chart(_dashed(figs.compare_grad_figure(curves, colours=colours, labels=labels, title=t("compare.grad_at", step=step))),
           "compare_grad", lambda: {"t": np.arange(1, len(next(iter(curves.values()))) + 1), **curves})
+
+
+def _grad_name(cfg: RunConfig, last_layer: int) -> str:
+    """The probe summary Compare draws: dL/dh_t of the last layer's output, or for the transformer of the stream
+    entering it. After a transformer's last layer only the position the head reads gets any gradient (zero
+    elsewhere, nothing to draw on a log axis); entering it, every position is one attention step away."""
+    if cfg.model.cell == "transformer":
+        return f"grad.{INPUT_STREAM}" if last_layer == 0 else f"grad.h.{last_layer - 1}"
+    return f"grad.h.{last_layer}"
+
+
+def _dashed(fig):
+    """The cells' own line styles on a figure whose traces are named by cell."""
+    for cell, dash in DASHES.items():
+        fig.update_traces(line_dash=dash, selector={"name": cell})
+    return fig
 
 
 def _loss_columns(snaps) -> dict[str, np.ndarray]:
