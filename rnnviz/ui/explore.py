@@ -95,11 +95,11 @@ def text_attribution_figure(tokens: list[str], values: np.ndarray, value_name: s
         z[t // row, t % row] = value
         labels[t // row, t % row] = plain(_visible(token))
     top = symmetric_range(values)
-    fig = go.Figure(go.Heatmap(z=z, text=labels, texttemplate="%{text}", colorscale=DIVERGING, zmin=-top, zmax=top,
+    fig = go.Figure(go.Heatmap(z=z, text=labels, texttemplate="%{text}", textfont=dict(size=15), colorscale=DIVERGING, zmin=-top, zmax=top,
                                xgap=1, ygap=1, colorbar=dict(title=value_name),
                                hovertemplate="%{text}: %{z:.4g}<extra></extra>"))
-    fig.update_layout(title=title, height=110 + 34 * rows, margin=dict(l=20, r=20, t=50, b=20),
-                      yaxis=dict(autorange="reversed", showticklabels=False), xaxis=dict(showticklabels=False))
+    fig.update_layout(title=title, height=100 + 40 * rows, margin=dict(l=20, r=20, t=50, b=20),
+                      yaxis=dict(autorange="reversed", visible=False), xaxis=dict(visible=False))
     return fig
 
 
