@@ -2,6 +2,12 @@
 
 Plotly's own toolbar exports the PNG; the CSV button beside it builds the file only when clicked
 (Streamlit runs the callable then), so a chart that refreshes twice a second costs nothing extra.
+
+Why PNG and not SVG from the camera: Streamlit hands plotly.js its config as JSON, so the toolbar can have only
+plotly's own buttons (a second "save as SVG" button would need a JavaScript click function), and the camera saves
+one format. PNG at twice the screen's resolution pastes into any slide or document; the heatmaps, most of what the
+app draws, are images inside an SVG anyway. The SVG of every chart comes with the run's HTML report (files.py's
+"Download report"), whose page adds that button. Each chart's image is named after it (rnnviz-<chart>.png).
 """
 from __future__ import annotations
 
@@ -14,7 +20,12 @@ import streamlit as st
 
 from .i18n import t
 
-PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "rnnviz"}}
+
+
+def chart_config(key: str) -> dict:
+    """PLOTLY_CONFIG with the camera's file named after the chart."""
+    return {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"], "filename": f"rnnviz-{key}"}}
 
 
 def csv_text(columns: dict[str, np.ndarray]) -> str:
@@ -33,7 +44,7 @@ def csv_text(columns: dict[str, np.ndarray]) -> str:
 
 def chart(fig: go.Figure, key: str, data: Callable[[], dict[str, np.ndarray]] | None = None) -> None:
     """Draw fig (kept mounted across refreshes by its key) with a CSV download of data() under it."""
-    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
+    st.plotly_chart(fig, key=key, config=chart_config(key))
     if data is not None:
         st.download_button(t("charts.csv"), data=lambda: csv_text(data()), file_name=f"rnnviz-{key}.csv",
                            mime="text/csv", key=f"{key}-csv", type="tertiary", icon=":material/download:",

@@ -18,6 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..config import LIMITS, TaskConfig
+from ..report import report_html
 from ..runs import RunFileError, bundle_bytes, extract_bundle, load_run, restore_trainer
 from ..tasks import make_task, task_class
 from ..tasks.sine import numeric_columns
@@ -173,6 +174,21 @@ def bundle_download() -> None:
     st.download_button(t("files.download_run"), data=bundle_builder(state, trainer), file_name=name,
                        mime="application/zip", icon=":material/download:", on_click="ignore",
                        help=t("files.download_help"))
+    if trainer.snapshot().trace is not None:  # a report shows probes: none before the first
+        st.download_button(t("files.download_report"), data=report_builder(state, trainer), file_name=name[:-4] + ".html",
+                           mime="text/html", icon=":material/description:", on_click="ignore",
+                           help=t("files.report_help"))
+
+
+def report_builder(state: TabState, trainer):
+    """The report button's callable, guarded like the bundle's (one build at a time per tab, reused at the same step).
+    The report reads only the trainer's snapshot and kept Traces, which training never changes in place."""
+
+    def build() -> tuple[int, bytes]:
+        step = trainer.step
+        return step, report_html(trainer, step).encode("utf-8")
+
+    return lambda: state.report.get(trainer, build)
 
 
 def bundle_builder(state: TabState, trainer):

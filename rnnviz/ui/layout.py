@@ -31,7 +31,7 @@ TRAIN_PAGE = page_file("train")
 NAVIGATION = [
     ("train", [("train", "model_training"), ("compare", "compare_arrows")]),
     ("inside", [("hidden_states", "grid_on"), ("gates", "door_sliding"), ("attention", "visibility"),
-                ("gradients", "trending_down")]),
+                ("gradients", "trending_down"), ("explore", "travel_explore")]),
     ("learn", [("lab", "science"), ("theory", "functions"), ("lessons", "school")]),
 ]
 

@@ -83,6 +83,7 @@ class TabState:
     pending_config: RunConfig | None = None  # settings to put into the Train page's widgets on its next run
     restored_upload: str | None = None  # file id of the last run bundle restored, so a rerun does not restore it again
     bundle: BundleCache = field(default_factory=BundleCache)  # the run's bundle, as last downloaded
+    report: BundleCache = field(default_factory=BundleCache)  # its HTML report (rnnviz.report), likewise
 
     def folder(self) -> Path:
         if self.workdir is None:
