@@ -30,10 +30,14 @@ import zipfile  # noqa: E402
 import streamlit as st  # noqa: E402
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+from torch import nn  # noqa: E402
 
+from rnnviz.__main__ import main  # noqa: E402
 from rnnviz.config import RunConfig  # noqa: E402
 from rnnviz.runs import RUN_JSON, bundle_bytes  # noqa: E402
 from rnnviz.train import Trainer  # noqa: E402
+from rnnviz.ui.i18n import LANG_KEY  # noqa: E402
 from rnnviz.ui.state import KEY, TabState  # noqa: E402
 
 APP_TIMEOUT = 60  # seconds an AppTest run may take on a busy machine
@@ -164,3 +168,108 @@ def edit_record(run_dir, change):
     record = json.loads((run_dir / RUN_JSON).read_text())
     change(record)
     (run_dir / RUN_JSON).write_text(json.dumps(record))
+
+
+# ---- pages with a run (test_pages_train, test_pages_inside, test_families_ui, test_inside_families, ...) ----
+def button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def stepped(run_steps: int = 6, **flat) -> Trainer:
+    """A tiny trainer stepped synchronously for run_steps (its configured steps may be more)."""
+    trainer = Trainer(tiny_config(**flat))
+    trainer.run(run_steps)
+    return trainer
+
+
+PAGES = ("hidden_states", "gates", "attention", "gradients")
+
+
+def probed(steps: int = 6, **flat) -> Trainer:
+    trainer = Trainer(tiny_config(steps=steps, probe_every=2, **flat), probe_fraction=1.0)  # exact probe schedule
+    trainer.run()
+    return trainer
+
+
+def open_page(page: str, trainer: Trainer | None, lang: str = "en") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+    at.session_state[KEY] = TabState(trainer=trainer)
+    at.session_state[LANG_KEY] = lang
+    at.switch_page(f"views/{page}.py")
+    return at.run()
+
+
+def titles(at: AppTest) -> list[str]:
+    """The plotly charts' titles (or their first trace's type when untitled)."""
+    out = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        out.append((spec["layout"].get("title") or {}).get("text") or spec["data"][0]["type"])
+    return out
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ---- a model trained outside the project, as a PyTorch tutorial would (test_import, test_pages_explore) ----
+TEXT = "the cat sat on the mat (and [the] dog) ran off. " * 36  # data.txt: 1,764 characters
+
+
+TRAINED_ON = TEXT + "QUIZ\n"  # the tutorial's own corpus held characters the run's text lacks
+
+
+SEQ_LEN = "32"
+
+
+class CharModel(nn.Module):
+    """The character model of a PyTorch tutorial."""
+
+    def __init__(self, vocab_size: int, embed: int = 16, hidden: int = 32):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed)
+        self.lstm = nn.LSTM(embed, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, vocab_size)
+
+    def forward(self, x):
+        out, _ = self.lstm(self.embedding(x))
+        return self.fc(out)
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory):
+    """A CharModel trained for 40 steps by a plain PyTorch loop, saved as a tutorial would: (model, chars, folder)."""
+    folder = tmp_path_factory.mktemp("tutorial")
+    chars = sorted(set(TRAINED_ON))
+    ids = torch.tensor([chars.index(c) for c in TRAINED_ON])
+    torch.manual_seed(0)
+    model = CharModel(len(chars))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(40):
+        start = torch.randint(0, len(ids) - 33, (16,))
+        window = ids[start[:, None] + torch.arange(33)]  # (16, 33)
+        loss = nn.functional.cross_entropy(model(window[:, :-1]).reshape(-1, len(chars)), window[:, 1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 2.0  # it learned something: the unigram entropy of this text is about 2.7 nats
+    model.eval()
+    save_file(model.state_dict(), str(folder / "model.safetensors"))
+    (folder / "vocab.json").write_text(json.dumps(chars))
+    (folder / "input.txt").write_text(TEXT)
+    return model, chars, folder
+
+
+def import_args(folder: Path, out: Path, weights: str = "model.safetensors", vocab: str = "vocab.json", *more) -> list[str]:
+    return ["import", "--weights", str(folder / weights), "--vocab", str(folder / vocab), "--data",
+            str(folder / "input.txt"), "--out", str(out), "--seq-len", SEQ_LEN, *more]
+
+
+@pytest.fixture(scope="module")
+def imported(tutorial, tmp_path_factory):
+    _, _, folder = tutorial
+    out = tmp_path_factory.mktemp("runs") / "mine"
+    assert main(import_args(folder, out)) == 0
+    return out

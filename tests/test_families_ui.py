@@ -12,7 +12,7 @@ from rnnviz.figures import training as figs
 from rnnviz.tasks import REGISTRY
 from rnnviz.tasks.base import OUTPUT_VIEWS
 from rnnviz.ui.state import KEY, TabState
-from test_pages_train import TIMEOUT, button, trained
+from conftest import APP_TIMEOUT as TIMEOUT, button, stepped
 
 
 def page(query: dict | None = None, state: TabState | None = None, **widgets) -> AppTest:
@@ -90,7 +90,7 @@ def test_the_transformer_is_refused_for_encoder_decoder_tasks_before_training():
 
 
 def test_a_tagging_run_shows_tagged_sentences_and_the_one_way_ceiling():
-    trainer = trained(run_steps=4, task="tagging", seq_len=8, bidirectional=True, probe_every=2)
+    trainer = stepped(run_steps=4, task="tagging", seq_len=8, bidirectional=True, probe_every=2)
     for lang, ceiling, mistake in (("en", "best one-way reader", "wrong tag"), ("zh", "单向读取的上限", "标错")):
         at = page(state=TabState(trainer=trainer), lang=lang)
         specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))

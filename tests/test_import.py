@@ -16,66 +16,12 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from conftest import SEQ_LEN, TEXT, import_args
 from rnnviz.__main__ import main
 from rnnviz.config import TaskConfig
 from rnnviz.importer import read_vocab
 from rnnviz.runs import RUN_JSON, RunFileError, extract_bundle, load_run, restore_trainer
 from rnnviz.tasks import make_task
-
-TEXT = "the cat sat on the mat (and [the] dog) ran off. " * 36  # data.txt: 1,764 characters
-TRAINED_ON = TEXT + "QUIZ\n"  # the tutorial's own corpus held characters the run's text lacks
-SEQ_LEN = "32"
-
-
-class CharModel(nn.Module):
-    """The character model of a PyTorch tutorial."""
-
-    def __init__(self, vocab_size: int, embed: int = 16, hidden: int = 32):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed)
-        self.lstm = nn.LSTM(embed, hidden, batch_first=True)
-        self.fc = nn.Linear(hidden, vocab_size)
-
-    def forward(self, x):
-        out, _ = self.lstm(self.embedding(x))
-        return self.fc(out)
-
-
-@pytest.fixture(scope="module")
-def tutorial(tmp_path_factory):
-    """A CharModel trained for 40 steps by a plain PyTorch loop, saved as a tutorial would: (model, chars, folder)."""
-    folder = tmp_path_factory.mktemp("tutorial")
-    chars = sorted(set(TRAINED_ON))
-    ids = torch.tensor([chars.index(c) for c in TRAINED_ON])
-    torch.manual_seed(0)
-    model = CharModel(len(chars))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(40):
-        start = torch.randint(0, len(ids) - 33, (16,))
-        window = ids[start[:, None] + torch.arange(33)]  # (16, 33)
-        loss = nn.functional.cross_entropy(model(window[:, :-1]).reshape(-1, len(chars)), window[:, 1:].reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert loss.item() < 2.0  # it learned something: the unigram entropy of this text is about 2.7 nats
-    model.eval()
-    save_file(model.state_dict(), str(folder / "model.safetensors"))
-    (folder / "vocab.json").write_text(json.dumps(chars))
-    (folder / "input.txt").write_text(TEXT)
-    return model, chars, folder
-
-
-def import_args(folder: Path, out: Path, weights: str = "model.safetensors", vocab: str = "vocab.json", *more) -> list[str]:
-    return ["import", "--weights", str(folder / weights), "--vocab", str(folder / vocab), "--data",
-            str(folder / "input.txt"), "--out", str(out), "--seq-len", SEQ_LEN, *more]
-
-
-@pytest.fixture(scope="module")
-def imported(tutorial, tmp_path_factory):
-    _, _, folder = tutorial
-    out = tmp_path_factory.mktemp("runs") / "mine"
-    assert main(import_args(folder, out)) == 0
-    return out
 
 
 def test_the_probe_of_an_imported_run_is_the_models_own_forward_pass(tutorial, imported, tmp_path):

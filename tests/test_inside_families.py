@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rnnviz.features import unit_correlation
-from tests.test_pages_inside import PAGES, assert_clean, open_page, titles, trained
+from conftest import PAGES, assert_clean, open_page, probed
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = {
@@ -24,7 +24,7 @@ RUNS = {
 
 @pytest.fixture(scope="module")
 def runs():
-    return {name: trained(**flat) for name, flat in RUNS.items()}
+    return {name: probed(**flat) for name, flat in RUNS.items()}
 
 
 def spec(at, k: int = 0) -> dict:

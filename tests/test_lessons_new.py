@@ -116,7 +116,8 @@ def test_the_transformer_solves_adding_at_t200_within_150_steps(one_thread):
 
 @pytest.mark.slow
 def test_the_tanh_rnn_stays_at_the_adding_baseline_at_t50(one_thread):
-    """Lesson 8: the RNN on the T=50 preset does not leave the baseline 1/6 (measured 0.157 after 300 steps; its 2000 are too long for a test)."""
+    """Lesson 8: the RNN on the T=50 preset does not leave the baseline 1/6 (measured 0.157 after 300 steps; the
+    preset's 2000 are too long for a test)."""
     trainer = trained(compare.cell_config(PRESETS["attention_t50"].config(), "RNN"), steps=300)
     assert trainer.evaluate(n=500)["loss"] > 0.8 * trainer.task.baseline_loss
 

@@ -12,9 +12,7 @@ from rnnviz.ui.charts import chart_config
 from rnnviz.ui.files import report_builder
 from rnnviz.ui.i18n import LANG_KEY
 from rnnviz.ui.state import KEY, TabState
-from tests.test_bad_input import open_app, uploads  # noqa: F401  (a fixture)
-from tests.test_import import imported, tutorial  # noqa: F401  (fixtures)
-from tests.test_pages_inside import assert_clean, titles, trained
+from conftest import assert_clean, open_app, probed, titles
 
 
 def open_explore(trainer, lang: str = "en", **widgets) -> AppTest:
@@ -29,7 +27,7 @@ def open_explore(trainer, lang: str = "en", **widgets) -> AppTest:
 
 @pytest.fixture(scope="module")
 def charlm():
-    return trained(steps=30, task="charlm", seq_len=24, hidden=16, embed_dim=8, probe_batch=4)
+    return probed(steps=30, task="charlm", seq_len=24, hidden=16, embed_dim=8, probe_batch=4)
 
 
 def completeness(at: AppTest) -> tuple[float, float]:
@@ -65,7 +63,7 @@ def test_gradient_times_input_is_selectable(charlm):
 
 
 def test_a_series_run_shows_its_input_with_bars_and_no_unit_search():
-    at = open_explore(trained(task="adding"))
+    at = open_explore(probed(task="adding"))
     assert_clean(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert {trace["type"] for trace in spec["data"]} == {"scatter", "bar"}
@@ -75,7 +73,7 @@ def test_a_series_run_shows_its_input_with_bars_and_no_unit_search():
 
 
 def test_tagging_in_chinese():
-    at = open_explore(trained(task="tagging", seq_len=8), lang="zh")
+    at = open_explore(probed(task="tagging", seq_len=8), lang="zh")
     assert_clean(at)
     assert at.subheader[0].value == "哪些输入起了作用" and at.subheader[1].value == "单元的含义"
 

@@ -5,46 +5,14 @@ Pages run from app.py (switch_page), as in the app, so their links to the Train 
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from rnnviz.train import Trainer
-from rnnviz.ui.i18n import LANG_KEY
 from rnnviz.ui.state import KEY, TabState
-from tests.conftest import tiny_config
-
-PAGES = ("hidden_states", "gates", "attention", "gradients")
-
-
-def trained(steps: int = 6, **flat) -> Trainer:
-    trainer = Trainer(tiny_config(steps=steps, probe_every=2, **flat), probe_fraction=1.0)  # exact probe schedule
-    trainer.run()
-    return trainer
+from conftest import PAGES, assert_clean, open_page, probed, titles
 
 
 @pytest.fixture(scope="module")
 def lstm():
-    return trained(cell="lstm")
-
-
-def open_page(page: str, trainer: Trainer | None, lang: str = "en") -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=30)
-    at.session_state[KEY] = TabState(trainer=trainer)
-    at.session_state[LANG_KEY] = lang
-    at.switch_page(f"views/{page}.py")
-    return at.run()
-
-
-def titles(at: AppTest) -> list[str]:
-    """The plotly charts' titles (or their first trace's type when untitled)."""
-    out = []
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        out.append((spec["layout"].get("title") or {}).get("text") or spec["data"][0]["type"])
-    return out
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+    return probed(cell="lstm")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -85,7 +53,7 @@ def test_gates_of_an_lstm(lstm):
 
 
 def test_gates_of_a_vanilla_rnn_say_what_to_pick_instead():
-    at = open_page("gates", trained(cell="rnn"))
+    at = open_page("gates", probed(cell="rnn"))
     assert_clean(at)
     assert "no gates" in at.info[0].value and "LSTM" in at.info[0].value
     assert not at.get("plotly_chart")
@@ -98,7 +66,7 @@ def test_attention_without_attention_says_what_to_pick_instead(lstm):
 
 
 def test_attention_matrices_of_a_reversal_run():
-    at = open_page("attention", trained(task="reversal", cell="gru", attention="dot", seq_len=5))
+    at = open_page("attention", probed(task="reversal", cell="gru", attention="dot", seq_len=5))
     assert_clean(at)
     assert titles(at) == ["Attention at several training steps · example #1 (last panel: the picked step)"]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -106,7 +74,7 @@ def test_attention_matrices_of_a_reversal_run():
 
 
 def test_attention_pooling_of_a_sentiment_run():
-    at = open_page("attention", trained(task="sentiment", cell="lstm", attention="dot", seq_len=13))
+    at = open_page("attention", probed(task="sentiment", cell="lstm", attention="dot", seq_len=13))
     assert_clean(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     rows = spec["layout"]["yaxis"]["ticktext"]
@@ -115,7 +83,7 @@ def test_attention_pooling_of_a_sentiment_run():
 
 
 def test_hidden_states_of_a_character_model_search_units_by_feature():
-    at = open_page("hidden_states", trained(task="charlm", cell="lstm", seq_len=24))
+    at = open_page("hidden_states", probed(task="charlm", cell="lstm", seq_len=24))
     assert_clean(at)
     shown = titles(at)
     assert any(t.startswith("Units of h_t most correlated with “inside brackets”") for t in shown)
@@ -127,7 +95,7 @@ def test_hidden_states_of_a_character_model_search_units_by_feature():
 
 
 def test_gradients_of_a_vanilla_rnn_show_the_bound():
-    at = open_page("gradients", trained(cell="rnn"))
+    at = open_page("gradients", probed(cell="rnn"))
     assert_clean(at)
     assert any("σ_max" in m.value for m in at.markdown)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -143,7 +111,7 @@ def test_gradients_of_an_lstm_include_the_cell_state(lstm):
 
 
 def test_gradients_banner_after_a_non_finite_stop():
-    trainer = trained(cell="rnn", nonlinearity="relu", init="orthogonal", init_gain=10, seq_len=50,
+    trainer = probed(cell="rnn", nonlinearity="relu", init="orthogonal", init_gain=10, seq_len=50,
                       optimizer="sgd", lr=10, clip=0)
     assert trainer.status.reason == "non_finite"
     at = open_page("gradients", trainer)
@@ -152,7 +120,7 @@ def test_gradients_banner_after_a_non_finite_stop():
 
 
 def test_the_step_slider_follows_new_probes_unless_moved_back():
-    trainer = trained(steps=4)
+    trainer = probed(steps=4)
     at = open_page("gates", trainer)
     assert at.select_slider[0].value == 4
     trainer.run(8)
@@ -162,7 +130,7 @@ def test_the_step_slider_follows_new_probes_unless_moved_back():
     trainer.run(10)
     at.run()
     assert at.select_slider[0].value == 2 and "step 2" in titles(at)[4]
-    at.session_state[KEY] = TabState(trainer=trained(steps=4, probe_batch=2))  # a new run
+    at.session_state[KEY] = TabState(trainer=probed(steps=4, probe_batch=2))  # a new run
     at.run()
     assert at.select_slider[0].value == 4 and at.selectbox(key="inspect_example").options == ["#1", "#2"]
 
@@ -188,7 +156,7 @@ def test_every_chart_offers_its_data_as_csv(page, flat, monkeypatch):
         charts.chart(fig, key, data)
 
     monkeypatch.setattr(inspect, "chart", chart)
-    at = open_page(page, trained(**flat))
+    at = open_page(page, probed(**flat))
     assert_clean(at)
     assert tables and all(text is None or text.count("\n") >= 2 for text in tables.values()), tables.keys()
     assert sum(text is not None for text in tables.values()) >= len(tables) - 2  # PCA and saturation history have none

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, tiny_config
+from conftest import ROOT, button, stepped, tiny_config
 from rnnviz.presets import PRESETS
 from rnnviz.tasks import REGISTRY, resolve_config
 from rnnviz.train import Trainer
@@ -30,19 +30,6 @@ def app(page: str | None = None, state: TabState | None = None, **widgets) -> Ap
         at.switch_page(f"views/{page}.py").run()
     assert not at.exception, at.exception
     return at
-
-
-def button(at: AppTest, label: str):
-    matches = [b for b in at.button if b.label == label]
-    assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
-    return matches[0]
-
-
-def trained(run_steps: int = 6, **flat) -> Trainer:
-    """A tiny trainer stepped synchronously for run_steps (its configured steps may be more)."""
-    trainer = Trainer(tiny_config(**flat))
-    trainer.run(run_steps)
-    return trainer
 
 
 def test_train_page_loads_with_its_controls():
@@ -75,7 +62,7 @@ def test_a_short_run_trains_and_is_drawn():
 
 
 def test_pause_resume_reset():
-    trainer = trained(run_steps=4, steps=40)
+    trainer = stepped(run_steps=4, steps=40)
     at = app(state=TabState(trainer=trainer))
     assert not button(at, "Resume").disabled  # a finished run can train another round of its steps
     button(at, "Resume").click().run()
@@ -89,7 +76,7 @@ def test_pause_resume_reset():
 @pytest.mark.parametrize("task", list(REGISTRY))
 def test_every_task_shows_its_output(task):
     sizes = {"sentiment": 13, "order": 6, "reversal": 4, "copy": 3, "charlm": 8}
-    trainer = trained(run_steps=2, task=task, seq_len=sizes.get(task, 6), attention=REGISTRY[task].defaults.get("attention", "none"))
+    trainer = stepped(run_steps=2, task=task, seq_len=sizes.get(task, 6), attention=REGISTRY[task].defaults.get("attention", "none"))
     at = app(state=TabState(trainer=trainer))
     assert any("What the model does" in m.value for m in at.markdown)
 
@@ -132,7 +119,7 @@ def test_nonfinite_stop_is_explained():
 
 
 def test_compare_page_trains_cells_side_by_side():
-    current = trained(run_steps=2)
+    current = stepped(run_steps=2)
     at = app("compare", state=TabState(trainer=current))
     assert at.title[0].value == "Compare cells"
     at.selectbox(key="cmp_source").set_value("current").run()
@@ -160,7 +147,7 @@ def test_presets_are_valid_configs():
 
 
 def test_the_sidebar_speaks_the_readers_language():
-    at = app(state=TabState(trainer=trained()), lang="zh")
+    at = app(state=TabState(trainer=stepped()), lang="zh")
     captions = [c.value for c in at.sidebar.caption]
     assert any(c.startswith("设备：CPU · ") and c.endswith("个线程") for c in captions), captions
     assert any(c.startswith("状态：") for c in captions)

@@ -1,6 +1,6 @@
 """Figures of the Attention page: encoder-decoder attention matrices at several training steps, a transformer's
-self-attention per head, and attention pooling's weight on each word. Builders take plain arrays from a Trace and return a go.Figure; arrays go out
-as float32.
+self-attention per head, and attention pooling's weight on each word. Builders take plain arrays from a Trace
+and return a go.Figure; arrays go out as float32.
 """
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def matrix_panels(panels: list[tuple[str, np.ndarray]], *, in_tokens: list[str] 
         fig.add_trace(go.Heatmap(
             z=z, x=x, y=y, zmin=0, zmax=1, colorscale=SEQUENTIAL, showscale=(col == len(panels)),
             colorbar=dict(title=dict(text="α", side="right"), thickness=14),
-            hovertemplate=f"{down or L['output_step']}: %{{y}}<br>{across or L['input_step']}: %{{x}}<br>α = %{{z:.3f}}<extra>{name}</extra>"),
+            hovertemplate=(f"{down or L['output_step']}: %{{y}}<br>{across or L['input_step']}: %{{x}}"
+                           f"<br>α = %{{z:.3f}}<extra>{name}</extra>")),
             row=1, col=col)
         fig.update_xaxes(xaxis, row=1, col=col)
         fig.update_xaxes(title=across or (L["input_step"] if in_tokens is None or f_in > 1 else L["input_token"]), row=1, col=col)
