@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import html
-import json
 import re
 import threading
 import time

@@ -76,8 +76,9 @@ def open_and_train(url: str, queries: list[str]) -> list[Session]:
 def run_status(session: Session) -> str:
     """The run's status word as the page shows it, or a failure that says what the page shows instead."""
     metrics = session.texts("metric")
+    exceptions = [e.exception.message for e in session.elements if e.HasField("exception")]
     assert metrics, f"no run status on the page; it shows {[e.WhichOneof('type') for e in session.elements]}, " \
-                    f"alerts {session.texts('alert')}, exceptions {[e.exception.message for e in session.elements if e.HasField('exception')]}"
+                    f"alerts {session.texts('alert')}, exceptions {exceptions}"
     return metrics[0]
 
 
