@@ -210,7 +210,8 @@ def cmd_probe(args) -> int:
     twin = load_model(saved, task, unrolled=True)
     batch = task.sample(args.batch, torch.Generator().manual_seed(args.seed), "val")
     trace = record_trace(twin, task, batch, step=int(saved.record.get("step", 0)))
-    np.savez(out, **trace.arrays)
+    # numpy's stub lets **kwds fill savez's allow_pickle: bool, so any **dict of arrays fails; trace names never clash
+    np.savez(out, **trace.arrays)  # type: ignore[arg-type]
     print(f"wrote {len(trace.arrays)} arrays to {out}: {', '.join(trace.names())}", file=sys.stderr)
     return 0
 

@@ -156,7 +156,7 @@ def compare(cfg: RunConfig, device: torch.device, seconds: float, threads: int, 
     in_thread(lambda: trainer.run(steps=5), threads)  # warm-up, and the step-0 probe every run starts with
     background.start(5, slot=share)
     background.join()
-    rates = {"plain": [], "trainer": [], "background": []}
+    rates: dict[str, list[float]] = {"plain": [], "trainer": [], "background": []}
     spent = 0.0  # seconds of plain steps
     while len(rates["plain"]) < ROUNDS or spent < seconds:
         rates["plain"].append(in_thread(lambda: _timed_plain(step, PROBE_EVERY), threads))
@@ -230,12 +230,12 @@ def run(device_name: str = "auto", seconds: float = 2.0, out=None, threads: int 
     one run)."""
     out = out or sys.stdout  # looked up now, so a redirected stdout is honoured
     device = pick_device(device_name)
-    threads = {"plain": threads or torch.get_num_threads(), "background": threads or torch_threads_per_run(1)}
-    described = in_thread(lambda: describe_device(device), threads["plain"])  # "CPU · 2 threads", as the loops run
+    loop_threads = {"plain": threads or torch.get_num_threads(), "background": threads or torch_threads_per_run(1)}
+    described = in_thread(lambda: describe_device(device), loop_threads["plain"])  # "CPU · 2 threads", as the loops run
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # this thread builds models and waits; the loops run in threads of their own
     try:
-        return _run(device, described, seconds, out, threads)
+        return _run(device, described, seconds, out, loop_threads)
     finally:
         torch.set_num_threads(previous)
 

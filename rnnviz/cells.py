@@ -67,7 +67,8 @@ class UnrolledRNN(nn.Module):
         else:
             h0, c0 = (hx if hx is not None else zeros), None
         layer_in = x  # (B, T, F) for layer 0, (B, T, D*H) above
-        h_last, c_last = [], []
+        h_last: list[torch.Tensor] = []
+        c_last: list[torch.Tensor] = []  # LSTM only
         for layer in range(L):
             outputs = []
             for d, direction in enumerate(self.directions):
@@ -83,7 +84,8 @@ class UnrolledRNN(nn.Module):
                 outputs.append(torch.stack(hs, dim=1))  # (B, T, H)
                 final = 0 if direction else -1  # the step each direction reads last
                 h_last.append(hs[final])
-                c_last.append(cs[final] if cs else None)
+                if cs:
+                    c_last.append(cs[final])
             layer_in = torch.cat(outputs, dim=-1)  # (B, T, D*H): forward features first, as torch.nn
         h_n = torch.stack(h_last)  # (L*D, B, H)
         if self.mode == "lstm":
@@ -98,7 +100,9 @@ class UnrolledRNN(nn.Module):
         w_hh, b_hh = getattr(self, f"weight_hh{suffix}"), getattr(self, f"bias_hh{suffix}")
         xw = layer_in @ getattr(self, f"weight_ih{suffix}").T + getattr(self, f"bias_ih{suffix}")  # (B, T, G*H), all steps
         act = torch.tanh if self.nonlinearity == "tanh" else torch.relu
-        hs, cs, gates = [], [], {g: [] for g in GATES[self.mode]}
+        hs: list[torch.Tensor] = []
+        cs: list[torch.Tensor] = []
+        gates: dict[str, list[torch.Tensor]] = {g: [] for g in GATES[self.mode]}
         for t in (reversed(range(T)) if reverse else range(T)):
             hw = h @ w_hh.T + b_hh  # (B, G*H)
             if self.mode == "rnn":
@@ -106,6 +110,7 @@ class UnrolledRNN(nn.Module):
             elif self.mode == "lstm":
                 i, f, g, o = (xw[:, t] + hw).chunk(4, dim=1)
                 i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+                assert c is not None  # forward passes an LSTM's c0
                 c = f * c + i * g
                 h = o * torch.tanh(c)
                 cs.append(c)

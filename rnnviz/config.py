@@ -6,6 +6,7 @@ CLI, the app and a saved run all speak the same flat names (`RunConfig.flat()`).
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import asdict, dataclass, field, fields
 
 # The limits, stated once; the CLI's errors and the app's controls both read them.
@@ -141,21 +142,23 @@ class RunConfig:
     def from_flat(cls, values: dict) -> "RunConfig":
         """Build from flat names; unknown keys raise, missing keys take the dataclass defaults."""
         values = dict(values)
-        task_fields = {"name": values.pop("task", TaskConfig.name)}
-        parts = {}
-        for part_cls, key in ((ModelConfig, "model"), (TaskConfig, "task"), (TrainConfig, "train")):
-            kwargs = task_fields if key == "task" else {}
-            for f in fields(part_cls):
-                if f.name in values:
-                    kwargs[f.name] = _coerce(values.pop(f.name), f.type)
-            parts[key] = part_cls(**kwargs)
+        task_name = values.pop("task", TaskConfig.name)
+        model = ModelConfig(**_pop_fields(ModelConfig, values))
+        task = TaskConfig(**{"name": task_name, **_pop_fields(TaskConfig, values)})
+        train = TrainConfig(**_pop_fields(TrainConfig, values))
         if values:
             raise ValueError(f"unknown option(s): {', '.join(sorted(values))}")
-        return cls(**parts)
+        return cls(model=model, task=task, train=train)
 
     def replace(self, **flat) -> "RunConfig":
         """A copy with some flat options changed, validated like a new config."""
         return RunConfig.from_flat({**self.flat(), **flat})
+
+
+def _pop_fields(part_cls: type, values: dict) -> dict[str, Any]:
+    """Take the values that name part_cls's fields out of values, each coerced to its field's type."""
+    # with postponed annotations a field's type is the annotation's text, e.g. "int" or "str | None"
+    return {f.name: _coerce(values.pop(f.name), str(f.type)) for f in fields(part_cls) if f.name in values}
 
 
 def _coerce(value, type_name: str):

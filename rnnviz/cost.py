@@ -102,7 +102,7 @@ class Cost:
         """The part of the peak that dominates: "weights", "activations", "probe" or "kept"."""
         between_steps = "activations" if self.activations >= self.probe else "probe"  # the one the peak counts
         parts = {"weights": self.weights, "kept": self.kept, between_steps: getattr(self, between_steps)}
-        return max(parts, key=parts.get)
+        return max(parts, key=parts.__getitem__)
 
 
 def estimate(cfg: RunConfig, shape: TaskShape) -> Cost:

@@ -323,6 +323,7 @@ def import_run(state: dict[str, torch.Tensor], data, out, *, vocab: list[str] | 
                "nonlinearity": nonlinearity, "data": str(data), "column": column}
     if vocab is not None:
         options.update(vocab=_characters(vocab, vocab_name, name), embed_dim=layout.input_size)
+        assert layout.embed is not None  # find_layout(tokens=True) finds an embedding or raises
         rows = state[layout.embed].shape[0]
         if rows != len(vocab):
             raise ModelImportError(f"{found}; the embedding reads {rows} tokens, but {vocab_name} has {len(vocab)}")

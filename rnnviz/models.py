@@ -66,7 +66,7 @@ class SeqModel(nn.Module):
     def recurrent_stacks(self) -> dict[str, nn.Module]:
         """Trace prefix -> recurrent stack ("" for the encoder / only stack, "dec." for a decoder); none for
         the transformer."""
-        stacks = {"": self.rnn} if self.rnn is not None else {}
+        stacks: dict[str, nn.Module] = {"": self.rnn} if self.rnn is not None else {}
         if self.decoder is not None:
             stacks["dec."] = self.decoder
         return stacks
@@ -96,6 +96,7 @@ class SeqModel(nn.Module):
             pooled, alpha = self.attn(hs, mask)  # (B, features), (B, 1, T)
             _keep(record, alpha)
             return self.head(pooled)
+        assert self.embed is not None  # dec_in holds token ids: a seq2seq task's model embeds its tokens
         dec, _ = self._run(self.decoder, self.embed(dec_in), state, record, "dec.")  # (B, T_out, H)
         if self.attn is None:
             return self.head(dec)

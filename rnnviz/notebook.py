@@ -124,7 +124,7 @@ def trace(module: nn.RNNBase, x: torch.Tensor, loss: Callable | None = None, ig_
             for i, name in enumerate(states):
                 step_grads = grads[1 + i * T:1 + (i + 1) * T]
                 arrays[f"grad.{name}"] = torch.stack([_or_zeros(g, v) for g, v in zip(step_grads, record[name])], dim=1)
-    if ig_steps:
+    if ig_steps and loss is not None:  # checked above: ig_steps come with a loss
         arrays.update(_saliency(module, twin, loss, x_bf, baseline, ig_steps))
     return Trace(0, {name: a.detach().numpy() for name, a in arrays.items()})
 
@@ -143,7 +143,7 @@ def _saliency(module, twin: UnrolledRNN, loss: Callable, x: torch.Tensor, baseli
     def summed(points: torch.Tensor) -> torch.Tensor:  # points (K, B, T, F) -> sum of loss at each point
         K = points.shape[0]
         output, last = twin(points.reshape(K * B, T, -1))  # point k's example b is row k * B + b
-        total = 0.0
+        total = torch.zeros(())  # 0-d, on the CPU like the twin
         for k in range(K):
             rows = slice(k * B, (k + 1) * B)
             part = (last[0][:, rows], last[1][:, rows]) if isinstance(last, tuple) else last[:, rows]

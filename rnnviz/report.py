@@ -20,6 +20,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import plotly.graph_objects as go
@@ -65,12 +66,12 @@ def report_html(source: Trainer | SavedRun, step: int | None = None) -> str:
     """The standalone HTML report of a live Trainer or a saved run (see the module docstring for `step`).
     A saved run is rebuilt on the CPU with rnnviz.runs.restore_trainer, which raises RunFileError."""
     saved = isinstance(source, SavedRun)
-    trainer = restore_trainer(source, device="cpu") if saved else source
+    trainer = restore_trainer(source, device="cpu") if isinstance(source, SavedRun) else source
     snap = trainer.snapshot()
-    if snap.trace is None or not snap.probes:
-        raise ValueError("this run has not been probed yet: a report needs at least one probe")
     wanted = snap.step if step is None else step
-    trace = trainer.trace_at(wanted)
+    trace = trainer.trace_at(wanted)  # None: no Trace kept yet
+    if trace is None or not snap.probes:
+        raise ValueError("this run has not been probed yet: a report needs at least one probe")
     summary = min(snap.probes, key=lambda p: abs(p["step"] - wanted))
     page = Page(trainer, snap, trace, summary, saved)
     sections = [training_section(page), hidden_section(page)]
@@ -121,6 +122,11 @@ def spread(steps: list[int], upto: int, n: int = MAX_PANELS) -> list[int]:
     return [steps[i] for i in sorted(set(picks))]
 
 
+def kept_traces(page: Page, steps: list[int]) -> list[Trace]:
+    """The run's kept Traces nearest to each of steps (steps from the snapshot's trace_steps: each is kept)."""
+    return [tr for tr in map(page.trainer.trace_at, steps) if tr is not None]
+
+
 def training_section(page: Page) -> Section:
     h, cfg = page.snap.history, page.trainer.cfg
     return Section("Training", "The training batch's loss at every step, and the gradient's global norm before clipping.", [
@@ -152,13 +158,14 @@ def hidden_section(page: Page) -> Section:
     name = f"h.{stacks(trace)[0][1]}"
     steps = spread(page.snap.trace_steps, trace.step)
     section.figures.append(("fig-hidden-pca", hidden.pca_trajectories(
-        [(tr.step, tr[name]) for tr in map(page.trainer.trace_at, steps)], title="PCA trajectories of h_t")))
+        [(tr.step, tr[name]) for tr in kept_traces(page, steps)], title="PCA trajectories of h_t")))
     return section
 
 
 def coloured_text(page: Page, bounded: bool) -> go.Figure:
     """The probe texts coloured by the top layer's most variable unit."""
-    trace, vocab = page.trace, page.trainer.task.in_vocab
+    trace = page.trace
+    vocab = cast(list[str], page.trainer.task.in_vocab)  # called for charlm, whose characters are its vocabulary
     layer = stacks(trace)[0][1]
     states = trace[f"h.{layer}"]  # (B, T, H)
     unit = int(order_units(states.reshape(-1, states.shape[-1]))[0])
@@ -206,7 +213,7 @@ def attention_section(page: Page) -> Section:
     trace, task = page.trace, page.trainer.task
     if task.output == "seq2seq":
         steps = spread(page.snap.trace_steps, trace.step)
-        mats = [(tr.step, tr["attn"][EXAMPLE]) for tr in map(page.trainer.trace_at, steps)]
+        mats = [(tr.step, tr["attn"][EXAMPLE]) for tr in kept_traces(page, steps)]
         fig = attention.attention_steps(mats, in_tokens=describe_inputs(trace["x"][EXAMPLE], task.in_vocab),
                                         out_tokens=describe_inputs(trace["y"][EXAMPLE], task.out_vocab),
                                         title=f"Attention of example {EXAMPLE + 1}")

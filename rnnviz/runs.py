@@ -30,6 +30,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 import torch
@@ -55,7 +56,7 @@ MAX_JSON_BYTES = 40 * 2**20
 MAX_MODEL_BYTES = 64 * 2**20
 MAX_STATE_BYTES = 2 * MAX_MODEL_BYTES
 MEMBER_LIMITS = {RUN_JSON: MAX_JSON_BYTES, MODEL_FILE: MAX_MODEL_BYTES, STATE_FILE: MAX_STATE_BYTES,
-                 DATA_FILES["text"]: LIMITS["text_bytes"][1], DATA_FILES["csv"]: LIMITS["csv_bytes"][1]}
+                 DATA_FILES["text"]: int(LIMITS["text_bytes"][1]), DATA_FILES["csv"]: int(LIMITS["csv_bytes"][1])}
 MAX_BUNDLE_BYTES = 200 * 2**20  # refuse zips that would unpack to more than this
 MAX_ZIP_MEMBERS = 1000  # a run is 5 files; a zip's index of millions of entries would take gigabytes to read
 MAX_TEXT = 1000  # characters of a string in run.json's config (a CSV column name is the longest)
@@ -159,10 +160,10 @@ def _run_files(trainer: Trainer, evaluate: bool) -> tuple[dict, dict[str, bytes]
     """(run.json's record, every file of the run by name, as bytes)."""
     record = run_record(trainer, trainer.evaluate() if evaluate else None)
     files = {}
-    data = trainer.cfg.task.data
-    if data:
-        name = DATA_FILES[trainer.task.takes_data]
-        files[name] = read_regular_file(data, MEMBER_LIMITS[name], f"a {trainer.task.takes_data} file")
+    data, kind = trainer.cfg.task.data, trainer.task.takes_data
+    if data and kind:  # Task.__init__ refuses a data file for a task that takes none
+        name = DATA_FILES[kind]
+        files[name] = read_regular_file(data, MEMBER_LIMITS[name], f"a {kind} file")
         record["config"]["data"] = name  # relative to the run directory
     weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
     files[MODEL_FILE] = save_safetensors(weights, metadata={"format": FORMAT})
@@ -267,7 +268,7 @@ def _damaged(field: str, problem: str) -> RunFileError:
     return RunFileError(f'{RUN_JSON} is damaged: its "{_cut(field, 80)}" {problem}')
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     """A finite JSON number that fits a float and an int64; JSON's true and false are not numbers."""
     if type(value) is float:
         return math.isfinite(value)
@@ -454,7 +455,8 @@ def _own_data_file(root: Path, task: str, data) -> str | None:
     path elsewhere, not a link, not a device; nothing is opened here."""
     if data is None or data == "":
         return None
-    own = DATA_FILES.get(task_class(task).takes_data)
+    kind = task_class(task).takes_data
+    own = DATA_FILES.get(kind) if kind else None
     if own is None:
         raise _damaged("config.data", f"names a data file, but task {task!r} generates its own data")
     if data != own:

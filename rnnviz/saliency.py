@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from .models import SeqModel
 from .tasks.base import Batch, Task
@@ -78,24 +79,26 @@ def loss_at(model: SeqModel, task: Task, batch: Batch, points: torch.Tensor) -> 
     (K,) losses, one per point, from one forward pass of K x B examples."""
     K, B = points.shape[:2]
     device = points.device
-    repeat = lambda t: None if t is None else t.to(device).repeat(K, *[1] * (t.dim() - 1))  # noqa: E731  (K*B, ...)
+    repeat = lambda t: t.to(device).repeat(K, *[1] * (t.dim() - 1))  # noqa: E731  (K*B, ...)
     inputs = points.reshape(K * B, *points.shape[2:])  # point k's example b is row k * B + b
-    dec_in, mask = repeat(batch.dec_in), repeat(batch.mask)
+    dec_in = None if batch.dec_in is None else repeat(batch.dec_in)
+    mask = None if batch.mask is None else repeat(batch.mask)
     with torch.enable_grad():
         if model.embed is None:
             pred = model(inputs, dec_in, mask)
         else:
-            pred = _run_from_embeddings(model, repeat(batch.x), inputs, dec_in, mask)
+            pred = _run_from_embeddings(model, model.embed, repeat(batch.x), inputs, dec_in, mask)
         pred = pred.reshape(K, B, *pred.shape[1:])
         y = batch.y.to(device)
         return torch.stack([task.loss(pred[k], y) for k in range(K)])
 
 
-def _run_from_embeddings(model: SeqModel, ids: torch.Tensor, embeddings: torch.Tensor, dec_in, mask) -> torch.Tensor:
-    """model(ids, ...) with embed(ids) replaced by embeddings (K*B, T, E). Only the lookup of these very ids is
-    replaced: a decoder's own embedded inputs (dec_in) pass unchanged."""
+def _run_from_embeddings(model: SeqModel, embed: nn.Module, ids: torch.Tensor, embeddings: torch.Tensor, dec_in,
+                         mask) -> torch.Tensor:
+    """model(ids, ...), whose embedding layer is embed, with embed(ids) replaced by embeddings (K*B, T, E). Only
+    the lookup of these very ids is replaced: a decoder's own embedded inputs (dec_in) pass unchanged."""
     swap = lambda module, args, out: embeddings if args[0] is ids else out  # noqa: E731
-    handle = model.embed.register_forward_hook(swap)
+    handle = embed.register_forward_hook(swap)
     try:
         return model(ids, dec_in, mask)
     finally:

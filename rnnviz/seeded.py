@@ -12,12 +12,15 @@ generator=None draws from the global generator, as torch.nn does.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import torch
 from torch import nn
 
+Layer = TypeVar("Layer", bound=nn.Module)
 
-def build(layer_cls: type[nn.Module], *args, generator: torch.Generator | None, **kwargs) -> nn.Module:
+
+def build(layer_cls: type[Layer], *args, generator: torch.Generator | None, **kwargs) -> Layer:
     """layer_cls(*args, **kwargs) for nn.Linear, nn.Embedding or a recurrent layer, its weights drawn from generator."""
     layer = layer_cls(*args, device="meta", **kwargs).to_empty(device="cpu")
     reset_parameters(layer, generator)

@@ -58,12 +58,14 @@ class Status:
             return _from_legacy_text(value)
         if not isinstance(value, dict) or set(value) - {"kind", "reason", "step", "detail"}:
             raise ValueError(f"a status must be an object with kind, reason, step and detail, got {_short(value)}")
-        return cls(value.get("kind"), value.get("reason"), value.get("step"), value.get("detail") or "")
+        # each field is checked by __post_init__; a missing kind is the empty, unknown one
+        return cls(value.get("kind", ""), value.get("reason"), value.get("step"), value.get("detail") or "")
 
     def __str__(self) -> str:
         """For the command line and logs (the app words statuses from its text files)."""
         if self.kind != "stopped":
             return self.kind
+        assert self.reason is not None  # __post_init__: a stopped status has a reason
         what = {"user": "by user", "disconnected": "its tab disconnected", "budget": "over its time budget",
                 "non_finite": f"non-finite {self.detail or 'value'}", "error": f"error: {self.detail}"}[self.reason]
         return f"stopped at step {self.step}: {what}"

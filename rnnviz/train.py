@@ -84,10 +84,12 @@ class History:
     def __len__(self) -> int:
         return len(self.step)
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Every column as a numpy array of its own (the caller may keep it while training goes on)."""
+    def arrays(self) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
+        """Every column as a numpy array of its own (the caller may keep it while training goes on); param_norms
+        as a dict of them, parameter name -> (N,)."""
         dtypes = {"step": np.int64, "clipped": bool}
-        out = {name: self._array(name, getattr(self, name), dtypes.get(name, np.float32)) for name in self.COLUMNS}
+        out: dict[str, np.ndarray | dict[str, np.ndarray]] = {
+            name: self._array(name, getattr(self, name), dtypes.get(name, np.float32)) for name in self.COLUMNS}
         out["param_norms"] = {k: self._array(f"param.{k}", v, np.float32) for k, v in self.param_norms.items()}
         return out
 
@@ -353,7 +355,7 @@ class Trainer:
 
     @torch.no_grad()
     def _restore_finite_weights(self) -> None:
-        params = list(self.params.values())
+        params: list[torch.Tensor] = list(self.params.values())
         if not all(torch.isfinite(p).all() for p in params):
             torch._foreach_copy_(params, self._backup)
 

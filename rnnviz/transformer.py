@@ -51,7 +51,7 @@ from torch import nn
 from .config import LIMITS
 from .families import trace_name
 
-MAX_LEN = LIMITS["seq_len"][1]  # learned positions cover every sequence length a run may use
+MAX_LEN = int(LIMITS["seq_len"][1])  # learned positions cover every sequence length a run may use
 POSITION_STD = 0.02  # positions start small so that early attention is driven by content
 
 

@@ -25,6 +25,7 @@ with largest entry 1 times 10**scale, and norms are reported as log10 (spectral 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,8 +42,11 @@ def sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # logistic sigmoid without exp overflow
 
 
-# activation -> (σ(a), σ'(a) written with a and h = σ(a)); GAMMA = max |σ'|
-ACTIVATIONS = {
+Activation = Callable[[np.ndarray], np.ndarray]  # σ(a)
+Derivative = Callable[[np.ndarray, np.ndarray], np.ndarray]  # σ'(a) written with a and h = σ(a)
+
+# activation -> (σ, σ'); GAMMA = max |σ'|
+ACTIVATIONS: dict[str, tuple[Activation, Derivative]] = {
     "tanh": (np.tanh, lambda a, h: 1 - h**2),
     "relu": (lambda a: np.maximum(a, 0.0), lambda a, h: (a > 0).astype(np.float64)),
     "sigmoid": (sigmoid, lambda a, h: h * (1 - h)),
@@ -84,7 +88,7 @@ class Trajectory:
     w_hh: np.ndarray  # (G*H, H): rnn G = 1, lstm G = 4 (blocks i f g o)
     h: np.ndarray  # (T+1, H), h[0] the initial state
     c: np.ndarray | None = None  # (T+1, H) LSTM cell states
-    gates: dict | None = None  # LSTM: name -> (T, H)
+    gates: dict[str, np.ndarray] | None = None  # LSTM: name -> (T, H)
     dact: np.ndarray | None = None  # RNN: σ'(a_t), (T, H)
     stacks: dict = field(default_factory=dict, repr=False)  # dtype -> matrix(dtype), cached
 
@@ -100,6 +104,18 @@ class Trajectory:
         H = self.h.shape[1]
         return [self.w_hh[k * H:(k + 1) * H] for k in range(self.w_hh.shape[0] // H)]
 
+    def lstm_states(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(gates, c) of an LSTM trajectory: gate name -> (T, H), and the cell states (T+1, H)."""
+        if self.gates is None or self.c is None:
+            raise ValueError("an LSTM trajectory needs its gates and cell states")
+        return self.gates, self.c
+
+    def rnn_dact(self) -> np.ndarray:
+        """σ'(a_t) of an RNN trajectory, (T, H)."""
+        if self.dact is None:
+            raise ValueError("an RNN trajectory needs its activation derivatives")
+        return self.dact
+
     def matrix(self, dtype) -> np.ndarray:
         """W_hh in dtype, for an LSTM in the row order [W_o; W_f; W_i; W_g] that _times_jacobian's single matmul
         needs; built once per dtype (the walk switches to float32 when it is sketched)."""
@@ -112,8 +128,9 @@ class Trajectory:
 
 def _lstm_terms(p: Trajectory, lo: int, hi: int) -> dict:
     """Per-step coefficient vectors of the LSTM Jacobian for t = lo+1..hi, each (n, H)."""
-    i, f, g, o = (p.gates[k][lo:hi] for k in "ifgo")
-    c, c_prev = p.c[lo + 1:hi + 1], p.c[lo:hi]
+    gates, cells = p.lstm_states()
+    i, f, g, o = (gates[k][lo:hi] for k in "ifgo")
+    c, c_prev = cells[lo + 1:hi + 1], cells[lo:hi]
     tc = np.tanh(c)
     dh_dc = o * (1 - tc**2)  # ∂h_t/∂c_t
     return {"f": f, "alpha": tc * o * (1 - o), "beta": dh_dc,
@@ -124,7 +141,7 @@ def dense_jacobians(p: Trajectory, lo: int, hi: int) -> np.ndarray:
     """J_t = ∂s_t/∂s_{t-1} for t = lo+1..hi: (n, S, S)."""
     col = lambda v: v[:, :, None]  # noqa: E731  diag(v) W as a row scaling, batched over steps
     if p.cell == "rnn":
-        return col(p.dact[lo:hi]) * p.w_hh
+        return col(p.rnn_dact()[lo:hi]) * p.w_hh
     H, n = p.h.shape[1], hi - lo
     diag = np.arange(H)
     w_i, w_f, w_g, w_o = p.blocks()
@@ -141,7 +158,7 @@ def dense_jacobians(p: Trajectory, lo: int, hi: int) -> np.ndarray:
 def _times_jacobian(p: Trajectory, prod: np.ndarray, t: int) -> np.ndarray:
     """prod @ J_t without forming J_t (prod: (R, S), R = S or a sketch's rows)."""
     if p.cell == "rnn":
-        return (prod * p.dact[t - 1].astype(prod.dtype)) @ p.matrix(prod.dtype)  # P diag(d) W
+        return (prod * p.rnn_dact()[t - 1].astype(prod.dtype)) @ p.matrix(prod.dtype)  # P diag(d) W
     # LSTM, prod = [A | C] by columns (∂s_T/∂h_t, ∂s_T/∂c_t): with X = A diag(β) + C,
     # new A = [A α | X γ_f | X γ_i | X γ_g] @ [W_o; W_f; W_i; W_g] and new C = X diag(f): one matmul.
     H = p.h.shape[1]
@@ -210,7 +227,7 @@ def product_norms(p: Trajectory, ks: np.ndarray, blocks: dict[str, tuple[slice, 
     m = sketch_step(T, S) or T
     wanted = np.unique(np.asarray(ks, dtype=int))  # the walk visits k in increasing order
     keep = set(wanted.tolist())
-    found = {name: [] for name in blocks}
+    found: dict[str, list[float]] = {name: [] for name in blocks}
     warm = dict.fromkeys(blocks)
     rows = dict(blocks)  # name -> (row slice of prod, column slice); the row slices change when sketched
     prod, scale = np.eye(S, dtype=dtype), 0.0

@@ -161,7 +161,7 @@ def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho
     bias[H:2 * H] = forget_bias
     drive = input_scale * rng.standard_normal((T, H)) @ (rng.standard_normal((4 * H, H)) / np.sqrt(H)).T + bias  # (T, 4H)
     path = lstm_trajectory(w_hh, drive)
-    gates = path.gates
+    gates, _ = path.lstm_states()
     t = sample_steps(T, points)
     blocks = {"c": (slice(H, None), slice(H, None)), "h": (slice(None, H), slice(None, H))}
     norms = product_norms(path, T - t, blocks, dtype=np.float32)  # float32 halves the 2H x 2H products' time
