@@ -1,4 +1,4 @@
-"""Shared set-up for the tests: the repository on sys.path, one torch thread, tiny configs, and the helpers that
+"""Shared set-up for the tests: one torch thread, tiny configs, and the helpers that
 several test modules use (a tab with a run in it, uploads through the real handlers, crafted bundles).
 
 Tiny models are dominated by per-op overhead, and on a busy 2-core machine torch's intra-op
@@ -7,15 +7,12 @@ thread pool spends more time waiting for a core than computing, so every test ru
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]  # on sys.path through pytest.ini's pythonpath
 
 torch.set_num_threads(1)
 os.environ.setdefault("RNNVIZ_TORCH_THREADS", "1")  # the app's training slots keep to it too

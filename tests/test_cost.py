@@ -114,7 +114,7 @@ def test_every_preset_and_task_default_is_well_within_the_default_budget():
     configs = [p.config() for p in PRESETS.values()] + [resolve_config({"task": name}) for name in REGISTRY]
     for cfg in configs:
         c = estimate(cfg, shape_of(make_task(cfg.task)))
-        assert c.peak < 100 * 2**20 and max(c.step_seconds, c.probe_seconds) < 0.05, cfg.flat()
+        assert c.peak < 100 * 2**20 and max(c.step_seconds, c.probe_seconds) < 0.5, cfg.flat()  # limit: 500 MB, 3 s
 
 
 # ---- the app -----------------------------------------------------------------------------------

@@ -167,6 +167,8 @@ def test_the_family_describes_the_trace_and_summary(task_name, model_options):
                     sigmas.add(f"sigma_max.{prefix}{l}{d}")
             if family.self_attention:
                 described.add(f"attn.self.{l}")
+        if family.self_attention:  # the stream entering layer 0: only its gradient reaches every position
+            described |= {"h.input", "grad.h.input"}
     assert {n for n in trace.names() if n not in ("x", "y", "pred", "loss", "mask", "attn")} == described
     summary = summarize(trace, make_twin(model))
     assert {k for k in summary if k.startswith("sigma_max.")} == sigmas

@@ -5,6 +5,7 @@ pages draw."""
 from __future__ import annotations
 
 import math
+from typing import Any
 import tomllib
 import warnings
 from functools import lru_cache
@@ -79,7 +80,7 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
     above the plot (legend_on_top: a one-line legend in its own row under the title, for legends long enough
     to run into it). No template: Streamlit themes the chart, and a template costs ~50 ms a figure.
     `more` adds or replaces layout keys (xaxis=..., annotations=...)."""
-    layout = dict(
+    layout: dict[str, Any] = dict(
         title=title, height=height, font=dict(size=14), hoverlabel=dict(font_size=13),
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))

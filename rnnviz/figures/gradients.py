@@ -24,7 +24,7 @@ def decay_bound(last: float, rate: float, T: int) -> np.ndarray:
 
 
 def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = None, y_range=None,
-                          dashed: set[str] = frozenset(), title: str | None = None, height: int = 380,
+                          dashed: frozenset[str] | set[str] = frozenset(), title: str | None = None, height: int = 380,
                           labels=None) -> go.Figure:
     """‖∂L/∂s_t‖ against t on a log scale (norms = {legend name: (T,)}), with the bound
     ‖∂L/∂h_T‖ (σ_max(W_hh) γ)^(T−t) where rate = σ_max γ is given (vanilla RNN).

@@ -23,7 +23,15 @@ def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 
     examples: [(tokens (T,), values (T,))]; each example starts a new row, rows break at newlines and
     after `width` cells, and one blank row separates examples. At most MAX_TEXT_CHARS cells are shown."""
     L = inside_labels(labels)
-    rows_text, rows_z, rows_t = [], [], []
+    rows_text: list[list[str]] = []
+    rows_z: list[list[float]] = []
+    rows_t: list[list[int]] = []
+
+    def new_row() -> None:
+        rows_text.append([])
+        rows_z.append([])
+        rows_t.append([])
+
     used = 0
     for tokens, values in examples:
         if used >= MAX_TEXT_CHARS:
@@ -31,16 +39,16 @@ def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 
         tokens = tokens[:MAX_TEXT_CHARS - used]
         used += len(tokens)
         if rows_text:
-            rows_text.append([]), rows_z.append([]), rows_t.append([])  # a blank row between examples
-        rows_text.append([]), rows_z.append([]), rows_t.append([])
+            new_row()  # a blank row between examples
+        new_row()
         for t, (tok, v) in enumerate(zip(tokens, values)):
             if len(rows_text[-1]) >= width:
-                rows_text.append([]), rows_z.append([]), rows_t.append([])
+                new_row()
             rows_text[-1].append("↵" if tok == "\n" else tok)
             rows_z[-1].append(v)
             rows_t[-1].append(t)
             if tok == "\n":
-                rows_text.append([]), rows_z.append([]), rows_t.append([])
+                new_row()
     cols = max([len(r) for r in rows_text] + [1])
     z = np.full((len(rows_text), cols), np.nan, dtype=np.float32)
     step = np.full(z.shape, -1, dtype=np.int16)

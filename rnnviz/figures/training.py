@@ -125,7 +125,8 @@ def forecast_figure(x, y, pred, *, times: Sequence[str] | None = None, time_name
     labels' "value"). Both titles may be a user's CSV headers: they are shown as text, never read as markup."""
     L = labels_with("run.fig", labels)
     if times is not None and len(times) == len(y) + 1:
-        t, time_title = list(times), plain_text(time_name) if time_name else L["time"]
+        t: list[str] | np.ndarray = list(times)
+        time_title = plain_text(time_name) if time_name else L["time"]
     else:
         t, time_title = np.arange(1, len(y) + 2, dtype=np.float32), L["time"]
     traces = [
@@ -176,7 +177,8 @@ def token_rows_figure(rows: dict[str, list[str]], correct: np.ndarray, *, title:
     return go.Figure(data=[cells], layout=layout)
 
 
-TAG_COLOURS = {"O": "#eeeeee", "PER": ("#1f77b4", "#a6cbe8"), "ORG": ("#2ca02c", "#a8dba8"),
+OUTSIDE_COLOUR = "#eeeeee"  # the O tag: not part of a name
+TAG_COLOURS = {"PER": ("#1f77b4", "#a6cbe8"), "ORG": ("#2ca02c", "#a8dba8"),
                "LOC": ("#ff7f0e", "#fdc89a")}  # an entity type's B- tag dark, its I- tag light
 MISTAKE_STYLE = dict(color="#d62728", width=3)
 
@@ -184,7 +186,7 @@ MISTAKE_STYLE = dict(color="#d62728", width=3)
 def tag_colour(tag: str) -> str:
     """"O" -> grey, "B-PER" -> dark blue, "I-PER" -> light blue, ..."""
     if tag == "O":
-        return TAG_COLOURS["O"]
+        return OUTSIDE_COLOUR
     edge, kind = tag.split("-", 1)
     return TAG_COLOURS[kind][0 if edge == "B" else 1]
 
@@ -196,7 +198,11 @@ def tagged_words_figure(examples: list[list[tuple[str, str, str]]], tags: Sequen
     itself; a wrong word is framed in red. tags (all tag names, "O" first) make the legend."""
     L = labels_with("run.fig", labels)
     tag_id = {tag: i for i, tag in enumerate(tags)}
-    z, text, hover, names, frames = [], [], [], [], []  # per figure row; frames: (row, column) of wrong words
+    z: list[list[float]] = []  # per figure row, like text, hover and names
+    text: list[list[str]] = []
+    hover: list[list[str]] = []
+    names: list[str] = []
+    frames: list[tuple[int, int]] = []  # (row, column) of wrong words
     for k, rows in enumerate(examples):
         for start in range(0, len(rows), per_line):
             line = rows[start:start + per_line]

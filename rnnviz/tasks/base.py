@@ -34,7 +34,7 @@ class Batch:
 
     def to(self, device) -> "Batch":
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return Batch(move(self.x), move(self.y), move(self.dec_in), move(self.mask), self.start)  # start: indices, on the CPU
+        return Batch(self.x.to(device), self.y.to(device), move(self.dec_in), move(self.mask), self.start)  # start: indices, on the CPU
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -135,7 +135,7 @@ def read_user_file(path: str, limit: str, kind: str) -> tuple[str, bytes]:
     """(file name, its bytes) of a user's data file of at most LIMITS[limit] bytes ("text_bytes", "csv_bytes"),
     or a ValueError naming the problem; kind ("text", "CSV") names the file in messages."""
     name = os.path.basename(path)
-    return name, read_regular_file(path, LIMITS[limit][1], f"a {kind} file")
+    return name, read_regular_file(path, int(LIMITS[limit][1]), f"a {kind} file")
 
 
 def read_regular_file(path, most: int, what: str) -> bytes:

@@ -76,6 +76,7 @@ class CharLM(Task):
         else:
             counts.pop(REPLACEMENT, None)
             vocab = sorted(_most_frequent(counts, MAX_VOCAB - 1)) + [REPLACEMENT]
+        self.vocab = vocab  # id -> character, the model's input and output alike
         self.in_vocab = self.out_vocab = vocab
         self._index = {c: i for i, c in enumerate(vocab)}
         self.n_in = self.n_out = len(vocab)
@@ -97,7 +98,7 @@ class CharLM(Task):
 
     def decode(self, ids) -> str:
         """The text for a sequence of ids (a tensor or a list)."""
-        return "".join(self.in_vocab[i] for i in torch.as_tensor(ids).tolist())
+        return "".join(self.vocab[i] for i in torch.as_tensor(ids).tolist())
 
     def signals(self, batch: Batch) -> dict[str, np.ndarray]:
         """The text features of rnnviz.features (inside brackets, their depth, inside quotes, line position)."""

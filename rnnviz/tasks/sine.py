@@ -63,12 +63,12 @@ class Sine(Task):
         super().__init__(cfg)
         self.mean, self.std = 0.0, 1.0  # real units = standardised value * std + mean
         self.column = None  # the CSV column in use, for display
-        self.series = None  # (N,) standardised CSV series, or None for generated data
+        self.series: torch.Tensor | None = None  # (N,) standardised CSV series, or None for generated data
         self.times = None  # (N,) ISO date or date-time of each value, where the CSV has a time column; else None
         self.time_column = None  # that column's name, for display
         if cfg.data:
-            self._load_csv(table or read_csv(cfg.data), cfg.column)
-            val = self.series[self.split_at:]
+            series = self._load_csv(table or read_csv(cfg.data), cfg.column)
+            val = series[self.split_at:]
             self.baseline_loss = (val[1:] - val[:-1]).pow(2).mean().item()
         else:
             if cfg.column:
@@ -96,7 +96,7 @@ class Sine(Task):
         """The times of s_1..s_(T+1) of the window starting at `start` (a Batch.start), or None without a time axis."""
         return None if self.times is None else self.times[start:start + self.seq_len + 1]
 
-    def _load_csv(self, table: CsvTable, column: str | None) -> None:
+    def _load_csv(self, table: CsvTable, column: str | None) -> torch.Tensor:
         self.column, values = table.series(column)
         self.time_column, self.times = table.time_column, table.times
         n = len(values)
@@ -109,6 +109,7 @@ class Sine(Task):
         if not self.std > 0:
             raise ValueError(f"column {self.column!r} of {table.name} is constant over the train split: nothing to forecast")
         self.series = ((series - self.mean) / self.std).float()  # (N,)
+        return self.series
 
 
 def _sines(n: int, length: int, gen: torch.Generator) -> torch.Tensor:

@@ -192,7 +192,8 @@ class Tagging(Task):
 
     def window(self, rng: random.Random) -> tuple[list[str], list[str]]:
         """The T words of one window and their tags, choices drawn from rng."""
-        words, tags = [], []
+        words: list[str] = []
+        tags: list[str] = []
         while (room := self.seq_len - len(words)) > 0:
             shapes = fitting(room)[0]
             if not shapes:
