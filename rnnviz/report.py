@@ -26,7 +26,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from .cells import GATES
+from .families import family_of
 from .features import order_units
 from .figures import attention, gates, gradients, hidden, training
 from .figures.common import DIVERGING, SEQUENTIAL, describe_inputs, time_unit_heatmap
@@ -75,7 +75,7 @@ def report_html(source: Trainer | SavedRun, step: int | None = None) -> str:
     summary = min(snap.probes, key=lambda p: abs(p["step"] - wanted))
     page = Page(trainer, snap, trace, summary, saved)
     sections = [training_section(page), hidden_section(page)]
-    if trainer.cfg.model.cell != "rnn":
+    if family_of(trainer.cfg.model).gates:
         sections.append(gates_section(page))
     if "attn" in trace:
         sections.append(attention_section(page))
@@ -138,7 +138,7 @@ def training_section(page: Page) -> Section:
 
 def hidden_section(page: Page) -> Section:
     trace, model = page.trace, page.trainer.cfg.model
-    bounded = model.cell != "rnn" or model.nonlinearity == "tanh"
+    bounded = family_of(model).bounded
     section = Section("Hidden states", f"The states of example {EXAMPLE + 1} of the probe batch at step {trace.step}, "
                       "units sorted by their variance over the batch (most variable on top).")
     for prefix, layer in stacks(trace):
@@ -175,10 +175,10 @@ def coloured_text(page: Page, bounded: bool) -> go.Figure:
 
 
 def gates_section(page: Page) -> Section:
-    trace, cell, summary = page.trace, page.trainer.cfg.model.cell, page.summary
-    names = GATES[cell]
+    trace, summary = page.trace, page.summary
+    names = family_of(page.trainer.cfg.model).gates
     sigmoid = [g for g in names if g not in ("g", "n")]  # in [0, 1]; g and n are tanh, in [-1, 1]
-    carry = "f" if cell == "lstm" else "z"  # the gate that keeps the old state
+    carry = "f" if "f" in names else "z"  # the gate that keeps the old state: LSTM's forget gate, GRU's update gate
     section = Section("Gates", f"Each gate of example {EXAMPLE + 1} at step {trace.step}; the carry gate {carry} next to "
                       f"the gradient it lets through; how often each gate is saturated (probe at step {summary['step']}, "
                       "and over training).")
@@ -247,7 +247,8 @@ def gradients_section(page: Page) -> Section:
         where = stack_name(prefix, layer, trace)
         names = {kind: f"grad.{prefix}{kind}.{layer}" for kind in ("h", "c") if f"grad.{prefix}{kind}.{layer}" in trace}
         curves = {f"‖∂L/∂{kind}_t‖": summary[name] for kind, name in names.items()}  # (T,) batch means
-        rate = summary[f"sigma_max.{prefix}{layer}"] * GAMMA[model.nonlinearity] if model.cell == "rnn" else None
+        bound = family_of(model).spectral_bound  # the vanilla RNN's: its forward direction's W_hh
+        rate = summary[f"sigma_max.{prefix}{layer}"] * GAMMA[model.nonlinearity] if bound else None
         y_range = gradients.log_range([p[name] for p in probes for name in names.values()])
         section.figures.append((f"fig-{slug(prefix)}gradient-curve", gradients.gradient_through_time(
             curves, rate=rate, y_range=y_range, title=f"Gradient through time, {where}, step {summary['step']}")))

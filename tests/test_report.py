@@ -90,6 +90,8 @@ def test_a_live_run_shows_its_kept_trace_and_escapes_user_strings(tmp_path):
 @pytest.mark.parametrize("flat, present, absent", [
     (dict(cell="rnn", attention="dot"), ["fig-attention", "fig-gradient-curve", "fig-hidden-h"], ["fig-gate-carry", "fig-hidden-c"]),
     (dict(cell="gru", layers=2), ["fig-gate-r", "fig-gate-z", "fig-gate-n", "fig-gate-carry"], ["fig-gate-f", "fig-attention"]),
+    (dict(cell="transformer", hidden=4, heads=2), ["fig-hidden-h", "fig-gradient-curve"], ["fig-gate-carry", "fig-hidden-c"]),
+    (dict(cell="lstm", bidirectional=True), ["fig-gate-f", "fig-gate-carry", "fig-hidden-c"], ["fig-attention"]),
 ])
 def test_a_report_draws_what_the_cell_and_the_attention_have(flat, present, absent):
     ids = figure_ids(report_html(trained(**flat)))
