@@ -25,9 +25,9 @@ import math  # noqa: E402
 import zipfile  # noqa: E402
 
 import streamlit as st  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
 from torch import nn  # noqa: E402
 
 from rnnviz.__main__ import main  # noqa: E402

@@ -21,9 +21,9 @@ import pickle
 
 import pytest
 import torch
+from conftest import KEPT, CreatesFile, assert_kept, bundle, numbers, open_app, shown
 from streamlit.testing.v1 import AppTest
 
-from conftest import KEPT, CreatesFile, assert_kept, bundle, numbers, open_app, shown
 from rnnviz.__main__ import main
 from rnnviz.config import LIMITS
 from rnnviz.runs import MODEL_FILE, RUN_JSON, save_run

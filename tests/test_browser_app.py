@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from browser import ROOT, AppServer, WireMeter, browser, chromium_path, no_exceptions, settle
 from playwright.sync_api import expect
 
-from browser import ROOT, AppServer, WireMeter, browser, chromium_path, no_exceptions, settle
 from rnnviz.ui.layout import NAVIGATION
 
 SHOTS = Path(os.environ.get("RNNVIZ_SHOTS", ROOT / "shots" / "browser"))

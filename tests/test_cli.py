@@ -16,8 +16,8 @@ from conftest import ROOT
 
 import rnnviz.probe
 from rnnviz.__main__ import main
-from rnnviz.status import Status
 from rnnviz.runs import MODEL_FILE, RUN_JSON, load_run, restore_trainer
+from rnnviz.status import Status
 from rnnviz.tasks import REGISTRY
 from rnnviz.train import Trainer
 

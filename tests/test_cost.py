@@ -11,9 +11,9 @@ import textwrap
 from itertools import product
 
 import pytest
+from conftest import ROOT, assert_kept, bundle, open_app
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, assert_kept, bundle, open_app
 from rnnviz import cost
 from rnnviz.__main__ import main
 from rnnviz.config import ATTENTIONS, CELLS

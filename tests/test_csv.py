@@ -11,10 +11,10 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
-
 from conftest import ROOT, tiny_config
 from cpu import Others
+from streamlit.testing.v1 import AppTest
+
 from rnnviz.config import TaskConfig
 from rnnviz.figures import training as figs
 from rnnviz.tasks import sine

@@ -5,26 +5,19 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from conftest import APP_TIMEOUT as TIMEOUT
+from conftest import ROOT, button, open_app, stepped
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from rnnviz.figures import training as figs
 from rnnviz.tasks import REGISTRY
 from rnnviz.tasks.base import OUTPUT_VIEWS
 from rnnviz.ui.state import KEY, TabState
-from conftest import APP_TIMEOUT as TIMEOUT, button, stepped
 
 
 def page(query: dict | None = None, state: TabState | None = None, **widgets) -> AppTest:
     """The Train page opened at an address with these query parameters, optionally with widget values set."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    if state is not None:
-        at.session_state[KEY] = state
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    for key, value in widgets.items():
-        at.session_state[key] = value
-    at.run()
+    at = open_app(state, query, **widgets)
     assert not at.exception, at.exception
     return at
 

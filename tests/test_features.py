@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 
 from rnnviz.features import (
-    bracket_depth, in_brackets, in_quotes, line_position, order_units, pca, text_feature, unit_correlation,
-    unit_variance)
+    bracket_depth,
+    in_brackets,
+    in_quotes,
+    line_position,
+    order_units,
+    pca,
+    text_feature,
+    unit_correlation,
+    unit_variance,
+)
 
 
 def digits(a) -> str:

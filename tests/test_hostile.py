@@ -25,12 +25,12 @@ try:
 except ImportError:  # not on Windows
     resource = None
 
-from rnnviz import runs
 from conftest import edit_record, tiny_config, trained
+
+from rnnviz import runs
 from rnnviz.__main__ import main
 from rnnviz.config import LIMITS
-from rnnviz.runs import (MODEL_FILE, RUN_JSON, STATE_FILE, RunFileError, extract_bundle, load_model, load_run,
-                         restore_trainer, save_run)
+from rnnviz.runs import MODEL_FILE, RUN_JSON, STATE_FILE, RunFileError, extract_bundle, load_model, load_run, restore_trainer, save_run
 from rnnviz.tasks import make_task
 from rnnviz.tasks.base import read_user_file
 from rnnviz.train import Trainer

@@ -15,10 +15,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import KEPT, ROOT, assert_kept, bundle, numbers, open_app, seen, shown, tiny_config
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from conftest import KEPT, ROOT, assert_kept, bundle, numbers, open_app, seen, shown, tiny_config
 from rnnviz.runs import bundle_bytes
 from rnnviz.train import Trainer
 from rnnviz.ui import controls, files, lifecycle

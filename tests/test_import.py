@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SEQ_LEN, TEXT, import_args
 from safetensors.torch import save_file
 from torch import nn
 
-from conftest import SEQ_LEN, TEXT, import_args
 from rnnviz.__main__ import main
 from rnnviz.config import TaskConfig
 from rnnviz.importer import read_vocab

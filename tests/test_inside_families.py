@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PAGES, assert_clean, open_page, probed
 
 from rnnviz.features import unit_correlation
-from conftest import PAGES, assert_clean, open_page, probed
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = {
@@ -122,8 +122,9 @@ def test_sorting_by_inside_a_name_puts_the_best_unit_first_and_shows_the_words(r
     trace = run.trace_at(6)
     words = [run.task.in_vocab[int(i)] for i in trace["x"][0]]
     assert list(heat["layout"]["xaxis"]["ticktext"]) == words
-    from rnnviz.tasks import Batch
     import torch
+
+    from rnnviz.tasks import Batch
     inside = run.task.signals(Batch(torch.as_tensor(trace["x"]), torch.as_tensor(trace["y"])))["in_entity"]
     h = trace["h.0"]
     r = np.abs(unit_correlation(h.reshape(-1, h.shape[-1]), inside.reshape(-1)))

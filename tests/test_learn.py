@@ -9,8 +9,8 @@ import tomllib
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from rnnviz import curriculum
 from rnnviz.figures import cliff as cliff_figs
 from rnnviz.figures import lab as figs

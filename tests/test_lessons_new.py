@@ -123,9 +123,8 @@ def test_the_tanh_rnn_stays_at_the_adding_baseline_at_t50(one_thread):
 
 
 def test_compare_refuses_a_transformer_on_an_encoder_decoder_task_in_words(monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
 
     started = []
     monkeypatch.setattr("rnnviz.train.Trainer.start", lambda trainer, *a, **k: started.append(trainer))

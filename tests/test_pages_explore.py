@@ -5,6 +5,7 @@ import json
 import zipfile
 
 import pytest
+from conftest import assert_clean, open_app, probed, titles
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.patterns import select_units
@@ -12,7 +13,6 @@ from rnnviz.ui.charts import chart_config
 from rnnviz.ui.files import report_builder
 from rnnviz.ui.i18n import LANG_KEY
 from rnnviz.ui.state import KEY, TabState
-from conftest import assert_clean, open_app, probed, titles
 
 
 def open_explore(trainer, lang: str = "en", **widgets) -> AppTest:

@@ -5,9 +5,9 @@ Pages run from app.py (switch_page), as in the app, so their links to the Train 
 import json
 
 import pytest
+from conftest import PAGES, assert_clean, open_page, probed, titles
 
 from rnnviz.ui.state import KEY, TabState
-from conftest import PAGES, assert_clean, open_page, probed, titles
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from rnnviz.curriculum import LESSONS, THEORY_SECTIONS
 from rnnviz.presets import PRESETS
 from rnnviz.ui.i18n import LANG_KEY

@@ -6,9 +6,9 @@ joined; the live fragment's timer is never relied on.
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT, button, stepped, tiny_config
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, button, stepped, tiny_config
 from rnnviz.presets import PRESETS
 from rnnviz.tasks import REGISTRY, resolve_config
 from rnnviz.train import Trainer

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from rnnviz import patterns
 from rnnviz.features import in_brackets
 from rnnviz.models import make_model

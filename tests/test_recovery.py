@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 import torch
-
 from conftest import KEPT, bundle, open_app, shown, tiny_config
+
 from rnnviz.runs import STATE_FILE, bundle_bytes, extract_bundle, load_run, restore_trainer
 from rnnviz.train import Trainer
 from rnnviz.ui.state import KEY

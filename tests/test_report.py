@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from plotly.offline import get_plotlyjs
-
 from browser import browser
 from conftest import ROOT, tiny_config
+from plotly.offline import get_plotlyjs
+
 from rnnviz.__main__ import main
 from rnnviz.report import report_html
 from rnnviz.runs import save_run

@@ -9,10 +9,20 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-
 from conftest import CreatesFile, edit_record, tiny_config, trained
-from rnnviz.runs import (MODEL_FILE, RUN_JSON, STATE_FILE, RunFileError, bundle_bytes, extract_bundle, load_model,
-                         load_run, restore_trainer, save_run)
+
+from rnnviz.runs import (
+    MODEL_FILE,
+    RUN_JSON,
+    STATE_FILE,
+    RunFileError,
+    bundle_bytes,
+    extract_bundle,
+    load_model,
+    load_run,
+    restore_trainer,
+    save_run,
+)
 from rnnviz.tasks import make_task
 from rnnviz.train import Trainer
 

@@ -11,8 +11,8 @@ from itertools import product
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from rnnviz import seeded
 from rnnviz.config import ATTENTIONS, CELLS, INITS
 from rnnviz.models import SeqModel, make_model

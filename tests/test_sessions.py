@@ -20,14 +20,13 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
 from browser import AppServer, browser, chromium_path, settle
 from cpu import Others
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from wsclient import LiveCounter, Session
+
 from rnnviz.ui import lifecycle
 from rnnviz.ui.lifecycle import MAX_CONCURRENT
-from wsclient import LiveCounter, Session
 
 SERVER_ENV = {  # the server's own limits stay as deployed: MAX_CONCURRENT runs step at once, the rest queue
     "RNNVIZ_DISCONNECT_GRACE_S": "1",  # a closed tab's trainer stops after a second ...

@@ -13,8 +13,7 @@ import torch
 from torch import nn
 
 from rnnviz.config import TaskConfig
-from rnnviz.tasks import make_task, resolve_config
-from rnnviz.tasks import tagging
+from rnnviz.tasks import make_task, resolve_config, tagging
 
 B, T = 16, 24
 

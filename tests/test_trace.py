@@ -9,10 +9,10 @@ import numpy as np
 import plotly.io as pio
 import pytest
 import torch
+from conftest import ROOT
 from torch import nn
 
 import rnnviz
-from conftest import ROOT
 from rnnviz.figures.common import time_unit_heatmap
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from rnnviz.features import text_feature, unit_correlation
 from rnnviz.presets import PRESETS
 from rnnviz.status import Status
