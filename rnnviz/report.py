@@ -29,7 +29,7 @@ from plotly.offline import get_plotlyjs
 from .families import family_of
 from .features import order_units
 from .figures import attention, gates, gradients, hidden, training
-from .figures.common import DIVERGING, SEQUENTIAL, describe_inputs, time_unit_heatmap
+from .figures.common import DIVERGING, SEQUENTIAL, describe_inputs, spread_steps, time_unit_heatmap
 from .probe import Trace
 from .runs import SavedRun, restore_trainer
 from .theory.jacobians import GAMMA
@@ -115,13 +115,6 @@ def colour_range(values: np.ndarray, bounded: bool) -> tuple[float, float]:
     return -top, top
 
 
-def spread(steps: list[int], upto: int, n: int = MAX_PANELS) -> list[int]:
-    """Up to n of steps, evenly spread from the first to the last one not after upto."""
-    steps = [s for s in steps if s <= upto] or steps[:1]
-    picks = np.linspace(0, len(steps) - 1, min(n, len(steps))).round().astype(int)
-    return [steps[i] for i in sorted(set(picks))]
-
-
 def kept_traces(page: Page, steps: list[int]) -> list[Trace]:
     """The run's kept Traces nearest to each of steps (steps from the snapshot's trace_steps: each is kept)."""
     return [tr for tr in map(page.trainer.trace_at, steps) if tr is not None]
@@ -156,7 +149,7 @@ def hidden_section(page: Page) -> Section:
     if page.trainer.cfg.task.name == "charlm":
         section.figures.append(("fig-hidden-text", coloured_text(page, bounded)))
     name = f"h.{stacks(trace)[0][1]}"
-    steps = spread(page.snap.trace_steps, trace.step)
+    steps = spread_steps(page.snap.trace_steps, trace.step, MAX_PANELS)
     section.figures.append(("fig-hidden-pca", hidden.pca_trajectories(
         [(tr.step, tr[name]) for tr in kept_traces(page, steps)], title="PCA trajectories of h_t")))
     return section
@@ -183,7 +176,7 @@ def gates_section(page: Page) -> Section:
                       f"the gradient it lets through; how often each gate is saturated (probe at step {summary['step']}, "
                       "and over training).")
     probes = page.snap.probes
-    shown = spread([p["step"] for p in probes], summary["step"], n=3)
+    shown = spread_steps([p["step"] for p in probes], summary["step"], n=3)
     for prefix, layer in stacks(trace):
         base, where = f"{prefix}gate.{layer}", stack_name(prefix, layer, trace)
         states = trace[f"{prefix}h.{layer}"]
@@ -212,7 +205,7 @@ def gates_section(page: Page) -> Section:
 def attention_section(page: Page) -> Section:
     trace, task = page.trace, page.trainer.task
     if task.output == "seq2seq":
-        steps = spread(page.snap.trace_steps, trace.step)
+        steps = spread_steps(page.snap.trace_steps, trace.step, MAX_PANELS)
         mats = [(tr.step, tr["attn"][EXAMPLE]) for tr in kept_traces(page, steps)]
         fig = attention.attention_steps(mats, in_tokens=describe_inputs(trace["x"][EXAMPLE], task.in_vocab),
                                         out_tokens=describe_inputs(trace["y"][EXAMPLE], task.out_vocab),

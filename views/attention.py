@@ -5,7 +5,7 @@ import streamlit as st
 
 from rnnviz.figures import attention as figs
 from rnnviz.families import trace_name
-from rnnviz.figures.common import describe_inputs
+from rnnviz.figures.common import describe_inputs, spread_steps
 from rnnviz.ui import inspect
 from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
@@ -32,7 +32,7 @@ def draw():
 def matrices(view):
     """Output step x input step for the picked example, at up to four kept steps up to the picked one."""
     st.markdown(t("attention.matrix_intro"))
-    steps = inspect.spread_steps(view.snap.trace_steps, view.step)
+    steps = spread_steps(view.snap.trace_steps, view.step)
     mats = [(tr.step, tr["attn"][view.example]) for tr in map(trainer.trace_at, steps)]
     x, y = view.trace["x"][view.example], view.trace["y"][view.example]
     in_tokens = describe_inputs(x, task.in_vocab)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from rnnviz.features import order_units
 from rnnviz.figures import gates as figs
-from rnnviz.figures.common import DIVERGING, SEQUENTIAL, time_unit_heatmap
+from rnnviz.figures.common import DIVERGING, SEQUENTIAL, spread_steps, time_unit_heatmap
 from rnnviz.ui import inspect
 from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
@@ -49,7 +49,7 @@ def draw():
 
     st.subheader(t("gates.saturation_title"))
     st.markdown(t("gates.saturation_intro"))
-    shown = inspect.spread_steps([p["step"] for p in view.snap.probes], view.step, n=3)
+    shown = spread_steps([p["step"] for p in view.snap.probes], view.step, n=3)
     sat = {g: [(s, view.summary(s)["sat." + view.name("gate", g)]) for s in shown] for g in sigmoid}
     inspect.show("gate-sat", (*shown, view.prefix, view.layer), lambda: figs.saturation_scatter(sat, labels=L),
                  data=lambda: {f"{g} {side} step {s}": v[k] for g in sat for s, v in sat[g] for k, side in enumerate(("<0.1", ">0.9"))})

@@ -6,7 +6,7 @@ import streamlit as st
 
 from rnnviz.features import order_units, unit_correlation
 from rnnviz.figures import hidden as figs
-from rnnviz.figures.common import time_unit_heatmap
+from rnnviz.figures.common import spread_steps, time_unit_heatmap
 from rnnviz.ui import inspect
 from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
@@ -95,7 +95,7 @@ def pca_section(view):
     if dims == "3d":
         inspect.show("hs-pca3", view.key, lambda: figs.pca_trajectory_3d(view.trace[name], step=view.step, labels=L))
         return
-    steps = inspect.spread_steps(view.snap.trace_steps, view.step)
+    steps = spread_steps(view.snap.trace_steps, view.step)
     inspect.show("hs-pca2", (name, *steps), lambda: figs.pca_trajectories(
         [(tr.step, tr[name]) for tr in map(trainer.trace_at, steps)], labels=L))
 

@@ -5,12 +5,11 @@ pages draw."""
 from __future__ import annotations
 
 import math
-from typing import Any
 import tomllib
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -158,6 +157,13 @@ BOUND_STYLE = dict(color="#555", dash="dash", width=2)
 def inside_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     """The Look-inside figures' English labels ([inspect.fig]) with a page's own laid over them."""
     return labels_with("inspect.fig", labels)
+
+
+def spread_steps(steps: list[int], upto: int, n: int = 4) -> list[int]:
+    """Up to n of the kept steps, evenly spread from the first to `upto` (included, last)."""
+    steps = [s for s in steps if s <= upto] or steps[:1]
+    picks = np.linspace(0, len(steps) - 1, min(n, len(steps))).round().astype(int)
+    return [steps[i] for i in sorted(set(picks))]
 
 
 def describe_inputs(x: np.ndarray, vocab: list[str] | None = None) -> list[str]:

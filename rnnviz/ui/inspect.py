@@ -215,13 +215,6 @@ def state_range(trainer: Trainer, name: str, example: int, bounded: bool, unit: 
     return -top, top
 
 
-def spread_steps(steps: list[int], upto: int, n: int = 4) -> list[int]:
-    """Up to n of the kept steps, evenly spread from the first to `upto` (included, last)."""
-    steps = [s for s in steps if s <= upto] or steps[:1]
-    picks = np.linspace(0, len(steps) - 1, min(n, len(steps))).round().astype(int)
-    return [steps[i] for i in sorted(set(picks))]
-
-
 def signals(view: View) -> dict[str, np.ndarray]:
     """Signals to sort units by or search units for, id -> (B, T): the time step, each numeric input
     feature, and for character tasks the text features of rnnviz.features."""
