@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import torch
@@ -203,17 +202,12 @@ def text_states(twin: SeqModel, task: CharLM, text: str, layer: int | None = Non
         for name in names:
             parts[name].append(torch.stack(record[name], dim=1).float().numpy())  # (chunk, T, H)
     states = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    return TextStates(states, decode_texts(x, _characters(task)), windows * T, len(text), replaced)
-
-
-def _characters(task: CharLM) -> list[str]:
-    """id -> character: a CharLM always has a vocabulary (its __init__ sets it; Task declares it optional)."""
-    return cast(list[str], task.in_vocab)
+    return TextStates(states, decode_texts(x, task.in_vocab), windows * T, len(text), replaced)
 
 
 def _character_ids(task: CharLM, text: str) -> tuple[torch.Tensor, int]:
     """(len(text),) ids of text in the task's vocabulary, and how many characters it lacked (see text_states)."""
-    index = {c: i for i, c in enumerate(_characters(task))}
+    index = {c: i for i, c in enumerate(task.in_vocab)}
     stand_in = index.get(REPLACEMENT, int(task.frequencies.argmax()))
     ids = [index.get(c, -1) for c in text]
     replaced = ids.count(-1)

@@ -61,6 +61,7 @@ class CharLM(Task):
     takes_data = "text"
     defaults = {"seq_len": 64, "hidden": 128, "batch": 32, "steps": 500, "lr": 3e-3, "clip": 1.0}
     tokens_in = True
+    in_vocab: list[str]  # id -> character, set in __init__ (the same list is out_vocab)
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -76,7 +77,6 @@ class CharLM(Task):
         else:
             counts.pop(REPLACEMENT, None)
             vocab = sorted(_most_frequent(counts, MAX_VOCAB - 1)) + [REPLACEMENT]
-        self.vocab = vocab  # id -> character, the model's input and output alike
         self.in_vocab = self.out_vocab = vocab
         self._index = {c: i for i, c in enumerate(vocab)}
         self.n_in = self.n_out = len(vocab)
@@ -98,7 +98,7 @@ class CharLM(Task):
 
     def decode(self, ids) -> str:
         """The text for a sequence of ids (a tensor or a list)."""
-        return "".join(self.vocab[i] for i in torch.as_tensor(ids).tolist())
+        return "".join(self.in_vocab[i] for i in torch.as_tensor(ids).tolist())
 
     def signals(self, batch: Batch) -> dict[str, np.ndarray]:
         """The text features of rnnviz.features (inside brackets, their depth, inside quotes, line position)."""

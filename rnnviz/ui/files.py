@@ -174,7 +174,7 @@ def bundle_download() -> None:
     st.download_button(t("files.download_run"), data=bundle_builder(state, trainer), file_name=name,
                        mime="application/zip", icon=":material/download:", on_click="ignore",
                        help=t("files.download_help"))
-    if trainer.snapshot().trace is not None:  # a report shows probes: none before the first
+    if trainer.trace_at(trainer.step) is not None:  # a report shows probes: none before the first
         st.download_button(t("files.download_report"), data=report_builder(state, trainer), file_name=name[:-4] + ".html",
                            mime="text/html", icon=":material/description:", on_click="ignore",
                            help=t("files.report_help"))
