@@ -14,6 +14,7 @@ from ..presets import PRESETS
 from ..train import Trainer
 from ..transformer import INPUT_STREAM
 from .charts import chart
+from .controls import CELL_CHOICES
 from .i18n import fig_labels, plain, t
 from .layout import page_file
 from .run_view import stop_reason
@@ -23,8 +24,7 @@ from .state import release, tab, train_in_background
 COMPARE_PAGE = page_file("compare")
 # The cells Compare offers, as (config cell, nonlinearity). Its own list, not the Train page's: the config names
 # are all Compare needs, and the transformer trains here whether or not the Train page offers it.
-CELLS = {"RNN": ("rnn", "tanh"), "RNN-ReLU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh"),
-         "Transformer": ("transformer", "tanh")}
+CELLS = CELL_CHOICES  # the Train page's cell codes: a Compare link and a Train link name cells alike
 DEFAULT_CELLS = ("RNN", "LSTM", "GRU")
 COLOURS = {"RNN": figs.PALETTE["rnn"], "RNN-ReLU": "#ff7f0e", "LSTM": figs.PALETTE["lstm"], "GRU": figs.PALETTE["gru"],
            "Transformer": "#9467bd"}
