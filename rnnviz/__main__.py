@@ -147,8 +147,8 @@ class StopOnCtrlC:
     """While training, Ctrl-C asks the trainer to stop after the step in progress, as the app's Stop button does;
     the run is then saved as usual. A KeyboardInterrupt raised in the middle of a step could leave the weights or
     Adam's moments half updated, and the history a column short; stopping between steps saves a finished step.
-    The signal handler only sets a flag, read after each step (on_step): trainer.stop() sets threading.Events,
-    whose lock the interrupted code may be holding."""
+    The signal handler only sets a flag, read after each step (an on_step callback, which calls trainer.stop()
+    where the loop is between two steps)."""
 
     def __init__(self, on_step):
         self.on_step, self.pressed = on_step, False
@@ -179,7 +179,8 @@ def cmd_train(args) -> int:
     cfg = resolve_config(options)
     refuse_beyond_free_memory(cfg)
     ctrl_c = StopOnCtrlC(Progress(cfg.train.steps))
-    trainer = Trainer(cfg, on_step=ctrl_c)  # refuses what only the task can check (e.g. batch)
+    trainer = Trainer(cfg)  # refuses what only the task can check (e.g. batch)
+    trainer.add_callback("on_step", ctrl_c)
     prepare_out(Path(args.out), args.force)
     print(f"training {cfg.model.cell} on {cfg.task.name} (T={cfg.task.seq_len}, H={cfg.model.hidden}) "
           f"on {trainer.device_name}; baseline loss {trainer.task.baseline_loss:.4g}", file=sys.stderr)

@@ -5,7 +5,7 @@ Each cell (rnn, lstm, gru) at T=50 and T=100, H=128, B=64 on the adding task wit
 "plain" is the loop any PyTorch user would write (forward, backward, clip_grad_norm_, step, loss.item()).
 Beside it, the Trainer with a probe every 50 steps and its per-step bookkeeping, twice: "trainer" is
 Trainer.run() in the calling thread, as `python -m rnnviz train` and notebooks run it; "background" is
-start() then join(), a thread of the trainer's own, as the app runs it, on the app's share of torch threads
+BackgroundRun's start() then join(), a thread of the trainer's own, as the app runs it, on the app's share of torch threads
 for one run (rnnviz/threads.py) unless --threads is given. The three alternate in blocks of PROBE_EVERY steps;
 steps/s is each one's best block and a ratio the median of its rate / plain's over adjacent blocks, so a busy
 machine favours none of them. Last, the command line end to end: a long `python -m rnnviz train` run minus a
@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from .background import BackgroundRun
 from .config import RunConfig
 from .models import make_model
 from .probe import load_weights, make_twin, record_trace
@@ -76,7 +77,7 @@ class ThreadShare:
     def __init__(self, threads: int):
         self.threads = threads
 
-    def acquire(self, trainer) -> bool:
+    def acquire(self, run) -> bool:
         torch.set_num_threads(self.threads)
         return True
 
@@ -128,14 +129,14 @@ def _timed_in_this_thread(trainer: Trainer) -> float:
     return steps / elapsed
 
 
-def _timed_in_background(trainer: Trainer, share: ThreadShare) -> float:
+def _timed_in_background(run: BackgroundRun, share: ThreadShare) -> float:
     """Steps/s of one block of the trainer in a thread of its own, started and joined as the app does."""
-    steps = _steps_to_probe(trainer)
+    steps = _steps_to_probe(run.trainer)
     started = time.perf_counter()
-    trainer.start(trainer.step + steps, slot=share)
-    trainer.join()
+    run.start(run.trainer.step + steps, slot=share)
+    run.join()
     elapsed = time.perf_counter() - started
-    _check_completed(trainer.status)
+    _check_completed(run.snapshot().status)
     return steps / elapsed
 
 
@@ -151,7 +152,7 @@ def compare(cfg: RunConfig, device: torch.device, seconds: float, threads: int, 
     `seconds` and at least ROUNDS rounds: other work on the machine then slows all alike, and pairing adjacent
     blocks cancels its drift."""
     step = plain_step(cfg, device)
-    trainer, background, share = Trainer(cfg), Trainer(cfg), ThreadShare(background_threads)
+    trainer, background, share = Trainer(cfg), BackgroundRun(Trainer(cfg)), ThreadShare(background_threads)
     in_thread(lambda: _timed_plain(step, 5), threads)  # warm-up: allocator, cuDNN plans
     in_thread(lambda: trainer.run(steps=5), threads)  # warm-up, and the step-0 probe every run starts with
     background.start(5, slot=share)

@@ -33,7 +33,7 @@ from .figures.common import DIVERGING, SEQUENTIAL, describe_inputs, spread_steps
 from .probe import Trace
 from .runs import SavedRun, restore_trainer
 from .theory.jacobians import GAMMA
-from .train import Snapshot, Trainer
+from .train import RunReader, Snapshot, describe_device
 
 EXAMPLE = 0  # the probe example the per-example figures show, as the pages do by default
 GATE_UNITS = 64  # units per gate heatmap, as on the Gates page
@@ -55,15 +55,16 @@ class Section:
 class Page:
     """What one report shows: the run, and the Trace and probe summary picked for its step."""
 
-    trainer: Trainer
+    trainer: RunReader
     snap: Snapshot
     trace: Trace
     summary: dict  # the probe summary nearest to the asked step
     saved: bool  # from a run directory: only the final weights
 
 
-def report_html(source: Trainer | SavedRun, step: int | None = None) -> str:
-    """The standalone HTML report of a live Trainer or a saved run (see the module docstring for `step`).
+def report_html(source: RunReader | SavedRun, step: int | None = None) -> str:
+    """The standalone HTML report of a live run (a Trainer or a BackgroundRun) or a saved run (see the module
+    docstring for `step`).
     A saved run is rebuilt on the CPU with rnnviz.runs.restore_trainer, which raises RunFileError."""
     saved = isinstance(source, SavedRun)
     trainer = restore_trainer(source, device="cpu") if isinstance(source, SavedRun) else source
@@ -270,7 +271,7 @@ def settings_rows(page: Page) -> list[tuple[str, str]]:
     loss = snap.history["loss"]
     rows += [("status", str(snap.status)), ("steps trained", f"{snap.step:,} of {snap.target_steps:,}"),
              ("final training loss", _number(loss[-1]) if len(loss) else "–"),
-             ("baseline loss", _number(task.baseline_loss)), ("device", page.trainer.device_name),
+             ("baseline loss", _number(task.baseline_loss)), ("device", describe_device(page.snap.device, page.snap.threads)),
              ("training time", f"{snap.elapsed:.1f} s"), ("steps per second", f"{snap.steps_per_second:.1f}")]
     return rows
 

@@ -98,36 +98,38 @@ def _jsonable(value):
     return value
 
 
-def run_record(trainer: Trainer, evaluation: dict | None = None) -> dict:
+def run_record(trainer: Trainer, state: dict, evaluation: dict | None) -> dict:
+    """run.json's content: the trainer's state_dict() but for its tensors, and what pages and reports read."""
     snap = trainer.snapshot()
-    hist = trainer.history
+    hist = state["history"]
     last_layer = trainer.cfg.model.layers - 1
-    opt_groups = [{k: v for k, v in g.items() if k != "params"} for g in trainer.optimizer.state_dict()["param_groups"]]
+    opt_groups = [{k: v for k, v in g.items() if k != "params"} for g in state["optimizer"]["param_groups"]]
     return _jsonable({
         "format": FORMAT, "version": FORMAT_VERSION,
         "config": trainer.cfg.flat(),
         "device": trainer.device_name,
-        "status": snap.status.to_json(),
-        "step": snap.step,
-        "target_steps": snap.target_steps,
-        "elapsed": snap.elapsed,
-        "lr": snap.lr,
+        "status": state["status"].to_json(),
+        "step": state["step"],
+        "target_steps": state["target_steps"],
+        "elapsed": state["elapsed"],
+        "lr": state["lr"],
         "baseline_loss": trainer.task.baseline_loss,
-        "history": {name: _finite_or_none(getattr(hist, name)) for name in hist.COLUMNS},
-        "param_norms": {k: _finite_or_none(v) for k, v in hist.param_norms.items()},
+        "history": {name: _finite_or_none(hist[name]) for name in History.COLUMNS},
+        "param_norms": {k: _finite_or_none(v) for k, v in hist["param_norms"].items()},
         "eval": evaluation,
-        "grad_by_time": {"step": [p["step"] for p in snap.probes],
-                         "norm": [p[f"grad.h.{last_layer}"] for p in snap.probes]},
-        "probes": snap.probes,
+        "grad_by_time": {"step": [p["step"] for p in state["probes"]],
+                         "norm": [p[f"grad.h.{last_layer}"] for p in state["probes"]]},
+        "probes": state["probes"],
         "steps_per_second": snap.steps_per_second,
         "optimizer": opt_groups,
     })
 
 
-def _train_state_tensors(trainer: Trainer) -> dict[str, torch.Tensor]:
-    tensors = {"generator.train": trainer.data_gen.get_state()}
-    for idx, state in trainer.optimizer.state_dict()["state"].items():
-        for key, value in state.items():
+def _train_state_tensors(state: dict) -> dict[str, torch.Tensor]:
+    """train_state.safetensors: a state_dict()'s data generator and optimizer moments."""
+    tensors = {"generator.train": state["data_gen"]}
+    for idx, moments in state["optimizer"]["state"].items():
+        for key, value in moments.items():
             if not torch.is_tensor(value):
                 raise TypeError(f"optimizer state {key!r} is not a tensor")
             tensors[f"optimizer.{idx}.{key}"] = value.detach().cpu().contiguous()
@@ -158,16 +160,17 @@ def bundle_bytes(trainer: Trainer, evaluate: bool = True) -> bytes:
 
 def _run_files(trainer: Trainer, evaluate: bool) -> tuple[dict, dict[str, bytes]]:
     """(run.json's record, every file of the run by name, as bytes)."""
-    record = run_record(trainer, trainer.evaluate() if evaluate else None)
+    state = trainer.state_dict()
+    record = run_record(trainer, state, trainer.evaluate() if evaluate else None)
     files = {}
     data, kind = trainer.cfg.task.data, trainer.task.takes_data
     if data and kind:  # Task.__init__ refuses a data file for a task that takes none
         name = DATA_FILES[kind]
         files[name] = read_regular_file(data, MEMBER_LIMITS[name], f"a {kind} file")
         record["config"]["data"] = name  # relative to the run directory
-    weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
+    weights = {k: v.detach().cpu().contiguous() for k, v in state["model"].items()}
     files[MODEL_FILE] = save_safetensors(weights, metadata={"format": FORMAT})
-    files[STATE_FILE] = save_safetensors(_train_state_tensors(trainer))
+    files[STATE_FILE] = save_safetensors(_train_state_tensors(state))
     files[RUN_JSON] = json.dumps(record).encode()
     return record, files
 
@@ -567,37 +570,52 @@ def _none_to_nan(values) -> list:
 
 
 def restore_trainer(saved: SavedRun, device: str | None = None, **trainer_kwargs) -> Trainer:
-    """A Trainer holding the saved run's weights, optimizer state, data stream, history and probes,
-    ready to continue with run(); its latest Trace is recorded afresh from the saved weights.
-    saved.record was checked by load_run; what only this run's model can tell (the optimizer's state, the
-    probes' curves) is checked here. Raises RunFileError."""
+    """A Trainer holding the saved run's weights, optimizer state, data stream, history and probes (through its
+    load_state_dict), ready to continue with run(); its latest Trace is recorded afresh from the saved weights.
+    saved.record was checked by load_run; what only this run's model can tell (the weights, the optimizer's state,
+    the probes' curves) is checked here. Raises RunFileError."""
     config = saved.config if device is None else saved.config.replace(device=device)
     try:
         trainer = Trainer(config, task=make_task(config.task), **trainer_kwargs)
     except (ValueError, OSError) as err:
         raise RunFileError(f"cannot rebuild this run: {err}") from None
     check_weights(trainer.model, saved.model_state)
-    trainer.model.load_state_dict({k: v.to(trainer.device) for k, v in saved.model_state.items()})
-    record = saved.record
-    _restore_train_state(trainer, saved.train_state, record.get("optimizer") or [])
-    hist = record.get("history") or {}
-    for name in trainer.history.COLUMNS:
-        setattr(trainer.history, name, _none_to_nan(hist.get(name, [])))
-    for name in trainer.history.param_norms:
-        trainer.history.param_norms[name] = _none_to_nan((record.get("param_norms") or {}).get(name, []))
-    trainer.step = len(trainer.history)  # run.json's step, which load_run checked against the history
-    trainer.target_steps = max(record.get("target_steps") or trainer.step, trainer.step)
-    trainer.elapsed = float(record.get("elapsed") or 0.0)
-    trainer.lr = float(record.get("lr") or config.train.lr)
-    for group in trainer.optimizer.param_groups:
-        group["lr"] = trainer.lr
-    status = Status.from_json(record.get("status") or "ready")  # load_run checked it
-    trainer.status = Status("paused") if status.active else status  # saved mid-run: no thread trains it here yet
-    kept = [(i, p) for i, p in enumerate(record.get("probes") or []) if p["step"] < trainer.step]
-    trainer.probes = [_probe_arrays(p) for _, p in kept]
+    state = _saved_state(trainer, saved)
+    kept = [(i, p) for i, p in enumerate(saved.record.get("probes") or []) if p["step"] < state["step"]]
+    state["probes"] = [_probe_arrays(p) for _, p in kept]
+    try:
+        trainer.load_state_dict(state)
+    except (ValueError, KeyError, RuntimeError) as err:  # _saved_state checked the rest: the optimizer's groups
+        raise RunFileError(f"the saved optimizer state does not match this run's optimizer ({err})") from None
     trainer.probe(counted=False)  # the saved weights, to look at; not part of the training time budget
     _check_probe_curves(kept, trainer.probes[-1])
     return trainer
+
+
+def _saved_state(trainer: Trainer, saved: SavedRun) -> dict:
+    """The trainer's state_dict() with the saved run's in place, each part checked against this trainer; what the
+    run did not save (the train state of a run saved before its first step) stays the trainer's own."""
+    record, state = saved.record, trainer.state_dict()
+    state["model"] = saved.model_state
+    moments, generator = _check_train_state(trainer, saved.train_state)
+    if generator is not None:
+        try:
+            torch.Generator().set_state(generator)  # a scratch one: is it a generator's state at all?
+        except RuntimeError:
+            raise RunFileError(f"{STATE_FILE} is damaged: generator.train is not a random generator's state") from None
+        state["data_gen"] = generator
+    if moments:
+        state["optimizer"] = {"state": moments, "param_groups": _optimizer_groups(trainer, record.get("optimizer") or [])}
+    hist, norms = record.get("history") or {}, record.get("param_norms") or {}
+    state["history"] = {name: _none_to_nan(hist.get(name, [])) for name in History.COLUMNS}
+    state["history"]["param_norms"] = {name: _none_to_nan(norms.get(name, [])) for name in trainer.params}
+    state["step"] = len(state["history"]["step"])  # run.json's step, which load_run checked against the history
+    state["target_steps"] = max(record.get("target_steps") or state["step"], state["step"])
+    state["elapsed"] = float(record.get("elapsed") or 0.0)
+    state["lr"] = float(record.get("lr") or trainer.cfg.train.lr)
+    status = Status.from_json(record.get("status") or "ready")  # load_run checked it
+    state["status"] = Status("paused") if status.active else status  # saved mid-run: no thread trains it here yet
+    return state
 
 
 def _probe_arrays(summary: dict) -> dict:
@@ -616,22 +634,6 @@ def _check_probe_curves(saved: list[tuple[int, dict]], fresh: dict) -> None:
         missing = sorted(set(fresh) - set(probe))
         if missing:
             raise _damaged(f"probes[{i}]", f"lacks {', '.join(missing[:3])}, which every probe of this model has")
-
-
-def _restore_train_state(trainer: Trainer, tensors: dict[str, torch.Tensor], groups: list[dict]) -> None:
-    state, generator = _check_train_state(trainer, tensors)
-    if generator is not None:
-        try:
-            trainer.data_gen.set_state(generator)
-        except RuntimeError:
-            raise RunFileError(f"{STATE_FILE} is damaged: generator.train is not a random generator's state") from None
-    if not state:
-        return  # a run saved before its first step, or without its train state: the optimizer starts afresh
-    groups = _optimizer_groups(trainer, groups)
-    try:
-        trainer.optimizer.load_state_dict({"state": state, "param_groups": groups})
-    except (ValueError, KeyError, RuntimeError) as err:
-        raise RunFileError(f"the saved optimizer state does not match this run's optimizer ({err})") from None
 
 
 _OPTIMIZER_KEY = re.compile(r"optimizer\.(0|[1-9][0-9]{0,5})\.([a-z_]+)")

@@ -1,4 +1,5 @@
-"""Trainer: the fused training loop, with exact probes on an unrolled CPU twin every `probe_every` steps.
+"""Trainer: the synchronous core of a run. The fused training loop, with exact probes on an unrolled CPU twin
+every `probe_every` steps.
 
 Training runs on the fused torch.nn layer (cuDNN on a GPU, fast C++ on a CPU). Each step costs
 one device sync: loss, global gradient norm, accuracy and every parameter's gradient norm come
@@ -6,10 +7,11 @@ back to the host together. Probes copy the weights into the unrolled twin (probe
 a fixed probe batch; they are skipped while they would take more than `PROBE_TIME_FRACTION` of the
 wall time, so they never slow training down much.
 
-Thread safety: `run()` trains in the calling thread; `start()` runs it in a daemon thread. From any
-other thread, `pause()`, `resume()`, `stop()`, `set_lr()` and `snapshot()` are safe: controls are
-events and a pending value read between steps, and everything the loop writes that a snapshot reads
-is guarded by one lock.
+The core is synchronous: `train_step()`, `run()`, `probe()`, `evaluate()`, `stop()` and `load_state_dict()` belong
+to the one thread that trains it, and callbacks (`add_callback`, as in minGPT) run in that thread between two
+steps. rnnviz.background.BackgroundRun trains a Trainer in a thread of its own, with pause / resume / stop from
+other threads. From any thread `snapshot()`, `trace_at()`, `copy_model()`, `held()` and `set_lr()` (a pending
+value read between steps) are safe: everything the loop writes that a snapshot reads is guarded by one lock.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -27,11 +29,12 @@ from .config import RunConfig, check_range
 from .models import SeqModel, make_model
 from .probe import Trace, load_weights, make_twin, record_trace, summarize
 from .status import Status
-from .tasks import Task, check_batch, check_compatible, make_task
+from .tasks import Batch, Task, check_batch, check_compatible, make_task
 
 PROBE_TIME_FRACTION = 0.05  # probes may take at most this share of the training wall time
 TRACE_BUDGET_BYTES = 64 * 2**20  # full Traces kept per run; older ones are thinned beyond this
 PROBE_SEED_OFFSET, EVAL_SEED_OFFSET = 1_000_003, 2_000_003  # separate data streams from one seed
+EVENTS = ("on_step", "on_probe")  # on_step(trainer, entry: dict) after each step, on_probe(trainer, trace) after each probe
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -46,14 +49,14 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def describe_device(device: torch.device) -> str:
-    """For people: "CUDA · NVIDIA H100 80GB HBM3", "MPS · Apple GPU", "CPU · 2 threads" (the calling thread's
-    torch threads)."""
+def describe_device(device: torch.device, threads: int | None = None) -> str:
+    """For people: "CUDA · NVIDIA H100 80GB HBM3", "MPS · Apple GPU", "CPU · 2 threads" (threads, by default the
+    calling thread's torch threads)."""
     if device.type == "cuda":
         return f"CUDA · {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "MPS · Apple GPU"
-    threads = torch.get_num_threads()
+    threads = torch.get_num_threads() if threads is None else threads
     return f"CPU · {threads} thread{'s' if threads > 1 else ''}"
 
 
@@ -119,13 +122,35 @@ class Snapshot:
     probes: list[dict]  # summarize() of every probe so far, oldest first
     trace: Trace | None  # the latest full Trace
     trace_steps: list[int]  # steps whose full Traces are kept (see Trainer.trace_at)
+    threads: int  # torch CPU threads of the thread that trains (or last trained) the run
+    device: torch.device  # where it trains
+
+
+class RunReader(Protocol):
+    """What a page or a report reads of a run, a Trainer or a BackgroundRun alike: the config, the task (what it is
+    and how it is shown; never its data stream) and the fixed probe batch, none of which change once the run is
+    built, and copies taken under the run's locks."""
+
+    @property
+    def cfg(self) -> RunConfig: ...
+
+    @property
+    def task(self) -> Task: ...
+
+    @property
+    def probe_batch(self) -> Batch: ...
+
+    def snapshot(self) -> Snapshot: ...
+
+    def trace_at(self, step: int) -> Trace | None: ...
+
+    def copy_model(self, unrolled: bool = True) -> tuple[SeqModel, int]: ...
 
 
 class Trainer:
     def __init__(self, cfg: RunConfig, task: Task | None = None, model: SeqModel | None = None,
-                 on_step: Callable | None = None, on_probe: Callable | None = None, probe_fraction: float | None = None):
-        """Builds the task, model and optimizer; nothing runs until run() or start().
-        on_step(trainer, entry: dict) runs after every step; on_probe(trainer, trace) after every probe.
+                 probe_fraction: float | None = None):
+        """Builds the task, model and optimizer; nothing runs until run().
         probe_fraction: the share of wall time probes may take (default PROBE_TIME_FRACTION); 1.0 or more
         probes exactly every probe_every steps, as side-by-side comparisons need."""
         self.cfg = cfg
@@ -134,7 +159,7 @@ class Trainer:
         check_compatible(cfg)
         check_batch(t.batch, self.task.windows)
         self.device = pick_device(t.device)
-        self.threads = torch.get_num_threads()  # until training starts in its own thread (see _run)
+        self.threads = torch.get_num_threads()  # until training starts in its own thread (see run)
         self.device_name = describe_device(self.device)
         self.model = (model or make_model(cfg.model, self.task.io, seed=t.seed)).to(self.device)
         self.params = dict(self.model.named_parameters())
@@ -142,7 +167,7 @@ class Trainer:
         self.data_gen = torch.Generator().manual_seed(t.seed)  # the training data stream
         self.probe_batch = self.task.sample(t.probe_batch, torch.Generator().manual_seed(t.seed + PROBE_SEED_OFFSET), "val")
         self.twin = make_twin(self.model)
-        self.on_step, self.on_probe = on_step, on_probe
+        self._callbacks: dict[str, list[Callable]] = {event: [] for event in EVENTS}
         self.probe_fraction = PROBE_TIME_FRACTION if probe_fraction is None else probe_fraction
         self.history = History(param_norms={name: [] for name in self.params})
         self.probes: list[dict] = []
@@ -156,79 +181,38 @@ class Trainer:
         self.lr = t.lr
         self._lock = threading.Lock()  # guards what snapshot() reads
         self._step_lock = threading.Lock()  # held for each step and probe; see held()
-        self._go = threading.Event()  # set = may run; cleared by pause()
-        self._go.set()
-        self._stop = threading.Event()
-        self._stop_reason = "user"  # why stop() was called, for the status
+        self._stop_reason: str | None = None  # set by stop(): run() ends before its next step
         self._pending_lr: float | None = None
-        self._thread: threading.Thread | None = None
         self._backup = [p.detach().clone() for p in self.params.values()]  # weights before the latest update
 
-    # ---- controls, safe from any thread -------------------------------------------------------
-    def start(self, steps: int | None = None, slot=None) -> threading.Thread:
-        """Train in a daemon thread (until `steps` in total, default the config's).
-        slot: optional, limits how many trainers run at once: an object with acquire(trainer) -> bool,
-        which may block (the status reads "queued" meanwhile) and returns False if the run should not
-        start, and release()."""
-        if self.is_alive():
-            raise RuntimeError("this trainer is already running")
-        self._stop.clear()
-        self._stop_reason = "user"
+    # ---- callbacks and requests -----------------------------------------------------------------
+    def add_callback(self, event: str, callback: Callable) -> None:
+        """Call callback in the training thread: on_step(trainer, entry) after every step, on_probe(trainer, trace)
+        after every probe (see EVENTS), in the order they were added. One that raises stops the run with the
+        status error."""
+        if event not in self._callbacks:
+            raise ValueError(f"unknown event {event!r}: one of {', '.join(EVENTS)}")
+        self._callbacks[event].append(callback)
 
-        def work():
-            if slot is None:
-                self._run(steps)
-                return
-            self._set_status(Status("queued"))
-            if not slot.acquire(self):
-                self._set_status(Status.stopped(self._stop_reason, self.step))
-                return
-            try:
-                self._run(steps)
-            finally:
-                slot.release()
-
-        self._thread = threading.Thread(target=work, name="rnnviz-trainer", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def is_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def pause(self) -> None:
-        self._go.clear()
-        with self._lock:
-            if self.status.kind == "running":
-                self.status = Status("paused")
-
-    def resume(self) -> None:
-        with self._lock:
-            if self.status.kind == "paused":
-                self.status = Status("running")
-        self._go.set()
+    def _trigger(self, event: str, value) -> None:
+        for callback in self._callbacks[event]:
+            callback(self, value)
 
     def stop(self, reason: str = "user") -> None:
-        """End the run between two steps; reason (a status.REASONS, e.g. "disconnected") says why."""
+        """End run() before its next step; call it in the training thread (a callback). reason (a status.REASONS,
+        e.g. "disconnected") says why. Other threads stop a BackgroundRun."""
         self._stop_reason = reason
-        self._stop.set()
-        self._go.set()  # wake a paused loop so it can end
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def set_lr(self, lr: float) -> None:
+        """The learning rate from the next step on; safe from any thread (a value read between steps)."""
         if isinstance(lr, bool) or not isinstance(lr, (int, float)):
             raise ValueError(f"learning rate must be a number, got {lr!r}")
         check_range("lr", lr, "learning rate")  # the same limits as the config's
         self._pending_lr = float(lr)
 
+    # ---- reading, safe from any thread ----------------------------------------------------------
     @contextmanager
-    def held(self):
+    def held(self) -> Iterator[Trainer]:
         """Keep training between two steps for the duration, e.g. to save a consistent copy."""
         with self._step_lock:
             yield self
@@ -239,7 +223,8 @@ class Trainer:
                 step=self.step, target_steps=self.target_steps, status=self.status, lr=self.lr,
                 elapsed=self.elapsed, steps_per_second=self.steps_per_second,
                 history=self.history.arrays(), probes=list(self.probes),
-                trace=self.traces[-1] if self.traces else None, trace_steps=[tr.step for tr in self.traces])
+                trace=self.traces[-1] if self.traces else None, trace_steps=[tr.step for tr in self.traces],
+                threads=self.threads, device=self.device)
 
     def trace_at(self, step: int) -> Trace | None:
         """The kept full Trace nearest to step."""
@@ -248,41 +233,41 @@ class Trainer:
                 return None
             return min(self.traces, key=lambda tr: abs(tr.step - step))
 
+    def copy_model(self, unrolled: bool = True) -> tuple[SeqModel, int]:
+        """A CPU copy of the model as it is now, and its step: the unrolled twin (it records every state) or the
+        fused model. Training waits while the weights are copied; the copy is the caller's to run."""
+        with self._step_lock:
+            if unrolled:
+                return make_twin(self.model), self.step
+            copy = make_model(self.cfg.model, self.task.io, seed=0)  # seeded: leaves the global RNG alone
+            load_weights(copy, self.model)
+            return copy, self.step
+
     @property
     def steps_per_second(self) -> float:
         return len(self.history) / self.elapsed if self.elapsed > 0 else 0.0
 
-    @property
-    def finished(self) -> bool:
-        return self.status.finished
-
-    # ---- the loop -----------------------------------------------------------------------------
+    # ---- the loop -------------------------------------------------------------------------------
     def run(self, steps: int | None = None) -> Status:
-        """Train until `steps` in total (default: the config's), stop(), or a non-finite value.
-        Returns the final status. Never raises: an unexpected error becomes the status."""
-        self._stop.clear()
-        self._stop_reason = "user"
-        return self._run(steps)
-
-    def _run(self, steps: int | None) -> Status:
+        """Train in the calling thread until `steps` in total (default: the config's), stop(), or a non-finite
+        value. Returns the final status. Never raises: an unexpected error (a callback's too) becomes the status."""
+        self._stop_reason = None
         with self._lock:
             if steps is not None:
                 self.target_steps = steps
-            self.status = Status("paused" if not self._go.is_set() else "running")
+            self.status = Status("running")
             self.threads = torch.get_num_threads()  # torch's CPU threads are per thread: the training thread's count
             self.device_name = describe_device(self.device)
         try:
             if not self.probes:
                 self.probe(counted=False)  # the untrained model, step 0: not part of the training's time budget
             while self.step < self.target_steps:
-                if not self._go.is_set():
-                    self._go.wait()
-                if self._stop.is_set():
+                if self._stop_reason is not None:
                     self._set_status(Status.stopped(self._stop_reason, self.step))
                     return self.status
                 started, cpu_started = time.perf_counter(), time.thread_time()
                 with self._step_lock:
-                    entry = self._train_step()
+                    entry = self.train_step()
                     if entry is not None and self._probe_due():
                         self.probe()
                     elif entry is None:
@@ -291,8 +276,7 @@ class Trainer:
                 self.cpu_seconds += time.thread_time() - cpu_started
                 if entry is None:
                     return self.status
-                if self.on_step:
-                    self.on_step(self, entry)
+                self._trigger("on_step", entry)
             if self.probes[-1]["step"] != self.step:
                 self.probe()
             self._set_status(Status("completed"))
@@ -311,8 +295,9 @@ class Trainer:
         on_schedule = self.step % self.cfg.train.probe_every == 0 and self.step < self.target_steps
         return on_schedule and (self.probe_fraction >= 1 or self.probe_seconds <= self.probe_fraction * self.cpu_seconds)
 
-    def _train_step(self) -> dict | None:
-        """One optimizer step. Returns the history entry, or None when a non-finite value stopped the run."""
+    def train_step(self) -> dict | None:
+        """One optimizer step, without a probe (run() probes on schedule). Returns the history entry, or None when a
+        non-finite value stopped the run."""
         if self._pending_lr is not None:
             self.lr, self._pending_lr = self._pending_lr, None
             for group in self.optimizer.param_groups:
@@ -373,8 +358,7 @@ class Trainer:
             self._thin_traces()
         if counted:
             self.probe_seconds += time.thread_time() - started
-        if self.on_probe:
-            self.on_probe(self, trace)
+        self._trigger("on_probe", trace)
         return trace
 
     def _thin_traces(self) -> None:
@@ -396,3 +380,46 @@ class Trainer:
             total_acc += float(acc) * size if acc is not None else 0.0
             seen += size
         return {"loss": total_loss / n, "accuracy": total_acc / n if self.task.loss_kind != "mse" else None}
+
+    # ---- state ----------------------------------------------------------------------------------
+    STATE_KEYS = ("model", "optimizer", "data_gen", "history", "probes", "step", "target_steps", "elapsed", "lr",
+                  "status")
+
+    def state_dict(self) -> dict:
+        """Everything a run needs to go on where it is: weights and optimizer state (torch's own state dicts, whose
+        tensors are the live ones, as torch.nn's are), the data generator's state, the history and probe summaries
+        (copies), step, target_steps, elapsed seconds, learning rate and status. Take it under held() while another
+        thread trains."""
+        with self._lock:
+            history: dict = {name: list(getattr(self.history, name)) for name in History.COLUMNS}
+            history["param_norms"] = {name: list(values) for name, values in self.history.param_norms.items()}
+            return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "data_gen": self.data_gen.get_state(), "history": history, "probes": list(self.probes),
+                    "step": self.step, "target_steps": self.target_steps, "elapsed": self.elapsed, "lr": self.lr,
+                    "status": self.status}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Go on from a state_dict() of a run of the same config (every STATE_KEYS key; rnnviz.runs checks a saved
+        one first). The learning rate becomes every parameter group's. The kept Traces go (they showed other
+        weights): the next probe records one. Not while this trainer trains. Raises ValueError for a history that is
+        not `step` long, and what torch's load_state_dict and Generator.set_state raise."""
+        missing = sorted(set(self.STATE_KEYS) - set(state))
+        if missing:
+            raise KeyError(f"a trainer's state needs {', '.join(missing)}")
+        history = state["history"]
+        restored = History(param_norms={name: list(history["param_norms"][name]) for name in self.params})
+        for name in History.COLUMNS:
+            setattr(restored, name, list(history[name]))
+        if len(restored) != state["step"]:
+            raise ValueError(f"the history has {len(restored)} steps, but the state is at step {state['step']}")
+        with self._step_lock:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.data_gen.set_state(state["data_gen"])
+            with self._lock:
+                self.history, self.probes, self.traces = restored, list(state["probes"]), []
+                self.step, self.target_steps = state["step"], state["target_steps"]
+                self.elapsed, self.lr, self.status = float(state["elapsed"]), float(state["lr"]), state["status"]
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.lr
+            torch._foreach_copy_(self._backup, [p.detach() for p in self.params.values()])

@@ -35,6 +35,7 @@ from rnnviz.config import RunConfig  # noqa: E402
 from rnnviz.runs import RUN_JSON, bundle_bytes  # noqa: E402
 from rnnviz.train import Trainer  # noqa: E402
 from rnnviz.ui.i18n import LANG_KEY  # noqa: E402
+from rnnviz.ui.lifecycle import app_run  # noqa: E402
 from rnnviz.ui.state import KEY, TabState  # noqa: E402
 
 APP_TIMEOUT = 60  # seconds an AppTest run may take on a busy machine
@@ -63,12 +64,17 @@ def exact_probes(monkeypatch):
 KEPT = "The current run is unchanged."
 
 
+def tab_with(trainer: Trainer) -> TabState:
+    """A tab whose run is trainer (trained here, synchronously), as the app holds a run."""
+    return TabState(trainer=app_run(trainer))
+
+
 @pytest.fixture
 def current() -> TabState:
     """A tab whose run (a tiny trainer stepped 4 times) no bad input may lose."""
     trainer = Trainer(tiny_config(steps=20))
     trainer.run(4)
-    return TabState(trainer=trainer)
+    return tab_with(trainer)
 
 
 @pytest.fixture
@@ -191,8 +197,9 @@ def probed(steps: int = 6, **flat) -> Trainer:
 
 
 def open_page(page: str, trainer: Trainer | None, lang: str = "en") -> AppTest:
+    """The app on a page, with trainer (trained here) as the tab's run."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT)
-    at.session_state[KEY] = TabState(trainer=trainer)
+    at.session_state[KEY] = TabState() if trainer is None else tab_with(trainer)
     at.session_state[LANG_KEY] = lang
     at.switch_page(f"views/{page}.py")
     return at.run()

@@ -195,7 +195,7 @@ def test_a_corrupted_or_truncated_bundle(current, uploads, tmp_path, capsys):
     assert at.session_state[KEY].trainer is not before and at.session_state[KEY].trainer.step == 6
 
     run = tmp_path / "run"
-    save_run(current.trainer, run, evaluate=False)
+    save_run(current.trainer.trainer, run, evaluate=False)
     (run / MODEL_FILE).write_bytes((run / MODEL_FILE).read_bytes()[:100])
     assert cli(capsys, "probe", run, "--out", tmp_path / "t.npz") == (
         2, f"{MODEL_FILE} cannot be read: it is damaged or truncated")
@@ -221,7 +221,7 @@ def test_a_pickle_offered_as_a_checkpoint_is_refused_without_unpickling(current,
                    f"{MODEL_FILE} cannot be read: it looks like a Python pickle; {never}")
 
     run = tmp_path / "run"
-    save_run(current.trainer, run, evaluate=False)
+    save_run(current.trainer.trainer, run, evaluate=False)
     (run / MODEL_FILE).write_bytes(trap)
     assert cli(capsys, "probe", run, "--out", tmp_path / "t.npz") == (
         2, f"{MODEL_FILE} cannot be read: it looks like a Python pickle; {never}")
@@ -235,8 +235,9 @@ def test_an_exploding_run_stops_at_its_first_non_finite_step_and_the_page_says_w
     settings = dict(cell="RNN", init="orthogonal", init_gain=3.0, lr=1.0, clipping=False, seq_len=100, steps=300)
     at = open_app(**settings)
     train_button(at).click().run()
-    trainer = at.session_state[KEY].trainer
-    trainer.join(timeout=TIMEOUT)
+    run = at.session_state[KEY].trainer
+    run.join(timeout=TIMEOUT)
+    trainer = run.trainer
     status = trainer.status
     assert (status.reason, status.detail) == ("non_finite", "gradient"), status
     history = trainer.history

@@ -48,16 +48,16 @@ def test_compare_alternates_blocks_ending_on_probes(tiny_bench, monkeypatch):
     """Every block in a thread of its own, on the threads asked for: the trainer through run(), the background
     one through start(); each up to the next probe step."""
     blocks = []
-    real_run = bench.Trainer._run
+    real_run = bench.Trainer.run
 
     def run(trainer, steps=None):
         status = real_run(trainer, steps)
-        how = "background" if trainer.is_alive() else "run"  # start() runs _run in the trainer's own thread
+        how = "background" if threading.current_thread().name == "rnnviz-trainer" else "run"  # BackgroundRun's thread
         blocks.append((how, threading.current_thread() is threading.main_thread(), bench.torch.get_num_threads(),
                        trainer.step, [p["step"] for p in trainer.probes]))
         return status
 
-    monkeypatch.setattr(bench.Trainer, "_run", run)
+    monkeypatch.setattr(bench.Trainer, "run", run)
     result = bench.compare(bench._config("gru", 10, "cpu"), bench.pick_device("cpu"), seconds=1e-6, threads=1,
                            background_threads=2)
     assert min(result.values()) > 0

@@ -105,13 +105,13 @@ def test_probe_reports_the_file_it_wrote(saved_run, tmp_path, capsys):
 def test_train_runs_in_the_calling_thread(tmp_path, monkeypatch):
     """A trainer in a second thread ran at 0.56 of a plain loop's speed on 2 cores (see bench.py)."""
     threads = []
-    real_run = Trainer._run
+    real_run = Trainer.run
 
     def run(trainer, steps=None):
         threads.append(threading.current_thread())
         return real_run(trainer, steps)
 
-    monkeypatch.setattr(Trainer, "_run", run)
+    monkeypatch.setattr(Trainer, "run", run)
     assert main(["train", "--task", "adding", *TINY, "--out", str(tmp_path / "run")]) == 0
     assert threads == [threading.current_thread()]
 
@@ -150,7 +150,7 @@ def unwritable_dir(tmp_path):
 
 def test_train_checks_that_out_can_be_written_before_training(unwritable_dir, monkeypatch, capsys):
     trained = []
-    monkeypatch.setattr(Trainer, "_run", lambda trainer, steps=None: trained.append(steps))
+    monkeypatch.setattr(Trainer, "run", lambda trainer, steps=None: trained.append(steps))
     assert main(["train", "--task", "adding", *TINY, "--out", str(unwritable_dir)]) == 2
     assert f"rnnviz: error: cannot write in {unwritable_dir}" in capsys.readouterr().err
     assert trained == []

@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, tiny_config
+from conftest import ROOT, tab_with, tiny_config
 from cpu import Others
 from streamlit.testing.v1 import AppTest
 
@@ -20,7 +20,7 @@ from rnnviz.figures import training as figs
 from rnnviz.tasks import sine
 from rnnviz.tasks.sine import MAX_COLUMNS, Sine, read_csv
 from rnnviz.train import Trainer
-from rnnviz.ui.state import KEY, TabState
+from rnnviz.ui.state import KEY
 
 BUSY_CORES = 0.3  # other processes taking more than this make a timing meaningless (as in test_sessions.py)
 QUICK_S = 0.5
@@ -197,7 +197,7 @@ def test_the_train_page_shows_the_forecast_in_degrees_on_the_files_dates(tmp_pat
     trainer = Trainer(tiny_config(task="sine", data=path, column="temperature_c", seq_len=8, batch=8, probe_batch=2))
     trainer.run(2)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state[KEY] = TabState(trainer=trainer)
+    at.session_state[KEY] = tab_with(trainer)
     at.run()
     assert not at.exception, at.exception
     forecast = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "forecast" in c.proto.spec]

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 from conftest import APP_TIMEOUT as TIMEOUT
-from conftest import ROOT, button, open_app, stepped
+from conftest import ROOT, button, open_app, stepped, tab_with
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.figures import training as figs
@@ -85,7 +85,7 @@ def test_the_transformer_is_refused_for_encoder_decoder_tasks_before_training():
 def test_a_tagging_run_shows_tagged_sentences_and_the_one_way_ceiling():
     trainer = stepped(run_steps=4, task="tagging", seq_len=8, bidirectional=True, probe_every=2)
     for lang, ceiling, mistake in (("en", "best one-way reader", "wrong tag"), ("zh", "单向读取的上限", "标错")):
-        at = page(state=TabState(trainer=trainer), lang=lang)
+        at = page(state=tab_with(trainer), lang=lang)
         specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
         assert ceiling in specs  # the accuracy chart's dashed line
         assert mistake in specs and "B-PER" in specs  # the tagged words figure and its legend

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import KEPT, ROOT, assert_kept, bundle, numbers, open_app, seen, shown, tiny_config
+from conftest import KEPT, ROOT, assert_kept, bundle, numbers, open_app, seen, shown, tab_with, tiny_config
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
@@ -76,7 +76,7 @@ def test_a_crafted_csv_header_stays_text_in_messages_and_chart_titles(current, u
     data.write_bytes(numbers(80).replace(b"t,v", f"t,{LINK_HEADER}".encode()))
     trainer = Trainer(tiny_config(task="sine", data=str(data), column=LINK_HEADER, seq_len=8, probe_every=2))
     trainer.run(2)
-    at = open_app(TabState(trainer=trainer))
+    at = open_app(tab_with(trainer))
     assert not at.exception
     assert_inert(at, LINK_HEADER)  # the forecast's axis title
 
@@ -101,7 +101,7 @@ def test_the_changed_settings_name_a_data_file_not_its_server_path(current, uplo
     data.write_text("an old text to learn from\n" * 20)
     trainer = Trainer(tiny_config(task="charlm", data=str(data), seq_len=8, steps=20))
     uploads["upload_charlm"] = ("second.txt", b"a new text to learn from\n" * 20)
-    at = open_app(TabState(trainer=trainer), task="charlm", seq_len=8)
+    at = open_app(tab_with(trainer), task="charlm", seq_len=8)
     changed = [seen(c.value) for c in at.caption if "The settings differ" in c.value]
     assert changed and "data first.txt → second.txt" in changed[0] and str(tmp_path) not in changed[0]
     assert "/tmp" not in changed[0]
@@ -208,7 +208,7 @@ def test_a_replaced_upload_is_deleted_unless_a_run_was_trained_on_it(current, up
     at.run()
     assert not Path(first).exists() and [Path(f).name for f in tab_files(current)] == ["second.txt"]
 
-    current.trainer = Trainer(tiny_config(task="charlm", data=current.data_for("charlm")[0], seq_len=8))
+    current.trainer = lifecycle.app_run(Trainer(tiny_config(task="charlm", data=current.data_for("charlm")[0], seq_len=8)))
     uploads["upload_charlm"] = ("third.txt", b"the third text to learn from\n" * 20)
     at.run()
     assert sorted(Path(f).name for f in tab_files(current)) == ["second.txt", "third.txt"]  # a bundle copies it
@@ -264,7 +264,8 @@ def test_download_clicks_of_one_tab_hold_the_shared_executor_for_one_build(monke
     monkeypatch.setattr(files, "bundle_bytes", slow_bundle)
     trainer = Trainer(tiny_config(steps=20))
     trainer.run(2)
-    click = files.bundle_builder(TabState(trainer=trainer), trainer)
+    state = tab_with(trainer)
+    click = files.bundle_builder(state, state.trainer)
     answers, refused = [], []
 
     def press():
@@ -328,7 +329,7 @@ def test_a_tab_whose_state_was_cleared_has_its_runs_stopped_and_files_deleted():
     """Any client may send Streamlit's clear-cache message, which also clears its own session state: the runs the
     dropped state held must not train on unseen, holding slots other tabs wait for."""
     watchdog = lifecycle.Watchdog(lambda session_id: True, lambda session_id: None, grace_s=30, forget_s=60)
-    dropped, trainer = TabState(), Trainer(tiny_config())
+    dropped, trainer = TabState(), lifecycle.app_run(Trainer(tiny_config()))
     dropped.folder()
     watchdog.watch_tab("s", dropped)
     watchdog.watch("s", trainer)

@@ -127,7 +127,7 @@ def test_compare_refuses_a_transformer_on_an_encoder_decoder_task_in_words(monke
     from streamlit.testing.v1 import AppTest
 
     started = []
-    monkeypatch.setattr("rnnviz.train.Trainer.start", lambda trainer, *a, **k: started.append(trainer))
+    monkeypatch.setattr("rnnviz.background.BackgroundRun.start", lambda run, *a, **k: started.append(run))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["cmp_source"], at.session_state["cmp_cells"] = "reversal", ["LSTM", "Transformer"]
     at.switch_page("views/compare.py").run()

@@ -5,19 +5,19 @@ import json
 import zipfile
 
 import pytest
-from conftest import assert_clean, open_app, probed, titles
+from conftest import assert_clean, open_app, probed, tab_with, titles
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.patterns import select_units
 from rnnviz.ui.charts import chart_config
 from rnnviz.ui.files import report_builder
 from rnnviz.ui.i18n import LANG_KEY
-from rnnviz.ui.state import KEY, TabState
+from rnnviz.ui.state import KEY
 
 
 def open_explore(trainer, lang: str = "en", **widgets) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=60)
-    at.session_state[KEY] = TabState(trainer=trainer)
+    at.session_state[KEY] = tab_with(trainer)
     at.session_state[LANG_KEY] = lang
     for key, value in widgets.items():
         at.session_state[key] = value
@@ -79,13 +79,13 @@ def test_tagging_in_chinese():
 
 
 def test_the_report_button_sits_by_the_bundle_and_builds_html(charlm):
-    at = open_app(TabState(trainer=charlm))
+    at = open_app(tab_with(charlm))
     assert_clean(at)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download this run (.zip)" in labels and "Download report (HTML)" in labels
-    state = TabState(trainer=charlm)
-    page = report_builder(state, charlm)()
-    assert page.startswith(b"<!DOCTYPE html>") and report_builder(state, charlm)() is page  # built once per step
+    state = tab_with(charlm)
+    page = report_builder(state, state.trainer)()
+    assert page.startswith(b"<!DOCTYPE html>") and report_builder(state, state.trainer)() is page  # built once per step
 
 
 def test_every_chart_saves_an_image_named_after_it():

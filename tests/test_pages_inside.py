@@ -5,9 +5,9 @@ Pages run from app.py (switch_page), as in the app, so their links to the Train 
 import json
 
 import pytest
-from conftest import PAGES, assert_clean, open_page, probed, titles
+from conftest import PAGES, assert_clean, open_page, probed, tab_with, titles
 
-from rnnviz.ui.state import KEY, TabState
+from rnnviz.ui.state import KEY
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_the_step_slider_follows_new_probes_unless_moved_back():
     trainer.run(10)
     at.run()
     assert at.select_slider[0].value == 2 and "step 2" in titles(at)[4]
-    at.session_state[KEY] = TabState(trainer=probed(steps=4, probe_batch=2))  # a new run
+    at.session_state[KEY] = tab_with(probed(steps=4, probe_batch=2))  # a new run
     at.run()
     assert at.select_slider[0].value == 4 and at.selectbox(key="inspect_example").options == ["#1", "#2"]
 

@@ -48,12 +48,12 @@ def click(at: AppTest, label: str) -> AppTest:
 
 @pytest.fixture
 def started(monkeypatch):
-    """Trainers that buttons would start, recorded instead of trained."""
+    """Runs that buttons would start, recorded instead of trained."""
     runs = []
     record = lambda trainer, *args, **kwargs: runs.append(trainer)  # noqa: E731
     # On the class, so every module that starts a trainer sees it (a patched module-level name would stay
     # bound in modules first imported while the patch was on).
-    monkeypatch.setattr("rnnviz.train.Trainer.start", record)
+    monkeypatch.setattr("rnnviz.background.BackgroundRun.start", record)
     return runs
 
 

@@ -6,7 +6,7 @@ joined; the live fragment's timer is never relied on.
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, button, stepped, tiny_config
+from conftest import ROOT, button, stepped, tab_with, tiny_config
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.presets import PRESETS
@@ -56,17 +56,17 @@ def test_a_short_run_trains_and_is_drawn():
     assert trainer.status.kind == "completed"
     at.run()
     assert not at.exception
-    assert [m.value for m in at.metric][:2] == ["done", f"{trainer.history.loss[-1]:.4g}"]
+    assert [m.value for m in at.metric][:2] == ["done", f"{trainer.snapshot().history['loss'][-1]:.4g}"]
     charts = at.get("plotly_chart")
     assert len(charts) >= 3  # loss, gradient norm, predictions
 
 
 def test_pause_resume_reset():
     trainer = stepped(run_steps=4, steps=40)
-    at = app(state=TabState(trainer=trainer))
+    at = app(state=tab_with(trainer))
     assert not button(at, "Resume").disabled  # a finished run can train another round of its steps
     button(at, "Resume").click().run()
-    trainer.join(timeout=TIMEOUT)
+    at.session_state[KEY].trainer.join(timeout=TIMEOUT)
     assert trainer.step == 4 + 40, trainer.status
     at.run()
     button(at, "Reset").click().run()
@@ -77,7 +77,7 @@ def test_pause_resume_reset():
 def test_every_task_shows_its_output(task):
     sizes = {"sentiment": 13, "order": 6, "reversal": 4, "copy": 3, "charlm": 8}
     trainer = stepped(run_steps=2, task=task, seq_len=sizes.get(task, 6), attention=REGISTRY[task].defaults.get("attention", "none"))
-    at = app(state=TabState(trainer=trainer))
+    at = app(state=tab_with(trainer))
     assert any("What the model does" in m.value for m in at.markdown)
 
 
@@ -113,14 +113,14 @@ def test_nonfinite_stop_is_explained():
                                   seq_len=20, hidden=16, steps=200))
     trainer.run()
     assert trainer.status.reason == "non_finite"
-    at = app(state=TabState(trainer=trainer))
+    at = app(state=tab_with(trainer))
     assert any("Turn clipping on" in e.value for e in at.error)
     assert button(at, "Resume").disabled
 
 
 def test_compare_page_trains_cells_side_by_side():
     current = stepped(run_steps=2)
-    at = app("compare", state=TabState(trainer=current))
+    at = app("compare", state=tab_with(current))
     assert at.title[0].value == "Compare cells"
     at.selectbox(key="cmp_source").set_value("current").run()
     button(at, "Train side by side").click().run()
@@ -147,7 +147,7 @@ def test_presets_are_valid_configs():
 
 
 def test_the_sidebar_speaks_the_readers_language():
-    at = app(state=TabState(trainer=stepped()), lang="zh")
+    at = app(state=tab_with(stepped()), lang="zh")
     captions = [c.value for c in at.sidebar.caption]
     assert any(c.startswith("设备：CPU · ") and c.endswith("个线程") for c in captions), captions
     assert any(c.startswith("状态：") for c in captions)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from conftest import KEPT, bundle, open_app, shown, tiny_config
 
+from rnnviz.background import BackgroundRun
 from rnnviz.runs import STATE_FILE, bundle_bytes, extract_bundle, load_run, restore_trainer
 from rnnviz.train import Trainer
 from rnnviz.ui.state import KEY
@@ -30,26 +31,28 @@ def assert_same_run(a: Trainer, b: Trainer) -> None:
 
 def test_a_bundle_downloaded_mid_training_resumes_to_the_same_result(tmp_path):
     """The app's download path: the run trains in its thread, is paused at step 17, and its bundle is built
-    between two steps (Trainer.held), as the download button does. Restored, it trains on to step 40 exactly
+    between two steps (BackgroundRun.held), as the download button does. Restored, it trains on to step 40 exactly
     like a run never interrupted, and so does the paused original once resumed."""
     cfg = tiny_config(steps=40)
     left_alone = Trainer(cfg)
     assert left_alone.run().kind == "completed"
 
-    trainer = Trainer(cfg, on_step=lambda tr, entry: tr.pause() if entry["step"] == 17 else None)
-    trainer.start()
+    trainer = Trainer(cfg)
+    trainer.add_callback("on_step", lambda tr, entry: run.pause() if entry["step"] == 17 else None)
+    run = BackgroundRun(trainer)
+    run.start()
     deadline = time.monotonic() + TIMEOUT
-    while trainer.status.kind != "paused" and time.monotonic() < deadline:
+    while run.status.kind != "paused" and time.monotonic() < deadline:
         time.sleep(0.01)
-    with trainer.held():
-        data = bundle_bytes(trainer)
-    assert trainer.is_alive() and trainer.step == 17
+    with run.held() as core:
+        data = bundle_bytes(core)
+    assert run.is_alive() and run.step == 17
 
     resumed = restore_trainer(load_run(extract_bundle(data, tmp_path / "run")))
     assert resumed.step == 17 and resumed.run().kind == "completed"
-    trainer.resume()
-    trainer.join(TIMEOUT)
-    assert trainer.status.kind == "completed"
+    run.resume()
+    run.join(TIMEOUT)
+    assert run.status.kind == "completed"
     assert_same_run(resumed, left_alone)
     assert_same_run(trainer, left_alone)
 
@@ -76,5 +79,5 @@ def test_a_bundle_from_another_format_version_loads_or_says_why(current, uploads
     at = open_app(current)
     assert not at.exception and not at.error
     restored = at.session_state[KEY].trainer
-    assert restored.step == 6 and len(restored.history.loss) == 6
-    assert restored.run(steps=9).kind == "completed" and restored.step == 9
+    assert restored.step == 6 and len(restored.trainer.history.loss) == 6
+    assert restored.trainer.run(steps=9).kind == "completed" and restored.step == 9

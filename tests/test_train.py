@@ -1,4 +1,5 @@
-"""Trainer: controls from another thread, callbacks, snapshots, non-finite stops, determinism, clipping, probes."""
+"""Trainer and BackgroundRun: controls from another thread, callbacks, snapshots, state dicts, non-finite stops,
+determinism, clipping, probes."""
 from __future__ import annotations
 
 import math
@@ -10,6 +11,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from rnnviz.background import BackgroundRun
 from rnnviz.features import text_feature, unit_correlation
 from rnnviz.presets import PRESETS
 from rnnviz.status import Status
@@ -46,25 +48,34 @@ class Gate:
         self.proceed.set()
 
 
+def in_background(gate: Gate, steps: int = 1000) -> BackgroundRun:
+    """A tiny run training in its own thread, held by gate at its steps."""
+    trainer = Trainer(tiny_config(steps=steps))
+    trainer.add_callback("on_step", gate)
+    run = BackgroundRun(trainer)
+    run.start()
+    return run
+
+
 def test_pause_set_lr_resume_and_stop_from_another_thread():
     gate = Gate(3, 6)
-    trainer = Trainer(tiny_config(steps=1000), on_step=gate)
-    trainer.start()
+    run = in_background(gate)
     gate.hold()  # the loop sits between step 3 and step 4
-    trainer.pause()
-    assert trainer.snapshot().status == Status("paused")
+    run.pause()
+    assert run.snapshot().status == Status("paused")
     gate.release()
     time.sleep(0.05)  # long enough for several tiny steps, had the pause not held
-    snap = trainer.snapshot()
-    assert (snap.step, snap.status) == (3, Status("paused")) and trainer.is_alive()
-    trainer.set_lr(0.05)
-    trainer.resume()
+    snap = run.snapshot()
+    assert (snap.step, snap.status) == (3, Status("paused")) and run.is_alive()
+    run.set_lr(0.05)
+    run.resume()
     gate.hold()  # step 6
-    assert trainer.snapshot().status == Status("running")
-    trainer.stop()
+    assert run.snapshot().status == Status("running")
+    run.stop()
     gate.release()
-    trainer.join(WAIT)
-    assert not trainer.is_alive()
+    run.join(WAIT)
+    assert not run.is_alive()
+    trainer = run.trainer
     assert trainer.status == Status.stopped("user", 6)
     assert trainer.history.lr == [0.01] * 3 + [0.05] * 3  # the new rate from the first step after set_lr
     assert all(group["lr"] == 0.05 for group in trainer.optimizer.param_groups)
@@ -73,28 +84,29 @@ def test_pause_set_lr_resume_and_stop_from_another_thread():
 
 def test_stop_wakes_a_paused_trainer_and_start_twice_is_refused():
     gate = Gate(2)
-    trainer = Trainer(tiny_config(steps=1000), on_step=gate)
-    trainer.start()
+    run = in_background(gate)
     gate.hold()
     with pytest.raises(RuntimeError, match="already running"):
-        trainer.start()
-    trainer.pause()
+        run.start()
+    run.pause()
     gate.release()
-    trainer.stop()
-    trainer.join(WAIT)
-    assert trainer.status == Status.stopped("user", 2)
+    run.stop()
+    run.join(WAIT)
+    assert run.snapshot().status == Status.stopped("user", 2)
 
 
 def test_a_stop_says_why_and_a_new_start_forgets_it():
     gate = Gate(2)
-    trainer = Trainer(tiny_config(steps=1000), on_step=gate)
-    trainer.start()
+    run = in_background(gate)
     gate.hold()
-    trainer.stop("disconnected")  # as the watchdog does for a tab that went away
+    run.stop("disconnected")  # as the watchdog does for a tab that went away
     gate.release()
-    trainer.join(WAIT)
-    assert trainer.status == Status.stopped("disconnected", 2)
-    assert trainer.run(steps=4) == Status("completed")  # a new run forgets the old stop
+    run.join(WAIT)
+    assert run.snapshot().status == Status.stopped("disconnected", 2)
+    run.start(4)
+    run.join(WAIT)
+    assert run.snapshot().status == Status("completed")  # a new start forgets the old stop
+    assert run.trainer.run(steps=6) == Status("completed")  # and so does the core's own run
 
 
 def test_set_lr_refuses_bad_values():
@@ -106,8 +118,11 @@ def test_set_lr_refuses_bad_values():
 
 def test_callbacks_see_every_step_and_every_probe():
     steps, probes = [], []
-    trainer = Trainer(tiny_config(steps=10, probe_every=5), probe_fraction=1.0,
-                      on_step=lambda tr, entry: steps.append(entry), on_probe=lambda tr, trace: probes.append(trace.step))
+    trainer = Trainer(tiny_config(steps=10, probe_every=5), probe_fraction=1.0)
+    trainer.add_callback("on_step", lambda tr, entry: steps.append(entry))
+    trainer.add_callback("on_probe", lambda tr, trace: probes.append(trace.step))
+    with pytest.raises(ValueError, match="unknown event"):
+        trainer.add_callback("on_batch_end", print)
     assert trainer.run().kind == "completed"
     assert [e["step"] for e in steps] == list(range(1, 11))
     assert set(steps[0]) == {"step", "loss", "grad_norm", "clipped", "lr", "accuracy", "time"}
@@ -120,20 +135,21 @@ def test_a_failing_callback_becomes_the_status_not_an_exception():
     def boom(trainer, entry):
         raise KeyError("callback bug")
 
-    trainer = Trainer(tiny_config(steps=5), on_step=boom)
+    trainer = Trainer(tiny_config(steps=5))
+    trainer.add_callback("on_step", boom)
     status = trainer.run()
     assert (status.reason, status.step) == ("error", 1) and status.detail.startswith("KeyError")
 
 
 def test_snapshots_from_another_thread_are_consistent():
-    trainer = Trainer(tiny_config(steps=150, probe_every=7), probe_fraction=1.0)
-    trainer.start()
+    run = BackgroundRun(Trainer(tiny_config(steps=150, probe_every=7), probe_fraction=1.0))
+    run.start()
     snaps = []
-    while trainer.is_alive() or not snaps:
-        snaps.append(trainer.snapshot())
+    while run.is_alive() or not snaps:
+        snaps.append(run.snapshot())
         time.sleep(0.001)  # let the training thread have the GIL between snapshots
-    trainer.join(WAIT)
-    snaps.append(trainer.snapshot())
+    run.join(WAIT)
+    snaps.append(run.snapshot())
     assert snaps[-1].status == Status("completed") and snaps[-1].step == 150
     for snap in snaps:
         lengths = {len(v) for v in snap.history.values() if isinstance(v, np.ndarray)}
@@ -180,6 +196,37 @@ def test_same_seed_gives_identical_history_and_weights_on_cpu():
     other = Trainer(cfg.replace(seed=1))
     other.run()
     assert other.history.loss != runs[0].history.loss
+
+
+def test_a_state_dict_carries_a_run_on_in_another_trainer_exactly():
+    cfg = tiny_config(steps=12, optimizer="adam")
+    whole, first = Trainer(cfg), Trainer(cfg)
+    whole.run()
+    first.run(steps=5)
+    second = Trainer(cfg.replace(seed=7))  # other weights and data stream, all replaced by the state
+    second.load_state_dict(first.state_dict())
+    assert second.snapshot().step == 5 and second.snapshot().trace is None  # no Trace of the weights it had
+    assert second.run(steps=12).kind == "completed" and second.step == 12
+    assert same_weights(weights(second), weights(whole))
+    assert second.history.loss == whole.history.loss
+    state = first.state_dict()
+    state["step"] = 4
+    with pytest.raises(ValueError, match="the history has 5 steps"):
+        Trainer(cfg).load_state_dict(state)
+    with pytest.raises(KeyError, match="data_gen"):
+        Trainer(cfg).load_state_dict({k: v for k, v in state.items() if k != "data_gen"})
+
+
+def test_a_copy_of_the_model_is_the_callers_own():
+    trainer = Trainer(tiny_config(steps=4))
+    trainer.run()
+    twin, step = trainer.copy_model()
+    fused, _ = trainer.copy_model(unrolled=False)
+    assert step == 4 and twin.family == fused.family
+    assert same_weights(fused.state_dict(), weights(trainer)) and same_weights(twin.state_dict(), weights(trainer))
+    with torch.no_grad():
+        fused.head.weight.add_(1.0)
+    assert not same_weights(fused.state_dict(), weights(trainer))
 
 
 def test_device_auto_resolves_to_cpu_here_and_is_recorded():

@@ -14,7 +14,7 @@ trainer = inspect.open_page("attention", needs="attention")
 L = fig_labels("inspect.fig")
 task = trainer.task
 seq2seq = task.output == "seq2seq"
-self_attention = trainer.model.family.self_attention
+self_attention = inspect.family_of(trainer.cfg.model).self_attention
 
 
 def draw():

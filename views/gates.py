@@ -13,7 +13,7 @@ from rnnviz.ui.live import live
 
 trainer = inspect.open_page("gates", needs="gates")
 L = fig_labels("inspect.fig")
-family = trainer.model.family
+family = inspect.family_of(trainer.cfg.model)
 gates = family.gates  # ("i", "f", "g", "o") or ("r", "z", "n")
 TANH_GATES = ("g", "n")  # the candidates, in [-1, 1]; every other gate is a sigmoid, in [0, 1]
 CARRY_GATES = ("f", "z")  # the gate that keeps the old state: f c_{t-1}, z h_{t-1}

@@ -14,7 +14,7 @@ from rnnviz.ui.live import live
 trainer = inspect.open_page("gradients")
 L = fig_labels("inspect.fig")
 model = trainer.cfg.model
-family = trainer.model.family
+family = inspect.family_of(trainer.cfg.model)
 
 
 def draw():

@@ -13,7 +13,7 @@ from rnnviz.ui.live import live
 
 trainer = inspect.open_page("hidden_states")
 L = fig_labels("inspect.fig")
-family = trainer.model.family
+family = inspect.family_of(trainer.cfg.model)
 TEXT_WIDTH = 64  # cells per row of the coloured text: long character sequences wrap like a page
 
 

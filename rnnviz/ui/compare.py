@@ -13,6 +13,7 @@ from ..figures import training as figs
 from ..presets import PRESETS
 from ..train import Trainer
 from ..transformer import INPUT_STREAM
+from .lifecycle import app_run
 from .charts import chart
 from .controls import CELL_CHOICES
 from .i18n import fig_labels, plain, t
@@ -52,7 +53,7 @@ def start(base: RunConfig, cells: list[str]) -> None:
     """Replace this tab's comparison with one run per cell, all started now. Raises ValueError, and keeps the
     comparison as it was, when a cell cannot run these settings (the transformer has no decoder, for one)."""
     state = tab()
-    trainers = {cell: Trainer(cell_config(base, cell), probe_fraction=1.0) for cell in cells}
+    trainers = {cell: app_run(Trainer(cell_config(base, cell), probe_fraction=1.0)) for cell in cells}
     for trainer in state.compare.values():
         release(trainer)
     state.compare = trainers

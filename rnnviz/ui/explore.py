@@ -1,7 +1,7 @@
 """The Explore page's helpers: which inputs mattered (saliency) and what units mean (LSTMVis-style span search).
 
 Saliency needs gradients through the model, which the probe Traces do not keep, so it is computed on demand, for
-one example of the probe batch, with the run's current weights copied (under trainer.held(), between two steps)
+one example of the probe batch, with the run's current weights copied (BackgroundRun.copy_model, between two steps)
 into a fresh unrolled twin: the trainer's own twin belongs to its training thread's probes. Results are kept in
 the tab's state per (run, step, example), so a page refresh during training costs nothing until asked again.
 """
@@ -17,12 +17,11 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
+from ..background import BackgroundRun
 from ..figures.common import DIVERGING
 from ..patterns import MAX_TEXT_CHARS, TextStates, text_states
-from ..probe import make_twin
 from ..saliency import attributed_inputs, loss_at, saliency_arrays
 from ..tasks import Batch
-from ..train import Trainer
 from .i18n import plain
 
 SALIENCY_KEY, FILE_STATES_KEY = "explore_saliency", "explore_file_states"
@@ -41,22 +40,16 @@ class Attribution:
     baseline_loss: float  # ... with its inputs (features or embeddings) all zero
 
 
-def fresh_twin(trainer: Trainer) -> tuple[torch.nn.Module, int]:
-    """An unrolled CPU copy of the run's model at its current step, and that step; training waits while it copies."""
-    with trainer.held():
-        return make_twin(trainer.model), trainer.step
-
-
-def example_batch(trainer: Trainer, example: int) -> Batch:
+def example_batch(trainer: BackgroundRun, example: int) -> Batch:
     """One example of the fixed probe batch, as a batch of one."""
     b = trainer.probe_batch
     pick = lambda t: None if t is None else t[example:example + 1]  # noqa: E731
     return Batch(pick(b.x), pick(b.y), pick(b.dec_in), pick(b.mask))
 
 
-def attribute(trainer: Trainer, example: int) -> Attribution:
+def attribute(trainer: BackgroundRun, example: int) -> Attribution:
     """Integrated gradients and gradient x input of the task's loss on one probe example, at the current weights."""
-    twin, step = fresh_twin(trainer)
+    twin, step = trainer.copy_model()
     batch = example_batch(trainer, example)
     arrays = saliency_arrays(twin, trainer.task, batch, steps=IG_STEPS)  # (1, T) each
     x = attributed_inputs(twin, batch)  # (1, T, F)
@@ -65,7 +58,7 @@ def attribute(trainer: Trainer, example: int) -> Attribution:
     return Attribution(step, example, methods, float(ends[0]), float(ends[1]))
 
 
-def cached_attribution(trainer: Trainer, example: int, recompute: bool) -> Attribution:
+def cached_attribution(trainer: BackgroundRun, example: int, recompute: bool) -> Attribution:
     """The tab's latest attribution of this run's example (computed now when there is none, or when asked)."""
     kept = st.session_state.get(SALIENCY_KEY)
     if kept is None or kept["run"]() is not trainer:
@@ -141,7 +134,7 @@ def snippet(tokens: list[str], start: int, end: int, joiner: str) -> str:
     return prefix + highlighted(tokens[first:last], start - first, end - first, joiner) + suffix
 
 
-def file_text(trainer: Trainer) -> str | None:
+def file_text(trainer: BackgroundRun) -> str | None:
     """The start of the user's own text file the run was trained on (charlm), enough for text_states, or None."""
     path = trainer.cfg.task.data
     if trainer.cfg.task.name != "charlm" or not path or not Path(path).is_file():
@@ -151,7 +144,7 @@ def file_text(trainer: Trainer) -> str | None:
     return raw.decode("utf-8", errors="ignore")[:MAX_TEXT_CHARS]
 
 
-def cached_file_states(trainer: Trainer, layer: int) -> TextStates | None:
+def cached_file_states(trainer: BackgroundRun, layer: int) -> TextStates | None:
     """The run's states over its own text file (at the current weights), kept in the tab per (run, step, layer)."""
     text = file_text(trainer)
     if not text:
@@ -159,17 +152,17 @@ def cached_file_states(trainer: Trainer, layer: int) -> TextStates | None:
     key = (trainer.step, layer)
     kept = st.session_state.get(FILE_STATES_KEY)
     if kept is None or kept["run"]() is not trainer or kept["key"] != key:
-        twin, _ = fresh_twin(trainer)
+        twin, _ = trainer.copy_model()
         kept = st.session_state[FILE_STATES_KEY] = {"run": weakref.ref(trainer), "key": key,
                                                     "states": text_states(twin, trainer.task, text, layer)}
     return kept["states"]
 
 
-def has_text_inputs(trainer: Trainer) -> bool:
+def has_text_inputs(trainer: BackgroundRun) -> bool:
     task = trainer.task
     return task.in_vocab is not None and getattr(task, "tokens_in", False)
 
 
-def word_joiner(trainer: Trainer) -> str:
+def word_joiner(trainer: BackgroundRun) -> str:
     """How tokens join into a text: characters directly, words with a space."""
     return "" if trainer.cfg.task.name == "charlm" else " "

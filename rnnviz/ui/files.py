@@ -17,6 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ..background import BackgroundRun
 from ..config import LIMITS, TaskConfig
 from ..report import report_html
 from ..runs import RunFileError, bundle_bytes, extract_bundle, load_run, restore_trainer
@@ -24,6 +25,7 @@ from ..tasks import make_task, task_class
 from ..tasks.sine import numeric_columns
 from . import budget
 from .i18n import plain, t
+from .lifecycle import app_run
 from .state import TAB_DISK_BYTES, TabState, Upload, release, tab
 
 PREVIEW_CHARS = 600
@@ -180,9 +182,9 @@ def bundle_download() -> None:
                            help=t("files.report_help"))
 
 
-def report_builder(state: TabState, trainer):
+def report_builder(state: TabState, trainer: BackgroundRun):
     """The report button's callable, guarded like the bundle's (one build at a time per tab, reused at the same step).
-    The report reads only the trainer's snapshot and kept Traces, which training never changes in place."""
+    The report reads only the run's snapshot and kept Traces, which training never changes in place."""
 
     def build() -> tuple[int, bytes]:
         step = trainer.step
@@ -191,13 +193,13 @@ def report_builder(state: TabState, trainer):
     return lambda: state.report.get(trainer, build)
 
 
-def bundle_builder(state: TabState, trainer):
+def bundle_builder(state: TabState, trainer: BackgroundRun):
     """The download button's callable: Streamlit runs it on its shared executor, outside the script (so it may not
     call st.*), once per click; the tab's BundleCache makes repeated clicks cheap."""
 
     def build() -> tuple[int, bytes]:
-        with trainer.held():  # between two steps, so weights, optimizer and history agree
-            return trainer.step, bundle_bytes(trainer)
+        with trainer.held() as core:  # between two steps, so weights, optimizer and history agree
+            return core.step, bundle_bytes(core)
 
     return lambda: state.bundle.get(trainer, build)
 
@@ -223,7 +225,7 @@ def bundle_upload() -> bool:
             if refusal is None:
                 saved = load_run(directory)
                 budget.check_config(saved.config)  # a bundle's config is as hostile as a URL's: refused before it is built
-                restored = restore_trainer(saved)
+                restored = app_run(restore_trainer(saved))
                 restored.snapshot()  # its history as the pages read it: a bundle's lists may hold anything
                 trainer = restored
         except Exception as err:  # noqa: BLE001 -- a hostile file: whatever it makes fail, the tab goes on

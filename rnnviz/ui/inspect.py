@@ -22,7 +22,8 @@ from ..families import ModelFamily, family_of, trace_name
 from ..figures.common import describe_inputs
 from ..probe import Trace
 from ..tasks import Batch
-from ..train import Snapshot, Trainer
+from ..background import BackgroundRun
+from ..train import Snapshot
 from .charts import chart
 from .i18n import lang, t
 from .layout import TRAIN_PAGE
@@ -38,7 +39,7 @@ CACHE_SIZE = 24  # figures kept per tab; a few MB at most
 class View:
     """What the user picked, and the data to draw it from."""
 
-    trainer: Trainer
+    trainer: BackgroundRun
     snap: Snapshot
     trace: Trace  # the kept Trace nearest to the picked step
     example: int  # index into the probe batch
@@ -88,7 +89,7 @@ class View:
         return [vocab[int(i)] for i in x] if vocab is not None and x.ndim == 1 else None
 
 
-def open_page(stem: str, needs: str | None = None) -> Trainer:
+def open_page(stem: str, needs: str | None = None) -> BackgroundRun:
     """A Look-inside page's title and introduction, and this tab's run; the page stops here, after saying
     why, when there is no run or the run has no `needs` ("gates" or "attention")."""
     st.title(t(f"nav.{stem}"))
@@ -99,7 +100,7 @@ def open_page(stem: str, needs: str | None = None) -> Trainer:
     return trainer
 
 
-def current_run() -> Trainer | None:
+def current_run() -> BackgroundRun | None:
     """This tab's run, or None after saying there is none yet and linking to the Train page."""
     trainer = tab().trainer
     if trainer is None:
@@ -108,7 +109,7 @@ def current_run() -> Trainer | None:
     return trainer
 
 
-def lacks(trainer: Trainer, what: str) -> bool:
+def lacks(trainer: BackgroundRun, what: str) -> bool:
     """True, after explaining what to pick instead, when the run has no `what` ("gates" or "attention")."""
     model, family = trainer.cfg.model, family_of(trainer.cfg.model)
     missing = {"gates": not family.gates, "attention": model.attention == "none" and not family.self_attention}[what]
@@ -139,7 +140,7 @@ def _follow_choice(latest: int) -> None:
     st.session_state[FOLLOW_KEY] = st.session_state[STEP_KEY] == latest
 
 
-def step_slider(trainer: Trainer, snap: Snapshot) -> Trace | None:
+def step_slider(trainer: BackgroundRun, snap: Snapshot) -> Trace | None:
     """A slider over the kept probe steps; returns the picked Trace (None before the first probe)."""
     steps = snap.trace_steps
     if not steps:
@@ -162,7 +163,7 @@ def step_slider(trainer: Trainer, snap: Snapshot) -> Trace | None:
     return trainer.trace_at(step)
 
 
-def controls(trainer: Trainer, example: bool = True, layer: bool = True) -> View | None:
+def controls(trainer: BackgroundRun, example: bool = True, layer: bool = True) -> View | None:
     """The step slider, example and layer pickers in one row (example and layer greyed out where the
     page does not use them), and a direction picker beside the layer where the family reads both ways;
     None (with a caption) before the first probe."""
@@ -202,7 +203,7 @@ def _stack_name(stack: tuple[str, int], seq2seq: bool) -> str:
     return t(key, layer=layer)
 
 
-def state_range(trainer: Trainer, name: str, example: int, bounded: bool, unit: int | None = None) -> tuple[float, float]:
+def state_range(trainer: BackgroundRun, name: str, example: int, bounded: bool, unit: int | None = None) -> tuple[float, float]:
     """A colour range for a state that stays put while the user scrubs: ±1 for tanh-bounded states,
     else ± the largest 99th percentile of |value| over every kept Trace: of the picked example's units,
     or of one unit over all examples (a cell-state counter may range far wider or narrower than the rest)."""

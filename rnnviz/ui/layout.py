@@ -69,8 +69,8 @@ def _run_summary() -> None:
     st.caption(t("sidebar.progress", step=snap.step, total=snap.target_steps, loss=last))
     st.caption(t("sidebar.status", status=status_word(snap.status)))
     training = snap.status.kind == "running"  # then its share of the cores follows the runs training now
-    threads = torch_threads_per_run(SLOTS.active) if training else trainer.threads
-    st.caption(t("sidebar.device", device=_device_text(trainer.device, threads)))
+    threads = torch_threads_per_run(SLOTS.active) if training else snap.threads
+    st.caption(t("sidebar.device", device=_device_text(snap.device, threads)))
 
 
 def _device_text(device, threads: int) -> str:

@@ -1,10 +1,10 @@
 """Background training for browser tabs: a server-wide cap on concurrent runs, and a watchdog that
 ends what tabs that have gone away leave behind.
 
-Each tab's Trainer lives in that tab's session state and trains in its own daemon thread; the thread
-calls no Streamlit API. `TrainingSlots` lets at most MAX_CONCURRENT trainers step at once (the rest
-wait, their status reading "queued"), and hands free slots to the tabs with the fewest runs stepping,
-so a classroom shares the CPU fairly.
+Each tab's runs (rnnviz.background.BackgroundRun, built by `app_run`) live in that tab's session state and
+train in their own daemon threads; those threads call no Streamlit API. `TrainingSlots` lets at most
+MAX_CONCURRENT trainers step at once (the rest wait, their status reading "queued"), and hands free slots to
+the tabs with the fewest runs stepping, so a classroom shares the CPU fairly.
 
 The watchdog asks Streamlit's runtime (a thread-safe call) whether each tab is still connected. A tab
 gone for DISCONNECT_GRACE_S seconds has its trainers stopped, so its threads end. A tab gone for most
@@ -24,8 +24,10 @@ import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..background import BackgroundRun
 from ..threads import take_share as _take_share
 from ..threads import torch_threads_per_run  # noqa: F401 -- the rule, for the pages that show it
+from ..train import Trainer
 
 MAX_CONCURRENT = int(os.environ.get("RNNVIZ_MAX_TRAINING", "4"))  # trainers stepping at once, server-wide
 DISCONNECT_GRACE_S = float(os.environ.get("RNNVIZ_DISCONNECT_GRACE_S", "30"))  # a reload or brief drop keeps the run
@@ -35,8 +37,15 @@ FORGET_FRACTION = 0.75  # close a gone tab's session after this share of Streaml
 
 
 def keep_fair_share(trainer=None, entry=None) -> None:
-    """on_step of every trainer the app starts: its share follows the runs that start and end meanwhile."""
+    """An on_step callback of every trainer the app runs: its share follows the runs that start and end meanwhile."""
     _take_share(SLOTS.active)
+
+
+def app_run(core: Trainer) -> BackgroundRun:
+    """A Trainer as the app runs it: in a thread of its own (start_training), its torch threads keeping to its
+    fair share. Pages then read and control it through the BackgroundRun only."""
+    core.add_callback("on_step", keep_fair_share)
+    return BackgroundRun(core)
 
 
 def _lower_priority() -> None:
@@ -272,9 +281,8 @@ def watch_tab(session_id: str | None, tab) -> None:
         WATCHDOG.watch_tab(session_id, tab)
 
 
-def start_training(trainer, session_id: str | None, steps: int | None = None) -> None:
+def start_training(run: BackgroundRun, session_id: str | None, steps: int | None = None) -> None:
     """Train in the background, within the server-wide cap, stopped if its tab goes away."""
     if session_id is not None:
-        WATCHDOG.watch(session_id, trainer)
-    trainer.on_step = keep_fair_share  # the app's trainers have no step callback of their own
-    trainer.start(steps, slot=SLOTS.for_owner(session_id))
+        WATCHDOG.watch(session_id, run)
+    run.start(steps, slot=SLOTS.for_owner(session_id))

@@ -11,12 +11,13 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ..background import BackgroundRun
 from ..config import LIMITS
 from ..figures import training as figs
 from ..tasks import Batch
 from ..tasks.charlm import sample_text
 from ..status import Status
-from ..train import Snapshot, Trainer
+from ..train import Snapshot
 from .charts import chart
 from .i18n import fig_labels, plain, t
 from .live import live
@@ -51,13 +52,14 @@ def run_buttons(config, error: str | None) -> None:
         release(trainer)
         state.trainer = None
         st.rerun()
-    if trainer is not None and not trainer.finished:
+    if trainer is not None and not trainer.status.finished:
+        now = trainer.snapshot().lr
         with cols[4].container(horizontal=True, vertical_alignment="bottom"):
             lo, hi = LIMITS["lr"]
             lr = st.number_input(t("run.lr_now"), min_value=lo, max_value=hi, format="%g", step=1e-3,
-                                 value=min(max(float(trainer.lr), lo), hi),  # a restored bundle's may be anything
+                                 value=min(max(float(now), lo), hi),  # a restored bundle's may be anything
                                  key=f"lr_now_{id(trainer)}")
-            if st.button(t("run.apply_lr"), disabled=math.isclose(lr, trainer.lr)):
+            if st.button(t("run.apply_lr"), disabled=math.isclose(lr, now)):
                 trainer.set_lr(lr)
                 st.toast(t("run.lr_set", lr=f"{lr:g}"))
     if error:
@@ -67,12 +69,13 @@ def run_buttons(config, error: str | None) -> None:
         state.notice = None
 
 
-def _resume(trainer: Trainer) -> None:
+def _resume(trainer: BackgroundRun) -> None:
     """Continue a paused run, or train a finished / restored one for another round of its configured steps."""
     if trainer.is_alive():
         trainer.resume()
         return
-    more = trainer.target_steps if trainer.step < trainer.target_steps else trainer.step + trainer.cfg.train.steps
+    snap = trainer.snapshot()  # step and target from one moment
+    more = snap.target_steps if snap.step < snap.target_steps else snap.step + trainer.cfg.train.steps
     trainer.resume()
     train_in_background(trainer, more)
 
@@ -104,10 +107,10 @@ def _draw() -> None:
     _task_output(trainer, snap, L)
 
 
-def _status_line(trainer: Trainer, snap: Snapshot) -> None:
+def _status_line(trainer: BackgroundRun, snap: Snapshot) -> None:
     done = min(1.0, max(0.0, snap.step / max(1, snap.target_steps)))  # a restored bundle's step may be anything
     rate = snap.steps_per_second
-    left = (snap.target_steps - snap.step) / rate if rate > 0 and not trainer.finished else 0.0
+    left = (snap.target_steps - snap.step) / rate if rate > 0 and not snap.status.finished else 0.0
     st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
     loss = snap.history["loss"]
     cols = st.columns(5)
@@ -144,7 +147,7 @@ def _duration(seconds: float) -> str:
 
 # ---- what the model does, as the task shows it (Task.output_view) ----------------------------------
 
-def _task_output(trainer: Trainer, snap: Snapshot, L: dict[str, str]) -> None:
+def _task_output(trainer: BackgroundRun, snap: Snapshot, L: dict[str, str]) -> None:
     """What the model does on the latest probe, with figure labels L (fig_labels("run.fig"))."""
     task, trace, hist = trainer.task, snap.trace, snap.history
     if task.loss_kind == "ce" and task.shows_accuracy:
@@ -224,14 +227,14 @@ def _class_table(task, trace) -> None:
                  column_config={t("run.col_confidence"): st.column_config.ProgressColumn(min_value=0, max_value=1)})
 
 
-def _text_sample(trainer: Trainer, step: int) -> None:
+def _text_sample(trainer: BackgroundRun, step: int) -> None:
     """Text written by the character model at the chosen temperature; rewritten after each new probe."""
     temperature = st.slider(t("run.temperature"), 0.1, 2.0, 0.8, 0.1, key="temperature", help=t("run.temperature_help"))
     cache = st.session_state.setdefault("rnnviz_sample", {})
     key = (id(trainer), step, temperature)
     if key not in cache:
-        with trainer.held():  # between two training steps: the weights do not change under the sampler
-            text = sample_text(trainer.model, trainer.task, SAMPLE_CHARS, temperature, torch.Generator().manual_seed(step))
+        model, _ = trainer.copy_model(unrolled=False)  # the sampler's own: training goes on meanwhile
+        text = sample_text(model, trainer.task, SAMPLE_CHARS, temperature, torch.Generator().manual_seed(step))
         cache.clear()
         cache[key] = text
     st.code(cache[key], language=None, wrap_lines=True)

@@ -20,12 +20,13 @@ from typing import Callable
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from ..background import BackgroundRun
 from ..config import RunConfig
 from ..cost import shape_of
 from ..tasks import make_task
 from ..train import Trainer
 from . import budget
-from .lifecycle import start_training, watch_tab
+from .lifecycle import app_run, start_training, watch_tab
 
 KEY = "rnnviz_tab"
 TAB_DISK_BYTES = int(float(os.environ.get("RNNVIZ_TAB_DISK_MB", "256")) * 2**20)  # a tab's uploads and bundles
@@ -55,18 +56,18 @@ class BundleCache:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._run: weakref.ref | None = None  # the trainer the bytes below are of
+        self._run: weakref.ref | None = None  # the run the bytes below are of
         self._step = -1  # its step when they were built
         self._data = b""
 
-    def get(self, trainer: Trainer, build: Callable[[], tuple[int, bytes]]) -> bytes:
-        """The bundle of trainer: build() returns (the step it was built at, its bytes). Raises BundleBusy."""
+    def get(self, run: BackgroundRun, build: Callable[[], tuple[int, bytes]]) -> bytes:
+        """The bundle of run: build() returns (the step it was built at, its bytes). Raises BundleBusy."""
         if not self._lock.acquire(blocking=False):
             raise BundleBusy("this tab's run bundle is being built for an earlier click")
         try:
-            if self._run is None or self._run() is not trainer or self._step != trainer.step:
+            if self._run is None or self._run() is not run or self._step != run.step:
                 self._step, self._data = build()
-                self._run = weakref.ref(trainer)
+                self._run = weakref.ref(run)
             return self._data
         finally:
             self._lock.release()
@@ -74,8 +75,8 @@ class BundleCache:
 
 @dataclass
 class TabState:
-    trainer: Trainer | None = None  # the run the Train and Look-inside pages show
-    compare: dict[str, Trainer] = field(default_factory=dict)  # Compare page: label -> trainer
+    trainer: BackgroundRun | None = None  # the run the Train and Look-inside pages show (lifecycle.app_run)
+    compare: dict[str, BackgroundRun] = field(default_factory=dict)  # Compare page: label -> its run
     workdir: tempfile.TemporaryDirectory | None = None  # this tab's uploads; deleted with the session
     notice: str | None = None  # a one-off message for the next render (e.g. why a run could not start)
     data: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # task -> (uploaded file path, CSV column)
@@ -94,7 +95,7 @@ class TabState:
         """The user's file (and CSV column) this tab trains the task on, or None for generated data."""
         return self.data.get(task)
 
-    def trainers(self) -> list[Trainer]:
+    def trainers(self) -> list[BackgroundRun]:
         return [t for t in (self.trainer, *self.compare.values()) if t is not None]
 
     def disk_bytes(self) -> int:
@@ -145,27 +146,27 @@ def session_id() -> str | None:
     return ctx.session_id if ctx is not None else None
 
 
-def train_in_background(trainer: Trainer, steps: int | None = None) -> None:
-    start_training(trainer, session_id(), steps)
+def train_in_background(run: BackgroundRun, steps: int | None = None) -> None:
+    start_training(run, session_id(), steps)
 
 
-def new_run(cfg: RunConfig, start: bool = True) -> Trainer:
+def new_run(cfg: RunConfig, start: bool = True) -> BackgroundRun:
     """Replace this tab's run with a fresh one for cfg (and start it). Raises ValueError for bad configs and for
     runs over the server's budget (checked before the model is built)."""
     state = tab()
     task = make_task(cfg.task)
     budget.check(cfg, shape_of(task))
-    trainer = Trainer(cfg, task=task)  # built first: if cfg is refused, the current run goes on untouched
+    run = app_run(Trainer(cfg, task=task))  # built first: if cfg is refused, the current run goes on untouched
     release(state.trainer)
-    state.trainer = trainer
+    state.trainer = run
     state.prune()  # the files only the replaced run used
     if start:
         train_in_background(state.trainer)
     return state.trainer
 
 
-def release(trainer: Trainer | None) -> None:
-    """Stop a trainer and wait briefly for its thread, so its memory can go."""
-    if trainer is not None:
-        trainer.stop()
-        trainer.join(timeout=5)
+def release(run: BackgroundRun | None) -> None:
+    """Stop a run and wait briefly for its thread, so its memory can go."""
+    if run is not None:
+        run.stop()
+        run.join(timeout=5)
