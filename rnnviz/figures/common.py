@@ -160,7 +160,8 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
     to run into it). No template: Streamlit themes the chart, and a template costs ~50 ms a figure.
     `more` adds or replaces layout keys (xaxis=..., annotations=...)."""
     layout: dict[str, Any] = dict(
-        title=title, height=height, font=dict(size=14), hoverlabel=dict(font_size=13),
+        title=dict(text=title, automargin=True),  # the margin grows to fit the title above a legend of many rows
+        height=height, font=dict(size=14), hoverlabel=dict(font_size=13),
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     if legend_on_top:
@@ -190,7 +191,7 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on
 def top_legend(fig: go.Figure) -> go.Figure:
     """The legend in one row between the title and the plot, with room so the two never overlap."""
     fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
-                      title=dict(y=0.98, yanchor="top"), margin=dict(t=90 if fig.layout.title.text else 50))
+                      title=dict(y=0.98, yanchor="top", automargin=True), margin=dict(t=90 if fig.layout.title.text else 50))
     return fig
 
 

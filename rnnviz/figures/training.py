@@ -164,6 +164,7 @@ def regression_scatter(target, pred, *, title: str | None = None, labels: Mappin
         edge = f32(np.clip(np.nan_to_num(pred[far], nan=hi), lo, hi))
         traces.append(go.Scatter(x=target[far], y=edge, mode="markers", name=L["beyond_edge"], customdata=pred[far],
                                  marker=dict(size=10, color=RUN_COLOURS[1], symbol="circle-open", line_width=2),
+                                 cliponaxis=False,  # whole circles on the edge
                                  hovertemplate="%{x:.3g} → %{customdata:.3g}<extra></extra>"))
         notes.append(L["note_beyond"].format(n=int(far.sum()), total=len(pred), low=sci(float(np.min(pred[far]))),
                                              high=sci(float(np.max(pred[far])))))
