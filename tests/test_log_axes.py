@@ -159,3 +159,11 @@ def test_the_cliff_loss_axis_spans_its_paths():
     plain, plain_loss = cliff_theory.descent(clip=None)
     _, clipped_loss = cliff_theory.descent(clip=1.0)
     assert_readable(cliff.loss_along_paths({"plain": plain_loss, "clipped": clipped_loss}).layout.yaxis)
+
+
+def test_the_clip_label_sits_on_its_line_on_the_log_axis():
+    steps = np.arange(50)
+    fig = gradients.parameter_gradients(steps, {"w": np.geomspace(0.1, 100, 50)}, grad_norm=np.geomspace(0.2, 200, 50),
+                                        clip=5.0)
+    label = next(a for a in fig.layout.annotations if a.text == "clip at 5")
+    assert label.yref == "y" and label.y == pytest.approx(math.log10(5.0))  # a log axis places annotations in log10

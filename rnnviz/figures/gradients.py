@@ -125,9 +125,11 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
             cx, cy = bucket(step[hit], _finite_or_nan(np.asarray(grad_norm)[hit]), PARAM_POINTS, how="max")
             fig.add_trace(go.Scatter(x=cx, y=positive(cy), mode="markers", marker=dict(color="#d62728", symbol="x", size=7),
                                        name=L["clip_events"].format(share=100 * hit.mean())))
-    if clip > 0:
-        fig.add_hline(y=clip, line=dict(color="#d62728", dash="dot", width=2),
-                      annotation_text=L["clip_line"].format(clip=clip), annotation_position="bottom right")
+    if clip > 0:  # the label by hand: add_hline's would sit at 10^clip on a log axis
+        fig.add_hline(y=clip, line=dict(color="#d62728", dash="dot", width=2))
+        fig.add_annotation(x=1, xref="paper", xanchor="right", y=math.log10(clip), yref="y", yanchor="top",
+                           text=L["clip_line"].format(clip=clip), showarrow=False, font=dict(color="#d62728"),
+                           bgcolor="rgba(255,255,255,0.8)")
     if stopped_at is not None:
         fig.add_vline(x=stopped_at, line=dict(color="#d62728", width=2),
                       annotation_text=L["nonfinite_line"].format(step=stopped_at), annotation_position="top left")
