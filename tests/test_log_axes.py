@@ -167,3 +167,23 @@ def test_the_clip_label_sits_on_its_line_on_the_log_axis():
                                         clip=5.0)
     label = next(a for a in fig.layout.annotations if a.text == "clip at 5")
     assert label.yref == "y" and label.y == pytest.approx(math.log10(5.0))  # a log axis places annotations in log10
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_equations_in_texts_are_latex_not_raw_braces(lang):
+    """A subscript like c_{t-1} reads as raw braces outside $...$ (markdown shows it as typed)."""
+    import re
+    import tomllib
+
+    with open(Path(common.__file__).parents[1] / "text" / f"{lang}.toml", "rb") as f:
+        table = tomllib.load(f)
+
+    def texts(node, key=""):
+        if isinstance(node, dict):
+            for name, value in node.items():
+                yield from texts(value, f"{key}.{name}" if key else name)
+        else:
+            yield key, str(node)
+
+    raw = [key for key, text in texts(table) if re.search(r"[_^]\{", re.sub(r"\$[^$]*\$", "", text))]
+    assert raw == []
