@@ -5,6 +5,8 @@ as garbage; notes under a plot get the room they need."""
 from __future__ import annotations
 
 import math
+import re
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -172,9 +174,6 @@ def test_the_clip_label_sits_on_its_line_on_the_log_axis():
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_equations_in_texts_are_latex_not_raw_braces(lang):
     """A subscript like c_{t-1} reads as raw braces outside $...$ (markdown shows it as typed)."""
-    import re
-    import tomllib
-
     with open(Path(common.__file__).parents[1] / "text" / f"{lang}.toml", "rb") as f:
         table = tomllib.load(f)
 
