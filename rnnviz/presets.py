@@ -34,7 +34,8 @@ ATTENTION_T200_STEPS = 400
 PRESETS: dict[str, Preset] = {p.key: p for p in (
     Preset("vanishing", {**_ADDING, "cell": "rnn"}),
     Preset("vanishing_lstm", {**_ADDING, "cell": "lstm"}),
-    Preset("exploding", {**_EXPLODING, "clip": 0.0}, compare=("rnn",)),
+    # Probed every 2 steps (all within train.EARLY_STEPS): the Gradients page then shows the blow-up probe by probe.
+    Preset("exploding", {**_EXPLODING, "clip": 0.0, "probe_every": 2}, compare=("rnn",)),
     Preset("clipping", {**_EXPLODING, "clip": 1.0}, compare=("rnn",)),
     Preset("reversal", {"task": "reversal", "cell": "lstm", "attention": "dot"}),
     Preset("sentiment", {"task": "sentiment", "cell": "lstm", "attention": "dot"}),

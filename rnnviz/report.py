@@ -235,7 +235,7 @@ def prediction(task, pred: np.ndarray, y: np.ndarray) -> str:
 def gradients_section(page: Page) -> Section:
     trace, summary, model = page.trace, page.summary, page.trainer.cfg.model
     probes = page.snap.probes
-    section = Section("Gradients through time", f"‖∂L/∂s_t‖ averaged over the probe batch at step {summary['step']}, "
+    section = Section("Gradients through time", f"‖∂L/∂h_t‖ averaged over the probe batch at step {summary['step']}, "
                       "the same over every probe, and each parameter's gradient norm at every step.")
     for prefix, layer in stacks(trace):
         where = stack_name(prefix, layer, trace)

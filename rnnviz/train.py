@@ -32,6 +32,8 @@ from .status import Status
 from .tasks import Batch, Task, check_batch, check_compatible, make_task
 
 PROBE_TIME_FRACTION = 0.05  # probes may take at most this share of the training wall time
+EARLY_STEPS = 50  # probes up to this step ignore that share: measured over so little time it means nothing yet,
+# and an exploding run is all early steps (the exploding preset stops near step 31, probed every 2)
 TRACE_BUDGET_BYTES = 64 * 2**20  # full Traces kept per run; older ones are thinned beyond this
 PROBE_SEED_OFFSET, EVAL_SEED_OFFSET = 1_000_003, 2_000_003  # separate data streams from one seed
 EVENTS = ("on_step", "on_probe")  # on_step(trainer, entry: dict) after each step, on_probe(trainer, trace) after each probe
@@ -293,7 +295,8 @@ class Trainer:
         thread's CPU time, not wall time: waiting for a core or the GIL (other tabs training) slows an unrolled
         probe far more than a fused step, and would otherwise starve probes on a busy server."""
         on_schedule = self.step % self.cfg.train.probe_every == 0 and self.step < self.target_steps
-        return on_schedule and (self.probe_fraction >= 1 or self.probe_seconds <= self.probe_fraction * self.cpu_seconds)
+        within_share = self.probe_seconds <= self.probe_fraction * self.cpu_seconds
+        return on_schedule and (self.step <= EARLY_STEPS or self.probe_fraction >= 1 or within_share)
 
     def train_step(self) -> dict | None:
         """One optimizer step, without a probe (run() probes on schedule). Returns the history entry, or None when a

@@ -17,6 +17,7 @@ from rnnviz.figures import lab as figs
 from rnnviz.presets import PRESETS
 from rnnviz.tasks import resolve_config
 from rnnviz.theory import cliff, lab
+from rnnviz.train import Trainer
 
 LANGS = ("en", "zh")
 MY_TABLES = ("lab", "theory", "lessons")
@@ -54,13 +55,6 @@ def assert_light(fig) -> None:
 
 
 # --- figures ----------------------------------------------------------------------------------------
-
-
-def test_power_ticks_are_whole_decades_within_the_range():
-    assert figs.power_ticks(-3.2, 0.4) == ([-3.0, -2.0, -1.0, 0.0], ["10<sup>-3</sup>", "10<sup>-2</sup>", "10<sup>-1</sup>", "1"])
-    values, _ = figs.power_ticks(-1000, 0)
-    assert values == [-1000.0, -800.0, -600.0, -400.0, -200.0, 0.0]
-    assert len(figs.power_ticks(-0.1, 0.1)[0]) == 1
 
 
 def test_rnn_norms_figure_draws_the_norm_and_the_bound_in_log10():
@@ -214,3 +208,16 @@ def test_both_languages_have_the_same_learn_keys_and_placeholders():
     fields = lambda s: sorted(f for _, f, _, _ in string.Formatter().parse(s) if f)  # noqa: E731
     for key in mine(en):
         assert fields(en[key]) == fields(zh[key]), key
+
+
+def test_the_exploding_run_is_probed_every_2_steps_until_it_stops_so_the_blow_up_shows():
+    """Lesson 3's key moment: the run stops on a non-finite gradient within about 30 steps, at the app's usual
+    probe share, and its probes show ‖∂L/∂h_t‖ growing by orders of magnitude from one probe to the next."""
+    trainer = Trainer(PRESETS["exploding"].config(device="cpu"))
+    status = trainer.run()
+    assert status.reason == "non_finite" and status.step <= 45
+    steps = [p["step"] for p in trainer.probes]
+    assert steps[:-1] == list(range(0, steps[-2] + 1, 2)) and len(steps) >= 12
+    peaks = np.array([np.max(p["grad.h.0"]) for p in trainer.probes])
+    assert np.isfinite(peaks).all() and peaks[-1] > 1e15 * peaks[0]
+    assert np.sum(np.diff(np.log10(peaks)) > 0.5) >= 6  # grows probe after probe, not in one jump

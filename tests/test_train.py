@@ -15,7 +15,7 @@ from rnnviz.background import BackgroundRun
 from rnnviz.features import text_feature, unit_correlation
 from rnnviz.presets import PRESETS
 from rnnviz.status import Status
-from rnnviz.train import History, Trainer, make_optimizer, pick_device
+from rnnviz.train import EARLY_STEPS, History, Trainer, make_optimizer, pick_device
 
 WAIT = 30.0  # seconds a test waits for the training thread before it counts as hung (generous: busy CI)
 
@@ -273,11 +273,12 @@ def test_optimizers(name, cls):
     assert trainer.run().kind == "completed" and isinstance(trainer.optimizer, cls)
 
 
-def test_probes_are_skipped_beyond_their_time_share_but_the_last_step_is_probed():
-    trainer = Trainer(tiny_config(steps=20, probe_every=1), probe_fraction=1e-9)
+def test_probes_are_skipped_beyond_their_time_share_but_early_and_last_steps_are_probed():
+    trainer = Trainer(tiny_config(steps=EARLY_STEPS + 20, probe_every=1), probe_fraction=1e-9)
     trainer.run()
     steps = [p["step"] for p in trainer.probes]
-    assert steps[0] == 0 and steps[-1] == 20 and len(steps) < 10
+    assert steps[:EARLY_STEPS + 1] == list(range(EARLY_STEPS + 1))  # on schedule, whatever the share
+    assert steps[-1] == EARLY_STEPS + 20 and len(steps) < EARLY_STEPS + 10
 
 
 def test_full_traces_are_thinned_within_the_budget(monkeypatch):

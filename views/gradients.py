@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from rnnviz.figures import gradients as figs
-from rnnviz.figures.common import log_range
+from rnnviz.figures.common import log_range, sci
 from rnnviz.theory.jacobians import GAMMA
 from rnnviz.ui import inspect
 from rnnviz.ui.i18n import fig_labels, t
@@ -33,7 +33,7 @@ def draw():
     if family.spectral_bound:
         gamma = GAMMA[model.nonlinearity]
         rate = view.summary()[f"sigma_max.{view.prefix}{view.layer}{view.direction}"] * gamma
-        st.markdown(t("gradients.bound_rnn", sigma=rate / gamma, gamma=gamma, rate=rate)
+        st.markdown(t("gradients.bound_rnn", sigma=sci(rate / gamma), gamma=gamma, rate=sci(rate))
                     + " " + t("gradients.bound_below" if rate < 1 else "gradients.bound_above"))
         rate = rate if family.features == 1 else None  # the bound runs back from the end: one direction's only
     else:
@@ -41,8 +41,10 @@ def draw():
     if family.features > 1:
         st.caption(t("gradients.directions_caption"))
     y_range = log_range([p[name] for p in probes for name in curve_names(view, kinds)])
+    states = ", ".join(f"‖∂L/∂{k}_t‖" for k in kinds)
     inspect.show("grad-curve", (len(probes), *view.key), lambda: figs.gradient_through_time(
-        curves, rate=rate, y_range=y_range, dashed=dashed, labels=L, title=t("gradients.curve_title", step=view.step)),
+        curves, rate=rate, y_range=y_range, dashed=dashed, labels=L,
+        title=t("gradients.curve_title", step=view.step, states=states)),
         data=lambda: curves)
 
     st.subheader(t("gradients.heat_title"))
@@ -63,12 +65,12 @@ def draw():
 
 
 def curve_names(view, kinds) -> list[str]:
-    """The summaries of ‖∂L/∂s_t‖ drawn on the curve: every state kind, in every direction."""
+    """The summaries of ‖∂L/∂h_t‖ (‖∂L/∂c_t‖) drawn on the curve: every state kind, in every direction."""
     return ["grad." + view.name(k, direction=d) for d in family.directions for k in kinds]
 
 
 def through_time(view, kinds) -> tuple[dict, set]:
-    """{legend name: (T,) batch-mean ‖∂L/∂s_t‖} for every state kind and direction, and the names of the
+    """{legend name: (T,) batch-mean ‖∂L/∂h_t‖ (‖∂L/∂c_t‖)} for every state kind and direction, and the names of the
     backward direction's curves (dashed, so the two directions differ without colour)."""
     curves, dashed = {}, set()
     for direction in family.directions:

@@ -11,7 +11,7 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import f32, labels_with, style, top_legend
+from .common import f32, labels_with, log_axis, style, top_legend
 
 LOSS_FLOOR = 1e-8  # the cliff's loss is shown in log10, and exact zeros would be -inf
 PATH_COLOURS = {"plain": "#ff1f1f", "clipped": "#ffffff"}  # on the map: red and white, outlined, stand out on Viridis
@@ -62,11 +62,11 @@ def loss_along_paths(losses: Mapping[str, np.ndarray], *, labels=None, title: st
     """The loss along each descent path, step by step, on a log axis: the unclipped jump shows as a plateau."""
     L = _labels(labels)
     fig = go.Figure()
-    for key, loss in losses.items():
-        loss = np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR)
+    floored = {key: np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR) for key, loss in losses.items()}
+    for key, loss in floored.items():
         fig.add_trace(go.Scatter(x=f32(np.arange(len(loss))), y=f32(loss), mode="lines", name=L[f"path_{key}"],
                                  line=dict(color=LOSS_COLOURS[key], width=3)))
     fig.update_xaxes(title=L["descent_step"])
-    fig.update_yaxes(title=L["loss"], type="log", exponentformat="power")
+    fig.update_yaxes(title=L["loss"], **log_axis(list(floored.values())))
     return top_legend(style(fig, title, height))
 

@@ -5,7 +5,9 @@ pages draw."""
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+import unicodedata
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 MAX_POINTS = 1500  # points per line sent to the browser
-LOG_DECADES = 16  # gradient heatmaps show at most this many decades below their maximum
+LOG_DECADES = 30  # gradient charts show at most this many decades below their maximum: an exploding run's
+# norms span about 27, from 10⁻⁵ at its start to 10²¹ where it stops
 
 
 def f32(a) -> np.ndarray:
@@ -63,12 +66,89 @@ def log_range(curves: list[np.ndarray], decades: int = LOG_DECADES) -> tuple[flo
     return float(lo), float(hi)
 
 
-def log_axis(curves: list, labels: int = 8) -> dict:
-    """A log y-axis with at most about `labels` labels: every k-th decade over wide ranges, and over
-    narrow ones the decades with 2 and 5 between (plotly's default also labels 3, 4, 6, ... and crowds)."""
-    span = log_range([np.asarray(c, dtype=np.float64) for c in curves], decades=1000)
-    decades = span[1] - span[0] if span is not None else 0
-    return dict(type="log", exponentformat="power", dtick=math.ceil(decades / labels) if decades >= 3 else "D2")
+LOG_LABELS = 8  # labelled ticks on a log axis, at most: more collide on a narrow chart
+MANTISSAS = ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9))  # ticks within a decade, sparsest first
+LINEAR_STEPS = (1, 2, 2.5, 5)  # times a power of ten: ticks for a range narrower than a factor of 3
+
+
+def log_axis(curves: list, labels: int = LOG_LABELS, span: tuple[float, float] | None = None) -> dict:
+    """A log y-axis over every positive finite value of the curves (or over `span`, log10 low and high),
+    with between 3 and `labels` labelled ticks inside its range (log_ticks). Plotly's own ticks label none
+    of a flat curve and pile minor labels onto a wide one. The range is fixed, so the ticks counted are the
+    ticks seen."""
+    lo, hi = span if span is not None else padded_log_span(curves)
+    positions, texts = log_ticks(lo, hi, labels)
+    return dict(type="log", range=[lo, hi], tickmode="array", tickvals=[10.0 ** p for p in positions], ticktext=texts)
+
+
+def padded_log_span(curves: list, least: float = 0.3) -> tuple[float, float]:
+    """(low, high) log10 around every positive finite value of the curves, padded by 5% and at least `least`
+    decades wide (a flat curve gets a range around it); (-1, 1) when there is no such value."""
+    values = np.concatenate([np.ravel(np.asarray(c, dtype=np.float64)) for c in curves]) if curves else np.zeros(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return -1.0, 1.0
+    lo, hi = float(np.log10(values.min())), float(np.log10(values.max()))
+    pad = max(0.05 * (hi - lo), (least - (hi - lo)) / 2, 0.0)
+    return lo - pad, hi + pad
+
+
+def log_ticks(lo: float, hi: float, most: int = LOG_LABELS) -> tuple[list[float], list[str]]:
+    """Between 3 and `most` ticks inside log10 values lo..hi, as (log10 positions, texts): the sparsest
+    pattern that gives 3 of whole decades (every k-th over wide ranges), then 1-3, 1-2-5 or every mantissa
+    within the decades, and over a range narrower than a factor of about 3 evenly spaced round values.
+    Positions are log10, so a lab's 10^-1000 is a tick like any other."""
+    first, last = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+    stride = next(k for k in _strides() if (last // k - (first - 1) // k) <= most)
+    decades = [float(d) for d in range(first, last + 1) if d % stride == 0]
+    if len(decades) >= 3:
+        plain = all(-3 <= d <= 3 for d in decades)  # one form on one axis: 0.01, 0.1, 1 or 10⁻⁵, 1, 10⁵
+        return decades, [sci(10.0 ** d, html=True) if plain or d == 0 else f"10<sup>{d:.0f}</sup>" for d in decades]
+    for mantissas in MANTISSAS[1:]:
+        positions = [math.log10(m) + d for d in range(first - 1, last + 1) for m in mantissas
+                     if lo - 1e-9 <= math.log10(m) + d <= hi + 1e-9]
+        if 3 <= len(positions) <= most:
+            return positions, [sci(10.0 ** p, html=True) for p in positions]
+    values = _linear_ticks(10.0 ** lo, 10.0 ** hi, most)
+    return [math.log10(v) for v in values], [sci(v, html=True) for v in values]
+
+
+def _strides():
+    """1, 2, 5, 10, 20, 50, ...: every how many decades a wide axis is labelled."""
+    k = 1
+    while True:
+        yield from (k, 2 * k, 5 * k)
+        k *= 10
+
+
+def _linear_ticks(low: float, high: float, most: int) -> list[float]:
+    """The roundest evenly spaced positive values in [low, high] that number at least 3 (at most 8: each finer
+    step is at most 2.5 times finer); low, middle and high if even the finest step gives fewer."""
+    top = 10.0 ** math.ceil(math.log10(high - low))
+    for step in (m * top / 10 ** k for k in range(4) for m in sorted(LINEAR_STEPS, reverse=True)):
+        values = [i * step for i in range(max(1, math.ceil(low / step - 1e-9)), math.floor(high / step + 1e-9) + 1)]
+        if len(values) >= 3:
+            return values[:most]
+    return [low, (low + high) / 2, high]
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(x: float, digits: int = 3, html: bool = False) -> str:
+    """A number for people: up to `digits` significant digits, plainly between 0.001 and 10,000
+    ("0.25", "1.3", "2,000"), beyond that as a power of ten ("6.24×10¹⁴", "10⁻⁵⁰"); html: the
+    exponent as <sup> (sharper in a chart). Infinite and NaN values read "∞", "−∞" and "NaN"."""
+    if not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("∞" if x > 0 else "−∞")
+    if x == 0 or 1e-3 <= abs(x) < 1e4:
+        decimals = max(0, digits - 1 - math.floor(math.log10(abs(x)))) if x else 0
+        text = f"{x:,.{decimals}f}"
+        return text.rstrip("0").rstrip(".") if decimals else text
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = f"10<sup>{int(exponent)}</sup>" if html else "10" + str(int(exponent)).translate(SUPERSCRIPTS)
+    return power if mantissa == "1" else ("−" + power if mantissa == "-1" else f"{mantissa}×{power}")
 
 
 AXIS_FONTS = dict(title_font=dict(size=14, color="#31333f"), tickfont=dict(size=12))  # Streamlit's theme: small, pale
@@ -80,7 +160,8 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
     to run into it). No template: Streamlit themes the chart, and a template costs ~50 ms a figure.
     `more` adds or replaces layout keys (xaxis=..., annotations=...)."""
     layout: dict[str, Any] = dict(
-        title=title, height=height, font=dict(size=14), hoverlabel=dict(font_size=13),
+        title=dict(text=title, automargin=True),  # the margin grows to fit the title above a legend of many rows
+        height=height, font=dict(size=14), hoverlabel=dict(font_size=13),
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     if legend_on_top:
@@ -95,9 +176,13 @@ def axis(title: str, **more) -> dict:
 
 
 def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on_top: bool = False) -> go.Figure:
-    """base_layout for a figure built step by step (subplots, added traces), every axis given readable fonts.
-    Each plotly update_* call costs milliseconds: figures redrawn live are better made in one go."""
+    """base_layout for a figure built step by step (subplots, added traces), every axis given readable fonts,
+    keeping any larger bottom margin a note made room for. Each plotly update_* call costs milliseconds:
+    figures redrawn live are better made in one go."""
+    room = fig.layout.margin.b or 0
     fig.update_layout(base_layout(title, height, legend_on_top))
+    if room > fig.layout.margin.b:
+        fig.update_layout(margin_b=room)
     fig.update_xaxes(**AXIS_FONTS)
     fig.update_yaxes(**AXIS_FONTS)
     return fig
@@ -106,21 +191,45 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on
 def top_legend(fig: go.Figure) -> go.Figure:
     """The legend in one row between the title and the plot, with room so the two never overlap."""
     fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
-                      title=dict(y=0.98, yanchor="top"), margin=dict(t=90 if fig.layout.title.text else 50))
+                      title=dict(y=0.98, yanchor="top", automargin=True), margin=dict(t=90 if fig.layout.title.text else 50))
     return fig
 
 
+NOTE_COLUMNS = 100  # a note's line, in Latin letters (a Chinese character counts two): fits a half-width chart
+NOTE_LINE = 15  # pixels per line of a note
+WIDE = "[\u3000-\u9fff\uff00-\uffef]"  # CJK characters and full-width punctuation: a line may break after any
+
+
 def note_annotation(text: str) -> dict:
-    """A small grey note under the plot and its axis title (e.g. that data was downsampled); needs margin b ≥ 80."""
-    return dict(text=text, xref="paper", yref="paper", x=0, y=0, yanchor="top", yshift=-62, showarrow=False,
-                font=dict(size=11, color="#777"), xanchor="left")
+    """A small grey note under the plot and its axis title (e.g. that data was downsampled), broken into lines
+    that fit; needs margin b ≥ note_margin(text)."""
+    return dict(text="<br>".join(wrap(text)), xref="paper", yref="paper", x=0, y=0, yanchor="top", yshift=-62,
+                showarrow=False, font=dict(size=11, color="#777"), xanchor="left", align="left")
+
+
+def note_margin(text: str) -> int:
+    """The bottom margin that fits the x axis's title and note_annotation(text) under it."""
+    return 70 + NOTE_LINE * len(wrap(text))
 
 
 def note(fig: go.Figure, text: str) -> go.Figure:
     """note_annotation added to a figure, with room made for it."""
     fig.add_annotation(note_annotation(text))
-    fig.update_layout(margin_b=max(fig.layout.margin.b or 0, 80))
+    fig.update_layout(margin_b=max(fig.layout.margin.b or 0, note_margin(text)))
     return fig
+
+
+def wrap(text: str, columns: int = NOTE_COLUMNS) -> list[str]:
+    """text in lines of at most `columns` (a wide character, as in Chinese, counts two), broken at spaces
+    and between wide characters."""
+    lines, line, width = [], "", 0
+    for piece in re.findall(f"{WIDE}|[^\\s{WIDE[1:-1]}]+\\s*|\\s+", text):
+        size = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in piece)
+        if line and width + size > columns:
+            lines.append(line.rstrip())
+            line, width = "", 0
+        line, width = line + piece, width + size
+    return [*lines, line.rstrip()] if line.strip() else lines or [""]
 
 
 @lru_cache(maxsize=None)

@@ -1,4 +1,4 @@
-"""Figures of the Gradients page: ‖∂L/∂s_t‖ through time with the vanilla-RNN bound, the same over training
+"""Figures of the Gradients page: ‖∂L/∂h_t‖ (and an LSTM's ‖∂L/∂c_t‖) through time with the vanilla-RNN bound, the same over training
 as a heatmap, and every parameter's gradient norm per training step. Builders take the probe summaries or the
 training history and return a go.Figure; arrays go out as float32.
 """
@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .common import (BOUND_STYLE, LINE_COLOURS, MAX_STEPS, bucket, downsample_note, f32, inside_labels, log_axis,
-                     log_range, note, pool_time, positive, projector_style)
+                     log_range, note, pool_time, positive, projector_style, sci)
 
 PARAM_POINTS = 400  # points per parameter's gradient-norm line: a dozen lines redrawn live stay light (SVG, no WebGL)
 GRADIENT_SCALE = "Plasma"  # log10 gradient norms: dark = vanished, bright = large (Inferno and Magma start at
@@ -26,34 +26,57 @@ def decay_bound(last: float, rate: float, T: int) -> np.ndarray:
 def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = None, y_range=None,
                           dashed: frozenset[str] | set[str] = frozenset(), title: str | None = None, height: int = 380,
                           labels=None) -> go.Figure:
-    """‖∂L/∂s_t‖ against t on a log scale (norms = {legend name: (T,)}), with the bound
+    """‖∂L/∂h_t‖ against t on a log scale (norms = {legend name: (T,)}), with the bound
     ‖∂L/∂h_T‖ (σ_max(W_hh) γ)^(T−t) where rate = σ_max γ is given (vanilla RNN).
     y_range: (low, high) in log10, fixed by the page so curves of different probes compare.
-    dashed: legend names drawn dashed (a bidirectional layer's backward direction); the others are solid."""
+    dashed: legend names drawn dashed (a bidirectional layer's backward direction); the others are solid.
+    Values a log axis cannot show (exactly 0: saturated units pass nothing back; ∞: past float range) are
+    gaps, counted in a note; a value between two gaps is drawn as a dot, which a line alone would not show."""
     L = inside_labels(labels)
     fig = go.Figure()
     T = len(next(iter(norms.values())))
     t = f32(np.arange(T))
     for k, (name, g) in enumerate(norms.items()):
-        fig.add_trace(go.Scatter(x=t, y=positive(g), mode="lines", name=name,
-                                 line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2.5,
-                                           dash="dash" if name in dashed else "solid")))
+        y = positive(g)
+        colour = LINE_COLOURS[k % len(LINE_COLOURS)]
+        fig.add_trace(go.Scatter(x=t, y=y, mode="lines+markers", name=name, marker=dict(size=_dots(y), color=colour),
+                                 line=dict(color=colour, width=2.5, dash="dash" if name in dashed else "solid")))
     first = np.asarray(next(iter(norms.values())), dtype=np.float64)
     if rate is not None and np.isfinite(first[-1]) and first[-1] > 0:
         log_bound = decay_bound(float(first[-1]), rate, T)
         lo, hi = y_range if y_range is not None else (np.log10(first[first > 0]).min() - 2, np.log10(first.max()) + 2)
         shown = (log_bound >= lo - 1) & (log_bound <= hi + 1)  # beyond the axis it is only overflow
         fig.add_trace(go.Scatter(x=t, y=f32(np.where(shown, 10.0 ** np.clip(log_bound, -300, 300), np.nan)),
-                                 mode="lines", line=BOUND_STYLE, name=L["bound"].format(rate=rate)))
+                                 mode="lines", line=BOUND_STYLE, name=L["bound"].format(rate=sci(rate))))
     fig.update_xaxes(title=L["time"])
-    fig.update_yaxes(title=L["grad_norm"], **log_axis(list(norms.values())),
-                     range=list(y_range) if y_range is not None else None)
-    return projector_style(fig, title, height, legend_on_top=True)
+    fig.update_yaxes(title=L["grad_norm"], **log_axis(list(norms.values()), span=y_range))
+    fig = projector_style(fig, title, height, legend_on_top=True)
+    unshown = unshown_note(np.stack([np.asarray(g, dtype=np.float64) for g in norms.values()]), L)
+    return note(fig, unshown) if unshown else fig
+
+
+def _dots(y: np.ndarray, size: int = 7) -> np.ndarray:
+    """Marker sizes (T,): `size` where a point has no drawn neighbour (a line needs two), 0 elsewhere."""
+    drawn = np.isfinite(y)
+    before = np.concatenate([[False], drawn[:-1]])
+    after = np.concatenate([drawn[1:], [False]])
+    return np.where(drawn & ~before & ~after, size, 0).astype(np.uint8)
+
+
+def unshown_note(values: np.ndarray, L: dict) -> str:
+    """The note for a log-scale chart of `values` on how many were exactly 0 or non-finite (not drawn); "" if none."""
+    parts = []
+    zero, infinite = int(np.sum(values == 0)), int(np.sum(~np.isfinite(values)))
+    if zero:
+        parts.append(L["note_zero"].format(n=zero, total=values.size))
+    if infinite:
+        parts.append(L["note_infinite"].format(n=infinite, total=values.size))
+    return " · ".join(parts)
 
 
 def gradient_heatmap(steps, norms: np.ndarray, *, value_name: str = "log₁₀ ‖∂L/∂h_t‖", title: str | None = None,
                      height: int = 380, labels=None) -> go.Figure:
-    """log10 ‖∂L/∂s_t‖ over training (rows: probe steps, oldest on top) and time (columns):
+    """log10 ‖∂L/∂h_t‖ over training (rows: probe steps, oldest on top) and time (columns):
     norms (P, T). A vanishing gradient is a band fading to the left, an exploding one a bright blow-up.
     At most MAX_STEPS columns and MAX_STEPS rows (averaged in log space over buckets)."""
     L = inside_labels(labels)
@@ -63,8 +86,8 @@ def gradient_heatmap(steps, norms: np.ndarray, *, value_name: str = "log₁₀ �
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(np.isfinite(norms) & (norms > 0), np.log10(norms), np.nan)
     rng = log_range([norms]) or (-1.0, 0.0)
-    logs = np.clip(logs, rng[0], rng[1])  # exact zeros and underflow sit at the floor colour
-    logs = np.where(norms == 0, rng[0], logs)
+    logs = np.clip(logs, rng[0], rng[1])  # exact zeros and underflow sit at the floor colour, overflow at the top
+    logs = np.where(norms == 0, rng[0], np.where(np.isposinf(norms), rng[1], logs))
     f_t, f_p = math.ceil(T / MAX_STEPS), math.ceil(P / MAX_STEPS)
     z = pool_time(pool_time(logs, f_t).T, f_p).T  # (rows, columns)
     rows = pool_time(steps[None, :].astype(np.float64), f_p)[0]
@@ -102,9 +125,11 @@ def parameter_gradients(step, param_norms: dict[str, np.ndarray], *, clipped=Non
             cx, cy = bucket(step[hit], _finite_or_nan(np.asarray(grad_norm)[hit]), PARAM_POINTS, how="max")
             fig.add_trace(go.Scatter(x=cx, y=positive(cy), mode="markers", marker=dict(color="#d62728", symbol="x", size=7),
                                        name=L["clip_events"].format(share=100 * hit.mean())))
-    if clip > 0:
-        fig.add_hline(y=clip, line=dict(color="#d62728", dash="dot", width=2),
-                      annotation_text=L["clip_line"].format(clip=clip), annotation_position="bottom right")
+    if clip > 0:  # the label by hand: add_hline's would sit at 10^clip on a log axis
+        fig.add_hline(y=clip, line=dict(color="#d62728", dash="dot", width=2))
+        fig.add_annotation(x=1, xref="paper", xanchor="right", y=math.log10(clip), yref="y", yanchor="top",
+                           text=L["clip_line"].format(clip=clip), showarrow=False, font=dict(color="#d62728"),
+                           bgcolor="rgba(255,255,255,0.8)")
     if stopped_at is not None:
         fig.add_vline(x=stopped_at, line=dict(color="#d62728", width=2),
                       annotation_text=L["nonfinite_line"].format(step=stopped_at), annotation_position="top left")

@@ -8,37 +8,27 @@ Axis titles and legend names come from `labels` (the text files' [lab.fig] table
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import f32, labels_with, style, top_legend
+from .common import f32, labels_with, log_ticks, style, top_legend
 
 NORM_COLOURS = {"norm": "#d62728", "h": "#1f77b4", "reference": "#555"}
 CIRCLE_POINTS = 181
-DECADE_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     return labels_with("lab.fig", labels)
 
 
-def power_ticks(lo: float, hi: float, most: int = 7) -> tuple[list[float], list[str]]:
-    """Tick positions (whole log10 values) and their texts 10^k for a log10 axis from lo to hi."""
-    span = max(hi - lo, 1.0)
-    step = next((s for s in DECADE_STEPS if span / s <= most), DECADE_STEPS[-1])
-    values = [float(k) for k in range(math.ceil(lo / step) * step, math.floor(hi / step) * step + 1, step)]
-    return values, ["1" if k == 0 else f"10<sup>{k:g}</sup>" for k in values]
-
-
 def _log_axis(fig: go.Figure, title: str, *curves) -> None:
-    """A log10-valued y axis labelled in powers of ten, padded so flat curves stay readable."""
+    """A log10-valued y axis labelled in powers of ten (common.log_ticks), padded so flat curves stay readable."""
     values = np.concatenate([np.ravel(c) for c in curves])
     lo, hi = float(np.min(values)), float(np.max(values))
     pad = max(0.5, 0.05 * (hi - lo))
-    vals, texts = power_ticks(lo - pad, hi + pad)
+    vals, texts = log_ticks(lo - pad, hi + pad)
     fig.update_yaxes(title=title, range=[lo - pad, hi + pad], tickmode="array", tickvals=vals, ticktext=texts,
                      zeroline=False)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import axis, base_layout, bucket, f32, labels_with, log_axis, note_annotation, positive
+from .common import axis, base_layout, bucket, f32, labels_with, log_axis, note_annotation, note_margin, positive, sci
 
 PALETTE = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}  # one colour per cell, on every page
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -32,7 +32,7 @@ def _figure(traces: list, title: str | None, height: int, x_title: str, y_axis: 
     layout = base_layout(title, height, legend_on_top=True, xaxis=axis(x_title), yaxis=y_axis,
                          annotations=[note_annotation(text) for text in notes])
     if notes:
-        layout["margin"]["b"] = 80
+        layout["margin"]["b"] = max(note_margin(text) for text in notes)
     return go.Figure(data=traces, layout=layout)
 
 
@@ -104,11 +104,11 @@ def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, label
 
 def compare_grad_figure(curves: dict[str, np.ndarray], *, colours: dict[str, str] | None = None,
                         labels: Mapping[str, str] | None = None, title: str | None = None, height: int = 380) -> go.Figure:
-    """Mean ‖dL/dh_t‖ over time steps t for several runs, log scale: curves = {label: (T,) norms}."""
+    """Mean ‖∂L/∂h_t‖ over time steps t for several runs, log scale: curves = {label: (T,) norms}."""
     L = labels_with("run.fig", labels)
     traces = []
     for k, (label, norms) in enumerate(curves.items()):
-        t = np.arange(1, len(norms) + 1, dtype=np.float32)
+        t = np.arange(len(norms), dtype=np.float32)  # t = 0 .. T-1, as on the Gradients page
         colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
         traces.append(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=dict(color=colour, width=2.5)))
     return _figure(traces, title, height, L["time_loss_last"], _log_y(L["grad_h_log"], list(curves.values())))
@@ -145,16 +145,30 @@ def plain_text(text: str) -> str:
 
 def regression_scatter(target, pred, *, title: str | None = None, labels: Mapping[str, str] | None = None,
                        height: int = 300) -> go.Figure:
-    """Predicted against true values for the probe batch; the diagonal is a perfect model."""
+    """Predicted against true values for the probe batch; the diagonal is a perfect model. Both axes span the
+    targets (and 0 to 2) and the predictions up to that span again beyond them; predictions further out (an
+    exploding run's reach 10¹¹) are drawn as open markers at the edge, and a note says how far they went."""
     L = labels_with("run.fig", labels)
     target, pred = f32(target).ravel(), f32(pred).ravel()
-    lo = float(min(target.min(), pred.min(), 0.0))
-    hi = float(max(target.max(), pred.max(), 2.0))
+    lo, hi = float(min(target.min(), 0.0)), float(max(target.max(), 2.0))
+    near = pred[np.isfinite(pred) & (pred >= lo - (hi - lo)) & (pred <= hi + (hi - lo))]
+    lo, hi = float(min(lo, near.min(initial=lo))), float(max(hi, near.max(initial=hi)))
+    far = ~((pred >= lo) & (pred <= hi))  # beyond the axes, or not finite
     traces = [
         go.Scatter(x=f32([lo, hi]), y=f32([lo, hi]), mode="lines", name=L["perfect"], line=BASELINE_STYLE),
-        go.Scatter(x=target, y=pred, mode="markers", name=L["probe_examples"], marker=dict(size=10, color=RUN_COLOURS[0])),
+        go.Scatter(x=target[~far], y=pred[~far], mode="markers", name=L["probe_examples"],
+                   marker=dict(size=10, color=RUN_COLOURS[0])),
     ]
-    fig = _figure(traces, title, height, L["true_value"], axis(L["predicted_value"], range=[lo, hi]))
+    notes = []
+    if far.any():
+        edge = f32(np.clip(np.nan_to_num(pred[far], nan=hi), lo, hi))
+        traces.append(go.Scatter(x=target[far], y=edge, mode="markers", name=L["beyond_edge"], customdata=pred[far],
+                                 marker=dict(size=10, color=RUN_COLOURS[1], symbol="circle-open", line_width=2),
+                                 cliponaxis=False,  # whole circles on the edge
+                                 hovertemplate="%{x:.3g} → %{customdata:.3g}<extra></extra>"))
+        notes.append(L["note_beyond"].format(n=int(far.sum()), total=len(pred), low=sci(float(np.min(pred[far]))),
+                                             high=sci(float(np.max(pred[far])))))
+    fig = _figure(traces, title, height, L["true_value"], axis(L["predicted_value"], range=[lo, hi]), notes)
     fig.layout.xaxis.range = [lo, hi]
     return fig
 

@@ -213,7 +213,7 @@ def _url_refusals() -> dict[str, tuple[str, str]]:
 
 def refuse_bad_url_values() -> None:
     """Before the settings widgets: a value in the page's address that a widget cannot take is taken out of the
-    address, so that no widget reads it, and said next to its setting. A widget bound to the address reads it
+    address, so that no widget reads it, and said above the settings. A widget bound to the address reads it
     itself when the tab opens, and Streamlit's number input raises OverflowError on an integer setting given
     ?hidden=1e309 (other bad values it ignores without a word). A value the script sets outranks the address once the
     widget is bound (a tab reloaded into its old session); before that, only a run without it in the address does."""
@@ -232,18 +232,16 @@ def refuse_bad_url_values() -> None:
         st.rerun()
 
 
-def _say_url_refusal(key: str) -> None:
-    """Next to a setting: the value from the page's address that it refused (see refuse_bad_url_values), once."""
-    refused = st.session_state.get(URL_REFUSED, {}).pop(key, None)
-    if refused is not None:
-        value, accepted = refused
+def _say_url_refusals() -> None:
+    """Above the settings, full width (in a half column the words break apart, "accepte d:"): each value from the
+    page's address that a setting refused (see refuse_bad_url_values), once."""
+    for key, (value, accepted) in st.session_state.pop(URL_REFUSED, {}).items():
         st.warning(t("controls.url_refused", name=key, value=plain(value), accepted=accepted), icon=":material/link_off:")
 
 
 def _number(key: str):
     spec = NUMBER_FIELDS[key]
     kind = int if spec.integer else float
-    _say_url_refusal(key)
     return st.number_input(t(f"controls.{key}"), min_value=kind(spec.lo), max_value=kind(spec.hi),
                            value=kind(DEFAULTS[key]), step=kind(spec.step) if spec.step is not None else None,
                            format=spec.fmt, key=key, bind="query-params",
@@ -253,12 +251,12 @@ def _number(key: str):
 def settings(disabled: bool = False) -> None:
     """Draw every setting; the caller places them (e.g. in an expander) and reads current_settings()."""
     refuse_bad_url_values()
+    _say_url_refusals()
     state = st.session_state
     task_names = CHOICE_FIELDS["task"]
     col_task, col_model, col_train = st.columns(3, gap="large")
     with col_task:
         st.markdown(f"**{t('controls.task_group')}**")
-        _say_url_refusal("task")
         st.selectbox(t("controls.task"), task_names, index=task_names.index(DEFAULTS["task"]), key="task",
                      on_change=_on_task_change, bind="query-params", disabled=disabled)
         cls = task_class(state.get("task", DEFAULTS["task"]))
@@ -271,7 +269,6 @@ def settings(disabled: bool = False) -> None:
     with col_model:
         st.markdown(f"**{t('controls.model_group')}**")
         choices = CHOICE_FIELDS["cell"]
-        _say_url_refusal("cell")
         st.selectbox(t("controls.cell"), choices, index=choices.index(DEFAULTS["cell"]), key="cell",
                      bind="query-params", disabled=disabled, help=t("controls.cell_help"))
         transformer = state.get("cell", DEFAULTS["cell"]) == TRANSFORMER
@@ -312,16 +309,15 @@ def settings(disabled: bool = False) -> None:
             _number("batch")
         with right:
             _number("steps")
+        st.toggle(t("controls.clipping"), value=DEFAULTS["clipping"], key="clipping", bind="query-params",
+                  help=t("controls.clipping_help"), disabled=disabled)  # a row of its own, like bidirectional's
         left, right = st.columns(2)
         with left:
-            st.toggle(t("controls.clipping"), value=DEFAULTS["clipping"], key="clipping", bind="query-params",
-                      help=t("controls.clipping_help"), disabled=disabled)
-        with right:
             _number("clip")
-        left, right = st.columns(2)
-        with left:
-            _number("seed")
         with right:
+            _number("seed")
+        left, _ = st.columns(2)
+        with left:
             _number("probe_every")
 
 
@@ -331,7 +327,6 @@ def _bidirectional_toggle(cls, disabled: bool) -> None:
     refusal = bidirectional_refusal(cls, state.get("cell", DEFAULTS["cell"]))
     if refusal:
         _turn_off_bidirectional()
-    _say_url_refusal("bidirectional")
     st.toggle(t("controls.bidirectional"), value=DEFAULTS["bidirectional"], key="bidirectional", bind="query-params",
               disabled=disabled or refusal is not None, help=t(refusal or "controls.bidirectional_help"))
 

@@ -99,7 +99,6 @@ def figures(result: LabResult) -> None:
     caveats = notes(result)
     if caveats:
         fig = note(fig, caveats)
-        fig.update_layout(margin=dict(b=90))
     st.plotly_chart(fig, width="stretch")
     left, right = st.columns(2)
     which = "lstm" if lstm else "rnn"
