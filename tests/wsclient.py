@@ -46,8 +46,9 @@ class LiveCounter:
 
 
 class Session:
-    def __init__(self, url: str, query: str = "", timeout: float = 120.0):
+    def __init__(self, url: str, query: str = "", timeout: float = 120.0, page: str = ""):
         self.query, self.timeout = query, timeout
+        self.page = page  # the page's url path ("gates"); "" is the default page
         self.ws = connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
                           max_size=None, open_timeout=timeout, ping_interval=None,  # browsers send no pings either
                           legacy=True)  # the connection itself; close() ends it
@@ -64,6 +65,7 @@ class Session:
     def _request(self, widgets: list[WidgetState] = (), fragment_id: str = "") -> None:
         msg = BackMsg()
         msg.rerun_script.query_string = self.query
+        msg.rerun_script.page_name = self.page
         msg.rerun_script.widget_states.widgets.extend(widgets)
         if fragment_id:
             msg.rerun_script.fragment_id = fragment_id
@@ -105,6 +107,32 @@ class Session:
         ids = [e.button.id for e in self.elements if e.WhichOneof("type") == "button" and e.button.label == label]
         assert ids, f"no button {label!r}"
         return self.run([WidgetState(id=ids[0], trigger_value=True)])
+
+    def open(self, page: str) -> list:
+        """Switch to another page (its url path, as in the navigation) and wait until it is drawn."""
+        self.page = page
+        return self.run()
+
+    def widget(self, kind: str, label: str):
+        """The last full run's widget of this element kind ("slider", "selectbox" ...) and label."""
+        found = [getattr(e, kind) for e in self.elements if e.WhichOneof("type") == kind and getattr(e, kind).label == label]
+        assert found, f"no {kind} {label!r}"
+        return found[0]
+
+    def choose(self, kind: str, label: str, value) -> list:
+        """Set a widget as a user would and wait for the page: a select_slider, selectbox or segmented control
+        to the option shown as `value` (a string), a numeric slider to the number `value`."""
+        proto = self.widget(kind, label)
+        state = WidgetState(id=proto.id)
+        if kind == "selectbox":
+            state.string_value = value
+        elif kind == "button_group" or (kind == "slider" and proto.options):
+            state.string_array_value.data.append(value)
+        elif kind == "slider":
+            state.double_array_value.data.append(float(value))
+        else:
+            raise ValueError(f"no way to set a {kind}")
+        return self.run([state])
 
     def poll(self, seconds: float) -> None:
         """For this long, ask for each live fragment's rerun on its interval, as an open tab's frontend does (on
