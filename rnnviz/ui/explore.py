@@ -138,7 +138,8 @@ def span_figure(tokens: list[str], start: int, end: int, title: str, row: int = 
                          marker=dict(size=22, symbol="square", color="rgba(0,0,0,0)"), showlegend=False,
                          hovertemplate="%{text} · t = %{customdata}<extra></extra>")
     fig = go.Figure([cells, markers])
-    fig.update_layout(title=title, height=100 + 40 * rows, margin=dict(l=20, r=20, t=50, b=20), dragmode="select",
+    # no dragmode: Streamlit lets clicks select only while dragging pans (the toolbar's box tool drags a selection)
+    fig.update_layout(title=title, height=100 + 40 * rows, margin=dict(l=20, r=20, t=50, b=20),
                       yaxis=dict(autorange="reversed", visible=False, fixedrange=True),
                       xaxis=dict(visible=False, fixedrange=True, range=[-0.5, row - 0.5]))
     return fig
