@@ -4,6 +4,7 @@ Pages run from app.py (switch_page), as in the app, so their links to the Train 
 """
 import json
 
+import numpy as np
 import pytest
 from conftest import PAGES, assert_clean, open_page, probed, spec_array, titles
 
@@ -180,7 +181,8 @@ def test_hidden_states_show_a_series_attribution_as_a_band_under_each_heatmap_wh
     found = at.session_state[SALIENCY_KEY]["results"][0]
     band = bands[0]["data"][0]
     assert band["type"] == "heatmap" and len(band["y"]) == 1
-    assert spec_array(band["z"])[0].tolist() == pytest.approx(found.methods["ig"], abs=1e-6)
+    assert spec_array(band["customdata"])[0].tolist() == pytest.approx(found.methods["ig"], abs=1e-6)
+    assert np.abs(spec_array(band["z"])).max() == pytest.approx(1)  # coloured on the states' scale, -1..1
     heatmap_x = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["x"]
     assert band["x"] == heatmap_x  # the band lies on the heatmap's time axis
     at.run()
@@ -195,8 +197,9 @@ def test_hidden_states_show_a_text_attribution_as_coloured_characters():
     (text,) = ig_charts(at)
     cells = text["data"][0]
     x = trainer.snapshot().trace["x"][0]
-    shown = "".join(c for row in cells["text"] for c in row).replace("↵", "\n")  # rows break at newlines
-    assert shown == "".join(trainer.task.in_vocab[int(i)] for i in x)
+    shown = [c for row in cells["text"] for c in row if c]  # a cell per character, in reading order
+    letters = [(c, trainer.task.in_vocab[int(i)]) for c, i in zip(shown, x) if trainer.task.in_vocab[int(i)].isalnum()]
+    assert len(shown) == len(x) == 24 and letters and all(c == letter for c, letter in letters)
     found = at.session_state[SALIENCY_KEY]["results"][0]
     z = [v for v in spec_array(cells["z"]).ravel() if v == v]  # the cells that hold a character
     assert z == pytest.approx(found.methods["ig"], abs=1e-6)

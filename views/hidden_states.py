@@ -92,12 +92,10 @@ def attribution_band(view, found: explore.Attribution, kind: str) -> None:
 
 
 def attribution_text(view, found: explore.Attribution, tokens: list[str]) -> None:
-    """Integrated gradients per input token as the coloured characters of the example's text."""
+    """Integrated gradients per input token as the coloured characters of the example's text (as on Explore)."""
     values, name = found.methods["ig"], t("explore.value_ig")  # (T,)
-    top = explore.symmetric_range(values)
-    inspect.show("hs-attribution-text", (found.step, found.example, *view.key), lambda: figs.text_heatmap(
-        [(tokens, values)], zrange=(-top, top), width=min(len(tokens), TEXT_WIDTH), value_name=name, labels=L,
-        title=attribution_title(found)), data=lambda: {"t": np.arange(len(values)), name: values})
+    inspect.show("hs-attribution-text", (found.step, found.example, *view.key), lambda: explore.text_attribution_figure(
+        tokens, values, name, attribution_title(found)), data=lambda: {"t": np.arange(len(values)), name: values})
 
 
 def coloured_text(view, signals):

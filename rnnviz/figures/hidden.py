@@ -72,9 +72,10 @@ def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 
 def attribution_band(values: np.ndarray, *, inputs: list[str] | None = None, value_name: str = "IG",
                      title: str | None = None, labels=None) -> go.Figure:
     """One example's attribution per input step (T,) as a band of colour on the time axis of a time x unit
-    heatmap (common.time_unit_heatmap, whose margins it shares, so it lines up under one), red where an input
-    raised the loss and blue where it lowered it, on a scale symmetric about 0. Long sequences are averaged over
-    the heatmap's buckets of steps."""
+    heatmap (common.time_unit_heatmap), to lie under one: red where an input raised the loss, blue where it
+    lowered it. Colours are the attribution over its largest |value|, so the band's colour bar reads -1..1 like a
+    state's and takes its width (plots line up only when their colour bars are equally wide); hover shows the
+    value itself. Long sequences are averaged over the heatmap's buckets of steps."""
     L = inside_labels(labels)
     T = len(values)
     factor = math.ceil(T / MAX_STEPS)
@@ -83,9 +84,9 @@ def attribution_band(values: np.ndarray, *, inputs: list[str] | None = None, val
     top = float(np.nanmax(np.abs(z))) if z.size else 0.0
     top = top or 1.0
     fig = go.Figure(go.Heatmap(
-        z=z, x=x, y=[value_name], zmin=-top, zmax=top, zmid=0.0, colorscale=DIVERGING,
-        colorbar=dict(title=dict(text=value_name, side="right"), thickness=14, len=1.2),
-        hovertemplate=f"{L['time']}: %{{x}}<br>{value_name} = %{{z:.4g}}<extra></extra>"))
+        z=f32(z / top), customdata=z, x=x, y=[value_name], zmin=-1.0, zmax=1.0, zmid=0.0, colorscale=DIVERGING,
+        colorbar=dict(title=dict(text=f"{value_name} / {top:.2g}", side="right"), thickness=14, len=1.2),
+        hovertemplate=f"{L['time']}: %{{x}}<br>{value_name} = %{{customdata:.4g}}<extra></extra>"))
     fig.update_xaxes(**xaxis)
     fig.update_yaxes(type="category")
     fig = projector_style(fig, title, height=190)
