@@ -154,9 +154,9 @@ def test_every_chart_offers_its_data_as_csv(page, flat, monkeypatch):
 
     tables = {}
 
-    def chart(fig, key, data=None):
+    def chart(fig, key, data=None, on_click=None):
         tables[key] = charts.csv_text(data()) if data is not None else None
-        charts.chart(fig, key, data)
+        charts.chart(fig, key, data, on_click)
 
     monkeypatch.setattr(inspect, "chart", chart)
     at = open_page(page, probed(**flat))
@@ -173,10 +173,11 @@ def ig_charts(at) -> list[dict]:
 
 def test_hidden_states_show_a_series_attribution_as_a_band_under_each_heatmap_when_asked(lstm):
     at = open_page("hidden_states", lstm)
-    assert not ig_charts(at) and SALIENCY_KEY not in at.session_state  # nothing computed until asked
+    assert len(titles(at)) == 3 and SALIENCY_KEY not in at.session_state  # h, c and PCA: nothing computed until asked
     at.toggle(key="hs_attribution").set_value(True).run()
     assert_clean(at)
-    bands = ig_charts(at)
+    bands = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")
+             if "Inputs that mattered (IG) · step 6 · #1" in chart.proto.spec]
     assert len(bands) == 2  # under h and under c
     found = at.session_state[SALIENCY_KEY]["results"][0]
     band = bands[0]["data"][0]

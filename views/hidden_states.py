@@ -79,23 +79,21 @@ def attribution(view) -> explore.Attribution | None:
         return explore.cached_attribution(trainer, view.example, recompute)
 
 
-def attribution_title(found: explore.Attribution) -> str:
-    return t("explore.fig_title", method=t("explore.method_ig"), step=found.step, example=found.example + 1)
-
-
 def attribution_band(view, found: explore.Attribution, kind: str) -> None:
     """Integrated gradients per input step as a band under the heatmap of kind, on its time axis."""
     values, name = found.methods["ig"], t("explore.value_ig")  # (T,)
     inspect.show(f"hs-band-{kind}", (found.step, found.example, *view.key), lambda: figs.attribution_band(
-        values, inputs=view.inputs(), value_name=name, labels=L, title=attribution_title(found)),
+        values, inputs=view.inputs(), value_name=name, labels=L,
+        title=t("hidden_states.band_title", step=found.step, example=found.example + 1)),
         data=lambda: {"t": np.arange(len(values)), name: values})
 
 
 def attribution_text(view, found: explore.Attribution, tokens: list[str]) -> None:
     """Integrated gradients per input token as the coloured characters of the example's text (as on Explore)."""
     values, name = found.methods["ig"], t("explore.value_ig")  # (T,)
+    title = t("explore.fig_title", method=t("explore.method_ig"), step=found.step, example=found.example + 1)
     inspect.show("hs-attribution-text", (found.step, found.example, *view.key), lambda: explore.text_attribution_figure(
-        tokens, values, name, attribution_title(found)), data=lambda: {"t": np.arange(len(values)), name: values})
+        tokens, values, name, title), data=lambda: {"t": np.arange(len(values)), name: values})
 
 
 def coloured_text(view, signals):

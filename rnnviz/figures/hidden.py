@@ -73,9 +73,10 @@ def attribution_band(values: np.ndarray, *, inputs: list[str] | None = None, val
                      title: str | None = None, labels=None) -> go.Figure:
     """One example's attribution per input step (T,) as a band of colour on the time axis of a time x unit
     heatmap (common.time_unit_heatmap), to lie under one: red where an input raised the loss, blue where it
-    lowered it. Colours are the attribution over its largest |value|, so the band's colour bar reads -1..1 like a
-    state's and takes its width (plots line up only when their colour bars are equally wide); hover shows the
-    value itself. Long sequences are averaged over the heatmap's buckets of steps."""
+    lowered it. Colours are the attribution over its largest |value| (a note under the band says which), so the
+    colour bar reads -1..1 with a short title, like a state's, and is as wide: plots line up only when their colour
+    bars are equally wide (a title longer than the bar widens it). Hover shows the value itself. Long sequences
+    are averaged over the heatmap's buckets of steps."""
     L = inside_labels(labels)
     T = len(values)
     factor = math.ceil(T / MAX_STEPS)
@@ -85,11 +86,12 @@ def attribution_band(values: np.ndarray, *, inputs: list[str] | None = None, val
     top = top or 1.0
     fig = go.Figure(go.Heatmap(
         z=f32(z / top), customdata=z, x=x, y=[value_name], zmin=-1.0, zmax=1.0, zmid=0.0, colorscale=DIVERGING,
-        colorbar=dict(title=dict(text=f"{value_name} / {top:.2g}", side="right"), thickness=14, len=1.2),
+        colorbar=dict(title=dict(text=value_name, side="right"), thickness=14, len=1.2),
         hovertemplate=f"{L['time']}: %{{x}}<br>{value_name} = %{{customdata:.4g}}<extra></extra>"))
     fig.update_xaxes(**xaxis)
     fig.update_yaxes(type="category")
-    fig = projector_style(fig, title, height=190)
+    fig = projector_style(fig, title, height=220)
+    note(fig, L["band_scale"].format(name=value_name, top=f"{top:.2g}"))
     if xaxis["tickangle"]:  # slanted words under the band, as under the heatmap
         fig.update_layout(margin_b=60 + 7 * max(len(s) for s in xaxis["ticktext"]))
     return fig
