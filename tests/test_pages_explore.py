@@ -133,7 +133,7 @@ def test_the_span_chart_is_clickable_and_agrees_with_the_slider(charlm):
     assert orange_steps(spec) == [3, 4, 5, 6, 7]
     assert spec_array(spec["data"][1]["customdata"]).tolist() == list(range(24))  # each cell's clickable marker carries its step
     assert any(c.value.startswith("Click a character to start a span") for c in at.caption)
-    at.session_state["ex_span_anchor"] = 5  # a first click at step 5, waiting for its second
+    at.session_state["ex_span"], at.session_state["ex_span_anchor"] = (5, 5), 5  # a first click at step 5
     at.run()
     assert any(c.value == "The span starts at step 5: click the character it ends at." for c in at.caption)
     at.slider(key="ex_span").set_value((10, 12)).run()  # the keyboard's way: the waiting click is dropped

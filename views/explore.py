@@ -103,24 +103,22 @@ def units_section(view):
 
 def span_controls(T: int) -> tuple[int, int, float]:
     """The span (first and last step, inclusive) and the threshold. The slider is the keyboard's way to the span
-    that clicks on the text pick too (span_clicked writes the slider's value); a span kept from a longer run is reset."""
+    that clicks on the text pick too (span_clicked writes the slider's value); a span kept from a longer run is reset.
+    A first click waits for its second only while the span is still the one step it picked: a slider moved since
+    drops it."""
     kept = st.session_state.get(SPAN_KEY)
     if not (isinstance(kept, tuple) and len(kept) == 2 and 0 <= kept[0] <= kept[1] < T):
-        st.session_state[SPAN_KEY] = (max(0, T - 6), max(0, T - 3))
-        st.session_state.pop(ANCHOR_KEY, None)
+        st.session_state[SPAN_KEY] = kept = (max(0, T - 6), max(0, T - 3))
+    anchor = st.session_state.get(ANCHOR_KEY)
+    if anchor is not None and kept != (anchor, anchor):
+        del st.session_state[ANCHOR_KEY]
     left, right = st.columns([3, 1])
     with left:
-        start, end = st.slider(t("explore.span"), 0, T - 1, key=SPAN_KEY, help=t("explore.span_help"),
-                               on_change=forget_click)
+        start, end = st.slider(t("explore.span"), 0, T - 1, key=SPAN_KEY, help=t("explore.span_help"))
     with right:
         threshold = st.slider(t("explore.threshold"), 0.05, 0.95, 0.3, 0.05, key="ex_threshold",
                               help=t("explore.threshold_help"))
     return start, end, threshold
-
-
-def forget_click() -> None:
-    """The slider moved the span: a click waiting for its second one no longer ends it."""
-    st.session_state.pop(ANCHOR_KEY, None)
 
 
 def span_chart(view, tokens: list[str], start: int, end: int, joiner: str) -> None:
