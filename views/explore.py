@@ -1,5 +1,6 @@
 """Explore your model: which inputs mattered (integrated gradients, gradient x input) and what units mean (the
-units on throughout a selected span, where else they switch on together, and the states nearest to its end)."""
+units on throughout a span of the probe text, picked by clicking its characters or with the slider, where else
+they switch on together, and the states nearest to its end)."""
 import os
 
 import numpy as np

@@ -3,7 +3,11 @@
 Saliency needs gradients through the model, which the probe Traces do not keep, so it is computed on demand, for
 one example of the probe batch, with the run's current weights copied (under trainer.held(), between two steps)
 into a fresh unrolled twin: the trainer's own twin belongs to its training thread's probes. Results are kept in
-the tab's state per (run, step, example), so a page refresh during training costs nothing until asked again.
+the tab's state per (run, step, example), so a page refresh during training costs nothing until asked again;
+the Hidden states page shows the same results beside the states.
+
+The span of the unit search is picked on span_figure, a chart of the probe text: clicks (or the toolbar's box)
+select its cells, and clicked_steps and span_after_click turn the browser's selection into a span.
 """
 from __future__ import annotations
 
