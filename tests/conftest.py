@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]  # on sys.path through pytest.ini's p
 torch.set_num_threads(1)
 os.environ.setdefault("RNNVIZ_TORCH_THREADS", "1")  # the app's training slots keep to it too
 
+import base64  # noqa: E402
 import hashlib  # noqa: E402
 import html  # noqa: E402
 import io  # noqa: E402
@@ -24,6 +25,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import zipfile  # noqa: E402
 
+import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec  # noqa: E402
@@ -212,6 +214,14 @@ def titles(at: AppTest) -> list[str]:
         spec = json.loads(chart.proto.spec)
         out.append((spec["layout"].get("title") or {}).get("text") or spec["data"][0]["type"])
     return out
+
+
+def spec_array(value) -> np.ndarray:
+    """An array of a chart's spec: a list, or the typed array plotly.py writes as base64 ({"dtype", "bdata", "shape"})."""
+    if isinstance(value, dict):
+        shape = [int(n) for n in str(value.get("shape", -1)).split(",")]
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+    return np.array(value, dtype=float)
 
 
 def assert_clean(at: AppTest) -> None:

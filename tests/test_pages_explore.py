@@ -1,15 +1,18 @@
 """The Explore page in AppTest: saliency (complete within 1 %) and the unit search on text, series and tagging runs,
-the report download beside the run's, the charts' image options, and an imported tutorial model restored from a zip."""
+the span picked by clicks or the slider, the report download beside the run's, the charts' image options (PNG or
+SVG), and an imported tutorial model restored from a zip."""
 import io
 import json
 import zipfile
 
+import numpy as np
 import pytest
-from conftest import assert_clean, open_app, probed, tab_with, titles
+from conftest import assert_clean, open_app, probed, spec_array, tab_with, titles
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.patterns import select_units
 from rnnviz.ui.charts import chart_config
+from rnnviz.ui.explore import clicked_steps, span_after_click
 from rnnviz.ui.files import report_builder
 from rnnviz.ui.i18n import LANG_KEY
 from rnnviz.ui.state import KEY
@@ -111,3 +114,53 @@ def test_an_imported_tutorial_model_restored_from_a_zip_explores(imported, uploa
     assert any(title.startswith("integrated gradients") for title in titles(at))
     assert any("your file, window" in m.value for m in at.markdown) or any("No unit is on" in i.value for i in at.info)
     assert any(c.value.startswith("Read ") for c in at.caption)
+
+
+def span_chart(at: AppTest) -> dict:
+    return next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.selection_mode)
+
+
+def orange_steps(spec: dict) -> list[int]:
+    """The steps the span chart colours as the span (its heatmap's z is 1 there), in reading order."""
+    z = spec_array(spec["data"][0]["z"]).ravel()
+    return [t for t, v in enumerate(z[~np.isnan(z)]) if v == 1]
+
+
+def test_the_span_chart_is_clickable_and_agrees_with_the_slider(charlm):
+    at = open_explore(charlm, ex_span=(3, 7))
+    assert_clean(at)
+    spec = span_chart(at)
+    assert orange_steps(spec) == [3, 4, 5, 6, 7]
+    assert spec_array(spec["data"][1]["customdata"]).tolist() == list(range(24))  # each cell's clickable marker carries its step
+    assert any(c.value.startswith("Click a character to start a span") for c in at.caption)
+    at.session_state["ex_span"], at.session_state["ex_span_anchor"] = (5, 5), 5  # a first click at step 5
+    at.run()
+    assert any(c.value == "The span starts at step 5: click the character it ends at." for c in at.caption)
+    at.slider(key="ex_span").set_value((10, 12)).run()  # the keyboard's way: the waiting click is dropped
+    assert_clean(at)
+    assert "ex_span_anchor" not in at.session_state
+    assert orange_steps(span_chart(at)) == [10, 11, 12]
+
+
+def test_clicks_pick_a_span():
+    assert span_after_click([9], None) == ((9, 9), 9)  # a first click: a one-step span, waiting for a second
+    assert span_after_click([4], 9) == ((4, 9), None)  # the second ends it, on either side
+    assert span_after_click([12], 9) == ((9, 12), None)
+    assert span_after_click([2, 3, 7], 9) == ((2, 7), None)  # a box over several steps spans them
+
+
+def test_a_hostile_selection_picks_nothing():
+    good = {"points": [{"point_index": 3, "curve_number": 1}, {"point_index": 5}]}
+    assert clicked_steps(good, 24) == [3, 5]
+    for bad in (None, "x", {"points": "x"}, {"points": [3, "a", None]}, {"points": [{"point_index": 24}]},
+                {"points": [{"point_index": -1}]}, {"points": [{"point_index": True}]},
+                {"points": [{"point_index": 2.0}]}, {"points": [{"point_index": "2"}]}):
+        assert clicked_steps(bad, 24) == [], bad
+
+
+def test_every_chart_saves_the_image_format_the_sidebar_picks(charlm):
+    at = open_explore(charlm, chart_image_format="svg")
+    assert_clean(at)
+    cameras = [json.loads(c.proto.config)["toImageButtonOptions"] for c in at.get("plotly_chart")]
+    assert cameras and all(camera["format"] == "svg" for camera in cameras)
+    assert at.segmented_control(key="chart_image_format").options == ["PNG", "SVG"]

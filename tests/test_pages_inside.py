@@ -4,9 +4,12 @@ Pages run from app.py (switch_page), as in the app, so their links to the Train 
 """
 import json
 
+import numpy as np
 import pytest
-from conftest import PAGES, assert_clean, open_page, probed, tab_with, titles
+from conftest import PAGES, assert_clean, open_page, probed, spec_array, tab_with, titles
 
+from rnnviz.ui.explore import SALIENCY_KEY
+from rnnviz.ui.i18n import LANG_KEY
 from rnnviz.ui.state import KEY
 
 
@@ -151,12 +154,58 @@ def test_every_chart_offers_its_data_as_csv(page, flat, monkeypatch):
 
     tables = {}
 
-    def chart(fig, key, data=None):
+    def chart(fig, key, data=None, on_click=None):
         tables[key] = charts.csv_text(data()) if data is not None else None
-        charts.chart(fig, key, data)
+        charts.chart(fig, key, data, on_click)
 
     monkeypatch.setattr(inspect, "chart", chart)
     at = open_page(page, probed(**flat))
     assert_clean(at)
     assert tables and all(text is None or text.count("\n") >= 2 for text in tables.values()), tables.keys()
     assert sum(text is not None for text in tables.values()) >= len(tables) - 2  # PCA and saturation history have none
+
+
+def ig_charts(at) -> list[dict]:
+    """The specs of the charts titled by integrated gradients."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [s for s in specs if ((s["layout"].get("title") or {}).get("text") or "").startswith("integrated gradients")]
+
+
+def test_hidden_states_show_a_series_attribution_as_a_band_under_each_heatmap_when_asked(lstm):
+    at = open_page("hidden_states", lstm)
+    assert len(titles(at)) == 3 and SALIENCY_KEY not in at.session_state  # h, c and PCA: nothing computed until asked
+    at.toggle(key="hs_attribution").set_value(True).run()
+    assert_clean(at)
+    bands = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")
+             if "Inputs that mattered (IG) · step 6 · #1" in chart.proto.spec]
+    assert len(bands) == 2  # under h and under c
+    found = at.session_state[SALIENCY_KEY]["results"][0]
+    band = bands[0]["data"][0]
+    assert band["type"] == "heatmap" and len(band["y"]) == 1
+    assert spec_array(band["customdata"])[0].tolist() == pytest.approx(found.methods["ig"], abs=1e-6)
+    assert np.abs(spec_array(band["z"])).max() == pytest.approx(1)  # coloured on the states' scale, -1..1
+    heatmap_x = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["x"]
+    assert band["x"] == heatmap_x  # the band lies on the heatmap's time axis
+    at.run()
+    assert at.session_state[SALIENCY_KEY]["results"][0] is found  # kept: a rerun computes nothing
+
+
+def test_hidden_states_show_a_text_attribution_as_coloured_characters():
+    trainer = probed(task="charlm", cell="lstm", seq_len=24)
+    at = open_page("hidden_states", trainer)
+    at.toggle(key="hs_attribution").set_value(True).run()
+    assert_clean(at)
+    (text,) = ig_charts(at)
+    cells = text["data"][0]
+    x = trainer.snapshot().trace["x"][0]
+    shown = [c for row in cells["text"] for c in row if c]  # a cell per character, in reading order
+    letters = [(c, trainer.task.in_vocab[int(i)]) for c, i in zip(shown, x) if trainer.task.in_vocab[int(i)].isalnum()]
+    assert len(shown) == len(x) == 24 and letters and all(c == letter for c, letter in letters)
+    found = at.session_state[SALIENCY_KEY]["results"][0]
+    z = [v for v in spec_array(cells["z"]).ravel() if v == v]  # the cells that hold a character
+    assert z == pytest.approx(found.methods["ig"], abs=1e-6)
+    at.session_state[LANG_KEY] = "zh"
+    at.run()
+    assert_clean(at)
+    assert any(title.startswith("积分梯度 · 第 6 步的权重") for title in titles(at))
+

@@ -1,5 +1,6 @@
 """Explore your model: which inputs mattered (integrated gradients, gradient x input) and what units mean (the
-units on throughout a selected span, where else they switch on together, and the states nearest to its end)."""
+units on throughout a span of the probe text, picked by clicking its characters or with the slider, where else
+they switch on together, and the states nearest to its end)."""
 import os
 
 import numpy as np
@@ -12,7 +13,9 @@ from rnnviz.ui.live import live
 
 trainer = inspect.open_page("explore")
 MATCHES_SHOWN, NEIGHBOURS = 10, 8
-SPAN_KEY = "ex_span"
+SPAN_KEY, ANCHOR_KEY = "ex_span", "ex_span_anchor"  # the span (first, last step); the step a next click ends it at
+SPAN_CHART = "ex-span"
+WORDS_PER_ROW = 10  # cells per row of a word task's text (characters get explore.ROW_CHARS)
 
 
 def draw():
@@ -70,7 +73,7 @@ def units_section(view):
     texts = [[vocab[int(i)] for i in row] for row in view.trace["x"]]  # B lists of T tokens
     labels = [t("explore.probe_text", n=b + 1) for b in range(B)]
     start, end, threshold = span_controls(T)
-    st.markdown(explore.highlighted(texts[view.example], start, end, joiner))
+    span_chart(view, texts[view.example], start, end, joiner)
     source = explore.file_text(trainer)
     if source and st.toggle(t("explore.include_file", name=plain(os.path.basename(trainer.cfg.task.data))),
                             key="ex_file"):
@@ -100,18 +103,41 @@ def units_section(view):
 
 
 def span_controls(T: int) -> tuple[int, int, float]:
-    """The span (first and last step, inclusive) and the threshold; a span kept from a longer run is reset."""
+    """The span (first and last step, inclusive) and the threshold. The slider is the keyboard's way to the span
+    that clicks on the text pick too (span_clicked writes the slider's value); a span kept from a longer run is reset.
+    A first click waits for its second only while the span is still the one step it picked: a slider moved since
+    drops it."""
     kept = st.session_state.get(SPAN_KEY)
-    if kept is not None and not (isinstance(kept, tuple) and len(kept) == 2 and 0 <= kept[0] <= kept[1] < T):
-        del st.session_state[SPAN_KEY]
+    if not (isinstance(kept, tuple) and len(kept) == 2 and 0 <= kept[0] <= kept[1] < T):
+        st.session_state[SPAN_KEY] = kept = (max(0, T - 6), max(0, T - 3))
+    anchor = st.session_state.get(ANCHOR_KEY)
+    if anchor is not None and kept != (anchor, anchor):
+        del st.session_state[ANCHOR_KEY]
     left, right = st.columns([3, 1])
     with left:
-        start, end = st.slider(t("explore.span"), 0, T - 1, value=(max(0, T - 6), max(0, T - 3)), key=SPAN_KEY,
-                               help=t("explore.span_help"))
+        start, end = st.slider(t("explore.span"), 0, T - 1, key=SPAN_KEY, help=t("explore.span_help"))
     with right:
         threshold = st.slider(t("explore.threshold"), 0.05, 0.95, 0.3, 0.05, key="ex_threshold",
                               help=t("explore.threshold_help"))
     return start, end, threshold
+
+
+def span_chart(view, tokens: list[str], start: int, end: int, joiner: str) -> None:
+    """The probe text with the span on orange; clicking its characters (or dragging over them) picks the span."""
+    anchor = st.session_state.get(ANCHOR_KEY)
+    row = explore.ROW_CHARS if joiner == "" else WORDS_PER_ROW
+    title = t("explore.span_title", n=view.example + 1)
+    inspect.show(SPAN_CHART, (start, end, anchor, row, *view.key), lambda: explore.span_figure(tokens, start, end, title, row),
+                 on_click=lambda: span_clicked(len(tokens)))
+    st.caption(t("explore.span_open", step=anchor) if anchor is not None else t("explore.span_how"))
+
+
+def span_clicked(T: int) -> None:
+    """The span chart's selection changed: move the span (the slider follows) as explore.span_after_click says."""
+    steps = explore.clicked_steps(st.session_state.get(inspect.chart_key(SPAN_CHART), {}).get("selection"), T)
+    if steps:
+        st.session_state[SPAN_KEY], st.session_state[ANCHOR_KEY] = explore.span_after_click(
+            steps, st.session_state.get(ANCHOR_KEY))
 
 
 live(draw)

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..features import pca
-from .common import DIVERGING, SEQUENTIAL, f32, inside_labels, note, projector_style
+from .common import DIVERGING, MAX_STEPS, SEQUENTIAL, f32, inside_labels, note, pool_time, projector_style, time_axis
 
 MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
 MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
@@ -67,6 +67,34 @@ def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 
     if used < sum(len(tok) for tok, _ in examples):
         note(fig, L["note_chars"].format(shown=used))
     return projector_style(fig, title, height=80 + 26 * len(rows_text))
+
+
+def attribution_band(values: np.ndarray, *, inputs: list[str] | None = None, value_name: str = "IG",
+                     title: str | None = None, labels=None) -> go.Figure:
+    """One example's attribution per input step (T,) as a band of colour on the time axis of a time x unit
+    heatmap (common.time_unit_heatmap), to lie under one: red where an input raised the loss, blue where it
+    lowered it. Colours are the attribution over its largest |value| (a note under the band says which), so the
+    colour bar reads -1..1 with a short title, like a state's, and is as wide: plots line up only when their colour
+    bars are equally wide (a title longer than the bar widens it). Hover shows the value itself. Long sequences
+    are averaged over the heatmap's buckets of steps."""
+    L = inside_labels(labels)
+    T = len(values)
+    factor = math.ceil(T / MAX_STEPS)
+    z = pool_time(f32(values)[None], factor)  # (1, columns)
+    x, xaxis = time_axis(T, inputs, factor, L)
+    top = float(np.nanmax(np.abs(z))) if z.size else 0.0
+    top = top or 1.0
+    fig = go.Figure(go.Heatmap(
+        z=f32(z / top), customdata=z, x=x, y=[value_name], zmin=-1.0, zmax=1.0, zmid=0.0, colorscale=DIVERGING,
+        colorbar=dict(title=dict(text=value_name, side="right"), thickness=14, len=1.2),
+        hovertemplate=f"{L['time']}: %{{x}}<br>{value_name} = %{{customdata:.4g}}<extra></extra>"))
+    fig.update_xaxes(**xaxis)
+    fig.update_yaxes(type="category")
+    fig = projector_style(fig, title, height=220)
+    note(fig, L["band_scale"].format(name=value_name, top=f"{top:.2g}"))
+    if xaxis["tickangle"]:  # slanted words under the band, as under the heatmap
+        fig.update_layout(margin_b=60 + 7 * max(len(s) for s in xaxis["ticktext"]))
+    return fig
 
 
 def unit_ranking(r: np.ndarray, *, k: int = 10, feature: str = "", title: str | None = None, labels=None) -> go.Figure:

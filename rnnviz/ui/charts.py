@@ -1,13 +1,14 @@
-"""Charts with their data: every plotly figure the app shows can also be taken away as CSV.
+"""Charts with their data: every plotly figure the app shows can also be taken away as CSV, PNG or SVG.
 
-Plotly's own toolbar exports the PNG; the CSV button beside it builds the file only when clicked
+Plotly's own toolbar saves the image; the CSV button beside it builds the file only when clicked
 (Streamlit runs the callable then), so a chart that refreshes twice a second costs nothing extra.
 
-Why PNG and not SVG from the camera: Streamlit hands plotly.js its config as JSON, so the toolbar can have only
-plotly's own buttons (a second "save as SVG" button would need a JavaScript click function), and the camera saves
-one format. PNG at twice the screen's resolution pastes into any slide or document; the heatmaps, most of what the
-app draws, are images inside an SVG anyway. The SVG of every chart comes with the run's HTML report (files.py's
-"Download report"), whose page adds that button. Each chart's image is named after it (rnnviz-<chart>.png).
+Why one camera with a format picked in the sidebar rather than two buttons: Streamlit hands plotly.js its config
+as JSON, so the toolbar can have only plotly's own buttons (a second "save as SVG" button would need a JavaScript
+click function), and plotly's camera saves the one format its toImageButtonOptions names. The sidebar's "Chart
+images" picker (image_format_switch) sets that format for every chart of the tab: PNG at twice the screen's
+resolution pastes into any slide or document, SVG scales for print (its heatmaps stay images inside the SVG).
+Each chart's image is named after it (rnnviz-<chart>.png or .svg). The run's HTML report has the same choice.
 """
 from __future__ import annotations
 
@@ -21,11 +22,26 @@ import streamlit as st
 from .i18n import t
 
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "rnnviz"}}
+IMAGE_FORMATS = {"png": "PNG", "svg": "SVG"}  # what plotly's camera can save -> its name in the picker
+IMAGE_FORMAT_KEY = "chart_image_format"
+
+
+def image_format() -> str:
+    """The tab's choice of format for the charts' camera (png unless the sidebar picked svg)."""
+    value = st.session_state.get(IMAGE_FORMAT_KEY)
+    return value if value in IMAGE_FORMATS else "png"
+
+
+def image_format_switch() -> None:
+    """The sidebar's picker of the format every chart's camera saves."""
+    st.sidebar.segmented_control(t("charts.image_format"), list(IMAGE_FORMATS), format_func=IMAGE_FORMATS.get,
+                                 key=IMAGE_FORMAT_KEY, default="png", required=True, help=t("charts.image_format_help"))
 
 
 def chart_config(key: str) -> dict:
-    """PLOTLY_CONFIG with the camera's file named after the chart."""
-    return {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"], "filename": f"rnnviz-{key}"}}
+    """PLOTLY_CONFIG with the camera's file named after the chart, in the tab's image format."""
+    camera = {**PLOTLY_CONFIG["toImageButtonOptions"], "format": image_format(), "filename": f"rnnviz-{key}"}
+    return {**PLOTLY_CONFIG, "toImageButtonOptions": camera}
 
 
 def csv_text(columns: dict[str, np.ndarray]) -> str:
@@ -42,9 +58,15 @@ def csv_text(columns: dict[str, np.ndarray]) -> str:
     return out.getvalue()
 
 
-def chart(fig: go.Figure, key: str, data: Callable[[], dict[str, np.ndarray]] | None = None) -> None:
-    """Draw fig (kept mounted across refreshes by its key) with a CSV download of data() under it."""
-    st.plotly_chart(fig, key=key, config=chart_config(key))
+def chart(fig: go.Figure, key: str, data: Callable[[], dict[str, np.ndarray]] | None = None,
+          on_click: Callable[[], None] | None = None) -> None:
+    """Draw fig (kept mounted across refreshes by its key) with a CSV download of data() under it. With on_click,
+    clicking points (or dragging a box over them) selects them and calls on_click, which reads the selection
+    from st.session_state[key]."""
+    if on_click is None:
+        st.plotly_chart(fig, key=key, config=chart_config(key))
+    else:
+        st.plotly_chart(fig, key=key, config=chart_config(key), on_select=on_click, selection_mode=("points", "box"))
     if data is not None:
         st.download_button(t("charts.csv"), data=lambda: csv_text(data()), file_name=f"rnnviz-{key}.csv",
                            mime="text/csv", key=f"{key}-csv", type="tertiary", icon=":material/download:",

@@ -3,7 +3,11 @@
 Saliency needs gradients through the model, which the probe Traces do not keep, so it is computed on demand, for
 one example of the probe batch, with the run's current weights copied (BackgroundRun.copy_model, between two steps)
 into a fresh unrolled twin: the trainer's own twin belongs to its training thread's probes. Results are kept in
-the tab's state per (run, step, example), so a page refresh during training costs nothing until asked again.
+the tab's state per (run, step, example), so a page refresh during training costs nothing until asked again;
+the Hidden states page shows the same results beside the states.
+
+The span of the unit search is picked on span_figure, a chart of the probe text: clicks (or the toolbar's box)
+select its cells, and clicked_steps and span_after_click turn the browser's selection into a span.
 """
 from __future__ import annotations
 
@@ -109,6 +113,52 @@ def series_attribution_figure(x: np.ndarray, values: np.ndarray, value_name: str
     fig.update_xaxes(title_text=step_label, row=2, col=1)
     fig.update_yaxes(title_text=value_name, row=2, col=1)
     return fig
+
+
+SPAN_COLOURS = [[0.0, "#f2f2f2"], [1.0, "#fdae61"]]  # outside the span, inside it (the orange of highlighted())
+
+
+def span_figure(tokens: list[str], start: int, end: int, title: str, row: int = ROW_CHARS) -> go.Figure:
+    """The tokens in rows of `row` cells, start..end (inclusive) on orange, for picking a span by clicking.
+    The cells are a heatmap, which plotly cannot select; an invisible marker on each cell, carrying its step,
+    is what a click or a dragged box selects (see clicked_steps)."""
+    T = len(tokens)
+    rows = -(-T // row)
+    steps = np.arange(T)
+    z = np.full((rows, row), np.nan)
+    labels = np.full((rows, row), "", dtype=object)
+    z[steps // row, steps % row] = (steps >= start) & (steps <= end)
+    labels[steps // row, steps % row] = [plain(_visible(token)) for token in tokens]
+    cells = go.Heatmap(z=z, text=labels, texttemplate="%{text}", textfont=dict(size=15), colorscale=SPAN_COLOURS,
+                       zmin=0, zmax=1, showscale=False, xgap=1, ygap=1, hoverinfo="skip")
+    markers = go.Scatter(x=steps % row, y=steps // row, mode="markers", customdata=steps, text=labels[steps // row, steps % row],
+                         marker=dict(size=22, symbol="square", color="rgba(0,0,0,0)"), showlegend=False,
+                         hovertemplate="%{text} · t = %{customdata}<extra></extra>")
+    fig = go.Figure([cells, markers])
+    # no dragmode: Streamlit lets clicks select only while dragging pans (the toolbar's box tool drags a selection)
+    fig.update_layout(title=title, height=100 + 40 * rows, margin=dict(l=20, r=20, t=50, b=20),
+                      yaxis=dict(autorange="reversed", visible=False, fixedrange=True),
+                      xaxis=dict(visible=False, fixedrange=True, range=[-0.5, row - 0.5]))
+    return fig
+
+
+def clicked_steps(selection, T: int) -> list[int]:
+    """The steps of the cells a span_figure's selection holds, sorted. The selection comes from the browser, so
+    anything but a marker's whole point index in 0..T-1 is dropped."""
+    points = selection.get("points") if isinstance(selection, dict) else None
+    steps = {p.get("point_index") for p in points if isinstance(p, dict)} if isinstance(points, list) else set()
+    return sorted(i for i in steps if type(i) is int and 0 <= i < T)
+
+
+def span_after_click(steps: list[int], anchor: int | None) -> tuple[tuple[int, int], int | None]:
+    """The span a click (one step) or a dragged box (several) selects, and the step a next click completes.
+    One click starts a span of one step there, and the next click ends it (either side of it); a box spans
+    its first to its last step."""
+    if len(steps) == 1 and anchor is not None:
+        return (min(anchor, steps[0]), max(anchor, steps[0])), None
+    if len(steps) == 1:
+        return (steps[0], steps[0]), steps[0]
+    return (steps[0], steps[-1]), None
 
 
 def _visible(token: str) -> str:

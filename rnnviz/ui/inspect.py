@@ -119,11 +119,17 @@ def lacks(trainer: BackgroundRun, what: str) -> bool:
     return missing
 
 
-def show(slot: str, key: tuple, build: Callable, data: Callable | None = None) -> None:
-    """Draw build()'s figure in the chart named slot (with a CSV of data() under it), building it again
-    only when key (or the run, or the language) changes. The pages redraw twice a second while training
-    and most redraws find no new probe: this keeps them cheap, and an unchanged figure costs no bytes
-    either (Streamlit re-sends it by reference)."""
+def chart_key(slot: str) -> str:
+    """The widget key of show()'s chart named slot, under which a clickable chart's selection is kept."""
+    return f"inside-{slot}"
+
+
+def show(slot: str, key: tuple, build: Callable, data: Callable | None = None,
+         on_click: Callable[[], None] | None = None) -> None:
+    """Draw build()'s figure in the chart named slot (with a CSV of data() under it, and on_click called when
+    its points are clicked: charts.chart), building it again only when key (or the run, or the language)
+    changes. The pages redraw twice a second while training and most redraws find no new probe: this keeps
+    them cheap, and an unchanged figure costs no bytes either (Streamlit re-sends it by reference)."""
     trainer = tab().trainer
     cache = st.session_state.get(CACHE_KEY)
     if cache is None or cache["run"]() is not trainer:
@@ -133,7 +139,7 @@ def show(slot: str, key: tuple, build: Callable, data: Callable | None = None) -
         if len(figures) >= CACHE_SIZE:
             figures.clear()
         figures[full] = build()
-    chart(figures[full], key=f"inside-{slot}", data=data)
+    chart(figures[full], key=chart_key(slot), data=data, on_click=on_click)
 
 
 def _follow_choice(latest: int) -> None:

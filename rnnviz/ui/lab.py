@@ -14,6 +14,7 @@ from ..figures import lab as figs
 from ..figures.common import note
 from ..theory.jacobians import GAMMA
 from ..theory.lab import LabResult, lab_lstm, lab_rnn, train_options
+from .charts import chart
 from .controls import load_options
 from .i18n import fig_labels, t
 
@@ -99,11 +100,13 @@ def figures(result: LabResult) -> None:
     caveats = notes(result)
     if caveats:
         fig = note(fig, caveats)
-    st.plotly_chart(fig, width="stretch")
+    chart(fig, "lab-norms")
     left, right = st.columns(2)
     which = "lstm" if lstm else "rnn"
-    left.plotly_chart(figs.singular_values(result, labels=L, title=t(f"lab.fig_sv_title_{which}")), width="stretch")
-    right.plotly_chart(figs.eigenvalues(result, labels=L, title=t(f"lab.fig_ev_title_{which}")), width="stretch")
+    with left:
+        chart(figs.singular_values(result, labels=L, title=t(f"lab.fig_sv_title_{which}")), "lab-sv")
+    with right:
+        chart(figs.eigenvalues(result, labels=L, title=t(f"lab.fig_ev_title_{which}")), "lab-ev")
     if not lstm:  # the conditions the regime above was judged by
         st.caption(t("lab.numbers", sigma=result.sigma_max, gamma=result.gamma, radius=result.spectral_radius))
         st.info(t("lab.pascanu"), icon=":material/menu_book:")

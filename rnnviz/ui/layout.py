@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..train import describe_device, pick_device
+from .charts import image_format_switch
 from .i18n import language_switch, t
 from .lifecycle import SLOTS, torch_threads_per_run
 from .live import live
@@ -49,6 +50,7 @@ def pages() -> dict[str, list]:
 
 
 def sidebar() -> None:
+    image_format_switch()
     with st.sidebar:
         st.divider()
         live(_run_summary, interval=2.0)  # a summary: every 2 s leaves the CPU to training and the page

@@ -196,7 +196,7 @@ def _token_rows(task, trace, labels: dict[str, str]) -> None:
             t("run.row_target"): _tokens(out_vocab, y), t("run.row_model"): _tokens(out_vocab, guess)}
     correct = np.full((3, len(y)), np.nan, dtype=np.float32)
     correct[2] = (guess == y).astype(np.float32)
-    st.plotly_chart(figs.token_rows_figure(rows, correct, labels=labels), key="tokens")
+    chart(figs.token_rows_figure(rows, correct, labels=labels), "tokens")
 
 
 TAGGED_EXAMPLES = 3  # probe sentences shown: each takes a few rows of words
@@ -207,7 +207,7 @@ def _tagged_words(task, trace, labels: dict[str, str]) -> None:
     words, tags = (torch.from_numpy(trace[name][:TAGGED_EXAMPLES]) for name in ("x", "y"))  # (examples, T) ids each
     guesses = torch.from_numpy(trace["pred"][:TAGGED_EXAMPLES].argmax(-1))  # (examples, T) tag ids
     rows = task.tagged_rows(Batch(words, tags), guesses)
-    st.plotly_chart(figs.tagged_words_figure(rows, task.out_vocab, labels=labels), key="tagged")
+    chart(figs.tagged_words_figure(rows, task.out_vocab, labels=labels), "tagged")
 
 
 def _class_table(task, trace) -> None:
