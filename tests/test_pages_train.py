@@ -10,6 +10,7 @@ from conftest import ROOT, button, stepped, tiny_config
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.presets import PRESETS
+from rnnviz.status import Status
 from rnnviz.tasks import REGISTRY, resolve_config
 from rnnviz.train import Trainer
 from rnnviz.ui.state import KEY, TabState
@@ -41,7 +42,7 @@ def test_train_page_loads_with_its_controls():
                   "Probe every", "Ready-made experiment"):
         assert label in labels
     assert [t.label for t in at.toggle] == ["Bidirectional", "Clip gradients"]
-    for label in ("Train", "Pause", "Resume", "Reset", "Load settings", "Load and train"):
+    for label in ("Train", "Pause", "Resume", "Reset"):
         button(at, label)
     assert button(at, "Pause").disabled and button(at, "Reset").disabled
     assert any("No run yet" in i.value for i in at.info)
@@ -63,14 +64,29 @@ def test_a_short_run_trains_and_is_drawn():
 
 def test_pause_resume_reset():
     trainer = stepped(run_steps=4, steps=40)
+    trainer.status, trainer.target_steps = Status("paused"), 40  # a bundle saved mid-run, restored: no thread yet
     at = app(state=TabState(trainer=trainer))
-    assert not button(at, "Resume").disabled  # a finished run can train another round of its steps
+    assert not button(at, "Resume").disabled
     button(at, "Resume").click().run()
     trainer.join(timeout=TIMEOUT)
-    assert trainer.step == 4 + 40, trainer.status
+    assert trainer.step == 40 and trainer.status.kind == "completed", trainer.status
     at.run()
+    assert button(at, "Resume").disabled, "a finished run is not resumed: Train starts a new one"
     button(at, "Reset").click().run()
     assert at.session_state[KEY].trainer is None
+
+
+def test_train_says_restart_while_a_run_is_going():
+    trainer = stepped(run_steps=4, steps=40)
+    trainer.status = Status("paused")
+    at = app(state=TabState(trainer=trainer), **TINY_SETTINGS)
+    restart = button(at, "Restart")
+    assert "step 4" in restart.help
+    restart.click().run()
+    assert at.session_state[KEY].trainer is not trainer
+    at.session_state[KEY].trainer.join(timeout=TIMEOUT)
+    at.run()
+    button(at, "Train")  # the new run finished: Train again
 
 
 @pytest.mark.parametrize("task", list(REGISTRY))
@@ -99,13 +115,29 @@ def test_every_preset_loads_into_the_controls():
     for key, preset in PRESETS.items():
         at = app()
         at.selectbox(key="preset_choice").set_value(key).run()
-        button(at, "Load settings").click().run()
         assert not at.exception
         expected = preset.config()
         assert at.selectbox(key="task").value == expected.task.name
         assert at.number_input(key="seq_len").value == expected.task.seq_len
         assert at.number_input(key="steps").value == expected.train.steps
         assert at.toggle(key="clipping").value == (expected.train.clip > 0)
+        assert at.selectbox(key="preset_choice").value == key, "the box names the preset the settings are"
+
+
+def test_the_experiment_box_says_custom_for_settings_of_no_preset():
+    at = app()
+    at.selectbox(key="preset_choice").set_value("charlm").run()
+    at.number_input(key="hidden").set_value(17).run()
+    assert at.selectbox(key="preset_choice").value == "custom"
+    assert at.selectbox(key="preset_choice").format_func("custom") == "Custom settings"
+
+
+def test_a_typed_value_out_of_range_is_shown_and_not_trained():
+    at = app()
+    at.number_input(key="hidden").set_value(100000).run()
+    assert at.number_input(key="hidden").value == 100000, "the widget keeps what was typed"
+    assert any("100000" in e.value and "1 – 512" in e.value for e in at.error)
+    assert button(at, "Train").disabled
 
 
 def test_nonfinite_stop_is_explained():

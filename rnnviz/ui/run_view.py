@@ -30,8 +30,10 @@ def run_buttons(config, error: str | None) -> None:
     state = tab()
     trainer = state.trainer
     cols = st.columns([1.2, 1, 1, 1, 2.4], vertical_alignment="bottom")
-    if cols[0].button(t("run.train"), type="primary", icon=":material/play_arrow:", disabled=config is None,
-                      width="stretch", help=t("run.train_help")):
+    going = trainer is not None and not trainer.finished  # then a new run replaces it: the button says so
+    train = (t("run.restart"), ":material/restart_alt:", t("run.restart_help", step=trainer.step)) if going else (
+        t("run.train"), ":material/play_arrow:", t("run.train_help"))
+    if cols[0].button(train[0], type="primary", icon=train[1], disabled=config is None, width="stretch", help=train[2]):
         try:
             new_run(config)
         except ValueError as err:  # e.g. a device this machine lacks; the current run is kept
@@ -41,7 +43,7 @@ def run_buttons(config, error: str | None) -> None:
     if cols[1].button(t("run.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
         trainer.pause()
         st.rerun()
-    can_resume = trainer is not None and not running and trainer.status.reason != "non_finite"
+    can_resume = trainer is not None and trainer.status.kind == "paused"  # not a finished or failed run
     if cols[2].button(t("run.resume"), icon=":material/resume:", disabled=not can_resume, width="stretch",
                       help=t("run.resume_help")):
         _resume(trainer)
@@ -68,13 +70,11 @@ def run_buttons(config, error: str | None) -> None:
 
 
 def _resume(trainer: Trainer) -> None:
-    """Continue a paused run, or train a finished / restored one for another round of its configured steps."""
-    if trainer.is_alive():
-        trainer.resume()
-        return
-    more = trainer.target_steps if trainer.step < trainer.target_steps else trainer.step + trainer.cfg.train.steps
+    """Continue a paused run: in its thread, or (a restored one, saved mid-run) in a new one up to its target."""
+    alive = trainer.is_alive()
     trainer.resume()
-    train_in_background(trainer, more)
+    if not alive:
+        train_in_background(trainer, trainer.target_steps)
 
 
 def live_view() -> None:
