@@ -33,7 +33,9 @@ def run_buttons(config, error: str | None) -> None:
     going = trainer is not None and not trainer.finished  # then a new run replaces it: the button says so
     train = (t("run.restart"), ":material/restart_alt:", t("run.restart_help", step=trainer.step)) if going else (
         t("run.train"), ":material/play_arrow:", t("run.train_help"))
-    if cols[0].button(train[0], type="primary", icon=train[1], disabled=config is None, width="stretch", help=train[2]):
+    # A key: without one the button's identity is its label and help, which name the step, so a click would be lost
+    if cols[0].button(train[0], type="primary", icon=train[1], disabled=config is None, width="stretch", help=train[2],
+                      key="run_train"):
         try:
             new_run(config)
         except ValueError as err:  # e.g. a device this machine lacks; the current run is kept
