@@ -143,6 +143,8 @@ def test_a_typed_value_out_of_range_is_shown_and_train_is_off(server, page, type
     shown = str(int(float(typed)))
     expect(page.get_by_text(re.compile(rf"Hidden units: {re.escape(shown)} is out of range")).first).to_be_visible()
     expect(button(page, "Train")).to_be_disabled()
+    assert page.get_by_text(re.compile("The page address asks for")).count() == 0, "typed here, not from a link"
+    page.get_by_text(re.compile("is out of range")).last.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"train-out-of-range{shown}.png"))
     field.fill("48")
     page.keyboard.press("Enter")
@@ -163,7 +165,6 @@ def test_train_during_a_run_is_an_explicit_restart(server, page):
     before = current_step(page)
     page.screenshot(path=str(SHOTS / "train-restart.png"))
     click(page, button(page, "Restart"))  # still Restart: a paused run is one the new run would replace
-    page.screenshot(path=str(SHOTS / "train-restarted.png"))
     page.wait_for_function(STEP_BELOW.replace("LIMIT", str(before)), timeout=20_000)  # a new run, from step 0
     click(page, button(page, "Reset"))
 

@@ -34,19 +34,20 @@ def refuse_bad_url_values() -> None:
     address, so that no widget reads it, and said next to its setting. A widget bound to the address reads it
     itself when the tab opens, and Streamlit's number input raises OverflowError on an integer setting given
     ?hidden=1e309 (other bad values it ignores without a word). A value the script sets outranks the address once the
-    widget is bound (a tab reloaded into its old session); before that, only a run without it in the address does."""
+    widget is bound (a tab reloaded into its old session); before that, only a run without it in the address does.
+    A bound widget's value in the address is its own, typed on this page: its widget says what is wrong with it."""
     refused = _url_refusals()
     if not refused:
         return
-    st.session_state[URL_REFUSED] = {**st.session_state.get(URL_REFUSED, {}), **refused}
-    rerun = False
-    for key in refused:
+    arrived = {}
+    for key, why in refused.items():
         try:
             del st.query_params[key]
-            rerun = True
+            arrived[key] = why
         except StreamlitAPIException:  # bound to its widget already
             st.session_state[key] = st.session_state.get(key, DEFAULTS[key])
-    if rerun:
+    if arrived:
+        st.session_state[URL_REFUSED] = {**st.session_state.get(URL_REFUSED, {}), **arrived}
         st.rerun()
 
 
