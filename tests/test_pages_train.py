@@ -184,3 +184,22 @@ def test_the_sidebar_speaks_the_readers_language():
     assert any(c.startswith("设备：CPU · ") and c.endswith("个线程") for c in captions), captions
     assert any(c.startswith("状态：") for c in captions)
     assert not any(word in c for c in captions for word in ("thread", "completed", "running")), captions
+
+
+def test_a_restored_run_on_a_users_file_is_what_the_settings_say(uploads, tmp_path):
+    from conftest import open_app, seen
+    from rnnviz.runs import bundle_bytes
+
+    data = tmp_path / "stdlib_mix.txt"
+    data.write_text("the text a class trained on, (with brackets) and 'quotes'\n" * 20)
+    trainer = Trainer(resolve_config({"task": "charlm", "data": str(data), "seq_len": 8, "hidden": 8, "steps": 4}))
+    trainer.run()
+    uploads["upload_run"] = ("class-run.zip", bundle_bytes(trainer, evaluate=False))
+    at = open_app()
+    assert not at.exception
+    captions = [seen(c.value) for c in at.caption]
+    assert not [c for c in captions if "The settings differ" in c], captions  # the settings train on the run's file
+    assert any("your file data.txt." in c for c in captions)  # the bundle's copy of it, not "brackets"
+    assert any("Your file data.txt is not part of the link" in c for c in captions)
+    assert any("Restored a lstm run on charlm at step 4" in s.value for s in at.success)
+    assert at.selectbox(key="preset_choice").value == "custom"

@@ -101,7 +101,10 @@ def settings(disabled: bool = False) -> None:
                      on_change=_on_task_change, bind="query-params", disabled=disabled)
         cls = task_class(state.get("task", DEFAULTS["task"]))
         st.caption(f"**{t(f'tasks.{cls.name}.title')}.** {t(f'tasks.{cls.name}.summary')}")
-        if cls.variants:
+        data = tab().data_for(cls.name)
+        if cls.variants and data is not None:  # the user's file replaces the variant's data
+            st.caption(t("controls.variant_file", name=plain(Path(data[0]).name)))
+        elif cls.variants:
             _ensure_valid_choice("variant", cls.variants)
             st.selectbox(t("controls.variant"), cls.variants, key="variant", bind="query-params", disabled=disabled,
                          help=_explain(f"tasks.{cls.name}.variant_", cls.variants))

@@ -105,7 +105,8 @@ def widget_values(cfg: RunConfig) -> dict:
     flat = cfg.flat()
     values = {k: flat[k] for k in SETTINGS if k not in _NOT_FLAT}
     values["cell"] = cell_choice(cfg)
-    values["variant"] = values["variant"] or (task_class(cfg.task.name).variants or ("",))[0]
+    if cfg.task.data is None:  # with the user's file there is no variant to show (controls.settings)
+        values["variant"] = values["variant"] or (task_class(cfg.task.name).variants or ("",))[0]
     values["clipping"] = cfg.train.clip > 0
     values["clip"] = cfg.train.clip if cfg.train.clip > 0 else TrainConfig.clip  # the threshold to use when switched on
     return values
