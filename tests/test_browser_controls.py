@@ -125,10 +125,22 @@ def test_the_experiment_box_names_the_preset_or_says_custom(server, page):
     expect(box).to_have_value("Character model on bracketed text")  # the charlm preset's title
     page.screenshot(path=str(SHOTS / "train-charlm.png"))
     click(page, button(page, "Reset"))
+    expect(page.get_by_role("combobox", name="Task")).to_have_value("charlm")  # the widgets show what trained
     page.get_by_role("spinbutton", name="Hidden units").fill("17")
     page.keyboard.press("Enter")
     settle(page)
     expect(box).to_have_value("Custom settings")
+
+
+def test_the_lab_opens_the_train_page_with_its_setting(server, page):
+    """Arriving from another page, the widgets (drawn before in this session) show the setting, not their defaults."""
+    open_at(page, f"{server.url}/")
+    click(page, page.locator("[data-testid='stSidebarNavLink']").filter(has_text="Gradient lab"))
+    click(page, main(page).get_by_role("button", name=re.compile("Train this")))  # the lab's RNN at T = 100
+    expect(page.get_by_role("spinbutton", name="Sequence length T")).to_have_value("100")
+    expect(page.get_by_role("combobox", name="Cell")).to_have_value("RNN")
+    assert "seq_len=100" in page.url
+    expect(page.get_by_role("combobox", name="Ready-made experiment")).to_have_value("Custom settings")
 
 
 # Not "1e9": Streamlit's integer field reads typed text with parseInt, in the browser, so it holds and shows 1.

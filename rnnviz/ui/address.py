@@ -18,7 +18,7 @@ from .state import tab
 URL_REFUSED = "rnnviz_url_refused"  # session state: {setting: (value, what it accepts)} refused from the address
 
 
-def _query_string(values: dict) -> dict[str, str]:
+def query_string(values: dict) -> dict[str, str]:
     """Settings' values as address parameters, in the form Streamlit reads back into bound widgets."""
     return {k: ("true" if v else "false") if isinstance(v, bool) else str(v) for k, v in values.items() if v != ""}
 
@@ -59,10 +59,14 @@ def say_url_refusal(key: str) -> None:
         st.warning(t("controls.url_refused", name=key, value=plain(value), accepted=accepted), icon=":material/link_off:")
 
 
+def changed_query(values: dict) -> dict[str, str]:
+    """The address parameters of the settings' values that differ from their defaults (bound widgets drop the rest)."""
+    return {k: v for k, v in query_string(values).items() if v != query_string({k: DEFAULTS[k]}).get(k)}
+
+
 def share_link() -> str:
     """The Train page's address with every setting that differs from its default, as the browser shows it."""
-    values = {k: st.session_state.get(k, v) for k, v in DEFAULTS.items()}
-    changed = {k: v for k, v in _query_string(values).items() if v != _query_string({k: DEFAULTS[k]}).get(k)}
+    changed = changed_query({k: st.session_state.get(k, v) for k, v in DEFAULTS.items()})
     base = (st.context.url or "").rstrip("/")  # the Train page, the default one, lives at the app's root
     return f"{base}/?{urlencode(changed)}" if changed else f"{base}/"
 

@@ -1,17 +1,21 @@
 """The one way a config reaches the Train page's settings widgets: `show(cfg)`, taken over by `apply()`.
 
-Streamlit lets a script set a widget's value only before the widget is drawn in that script run. So whoever has
-a config for the widgets (a preset, a task change, a restored bundle, another page's button) leaves it in the
-tab's state, and the Train page puts it into its widgets at its top, before any of them. A widget callback runs
-before the script, so its config is shown in the same run; code drawn after the widgets reruns the page.
+Whoever has a config for the widgets (a preset, a task change, a restored bundle, another page's button) leaves it
+in the tab's state, and the Train page puts it into its widgets at its top, before any of them. How depends on
+whether the widgets are bound to the address yet. On the page (a widget callback, or code drawn after the widgets
+that reruns the page) they are, and a value the script sets outranks the address. Arriving from another page they
+are not, and a widget drawn before in the session reads an address without its parameter as its default, not the
+script's value: so the config goes into the address, and the page reruns to read it.
 """
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ..config import RunConfig
 from ..presets import PRESETS
 from ..tasks import resolve_config
+from .address import query_string
 from .fields import widget_values
 from .layout import TRAIN_PAGE
 from .state import new_run, tab
@@ -25,9 +29,18 @@ def show(cfg: RunConfig) -> None:
 def apply() -> None:
     """At the top of the Train page, before any widget: take over a config asked for by show()."""
     state = tab()
-    if state.pending_config is not None:
-        st.session_state.update(widget_values(state.pending_config))
-        state.pending_config = None
+    if state.pending_config is None:
+        return
+    values = widget_values(state.pending_config)
+    state.pending_config = None
+    try:
+        # Arriving: the widgets read the address (and drop from it what equals their default). Every setting, so
+        # that the update is refused on the page, where the first setting is bound.
+        st.query_params.update(query_string(values))
+    except StreamlitAPIException:  # bound to the widgets already: the script's values outrank the address
+        st.session_state.update(values)
+        return
+    st.rerun()
 
 
 def open_train_page(options: dict, start: bool = False) -> None:
