@@ -68,17 +68,20 @@ def _number(key: str):
                             step=kind(spec.step) if spec.step is not None else None,
                             format=spec.fmt, key=key, bind="query-params",
                             help=t(f"controls.{key}_help", lo=kind(spec.lo), hi=kind(spec.hi)))
-    if value is not None and not spec.holds(value):
-        st.error(_out_of_range(key), icon=":material/error:")
+    if value is not None and not spec.holds(value):  # short: half a column; the whole sentence is at Train
+        st.error(t("controls.out_of_range_short", value=_typed(key), accepted=spec.accepted()))
     return value
+
+
+def _typed(key: str) -> str:
+    value = st.session_state[key]
+    return str(value) if NUMBERS[key].integer else f"{value:g}"
 
 
 def _out_of_range(key: str) -> str:
     """Why the typed value of a number setting is refused, naming the value."""
     spec = NUMBERS[key]
-    value = st.session_state[key]
-    return t("controls.out_of_range", name=t(f"controls.{key}"), value=value if spec.integer else f"{value:g}",
-             accepted=spec.accepted())
+    return t("controls.out_of_range", name=t(f"controls.{key}"), value=_typed(key), accepted=spec.accepted())
 
 
 def _out_of_range_errors() -> list[str]:
