@@ -49,6 +49,29 @@ def check_choice(name: str, value, choices) -> None:
         raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
 
 
+BIDIRECTIONAL_REFUSALS = {  # reason code -> why, for the command line (the app words each code from its text files)
+    "transformer": "bidirectional is for rnn, lstm and gru: the transformer's self-attention already reads the "
+                   "whole sequence (on next-step tasks it may only look back)",
+    "causal": "bidirectional layers read the sequence backwards too, so on this task they would see the next inputs, "
+              "which are the targets: choose one-way layers",
+    "seq2seq": "bidirectional layers are not available for encoder-decoder tasks: the decoder's initial state would "
+               "need a choice between the two directions",
+}
+
+
+def bidirectional_refusal(cell: str, output: str, causal: bool) -> str | None:
+    """Why a model of this cell cannot read both ways on a task with these outputs (the task's IOSpec.output and
+    IOSpec.causal): a key of BIDIRECTIONAL_REFUSALS, or None where it can. ModelConfig and models.check_fits refuse
+    by it; the app words the code at its toggle, before Train is pressed."""
+    if cell == "transformer":
+        return "transformer"
+    if causal:
+        return "causal"
+    if output == "seq2seq":
+        return "seq2seq"
+    return None
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The model. Options that do not apply to a cell are ignored, as nonlinearity is for an LSTM: init,
@@ -80,8 +103,7 @@ class ModelConfig:
 
     def _check_transformer(self):
         if self.bidirectional:
-            raise ValueError("bidirectional is for rnn, lstm and gru: the transformer's self-attention already "
-                             "reads the whole sequence (on next-step tasks it may only look back)")
+            raise ValueError(BIDIRECTIONAL_REFUSALS["transformer"])
         if self.attention != "none":
             raise ValueError("the transformer is attention already: choose attention none "
                              "(attention pooling is for rnn, lstm and gru)")

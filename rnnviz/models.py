@@ -30,7 +30,7 @@ from torch import nn
 from . import seeded
 from .attention import AttentionPool, EncoderDecoderAttention
 from .cells import GATE_BLOCKS, UnrolledRNN, fused_rnn
-from .config import ModelConfig
+from .config import BIDIRECTIONAL_REFUSALS, ModelConfig, bidirectional_refusal
 from .families import BOTH_WAYS, ONE_WAY, ModelFamily, family_of, weight_suffix
 from .tasks.base import IOSpec
 from .transformer import Transformer
@@ -122,12 +122,9 @@ def check_fits(cfg: ModelConfig, io: IOSpec) -> None:
     """Raise ValueError, saying why, where a model config cannot serve a task (see the module docstring)."""
     if cfg.attention != "none" and io.output == "per_step":
         raise ValueError("attention needs a task with one output per sequence or an encoder-decoder task")
-    if cfg.bidirectional and io.causal:
-        raise ValueError("bidirectional layers read the sequence backwards too, so on this task they would see the "
-                         "next inputs, which are the targets: choose one-way layers")
-    if cfg.bidirectional and io.output == "seq2seq":
-        raise ValueError("bidirectional layers are not available for encoder-decoder tasks: the decoder's initial "
-                         "state would need a choice between the two directions")
+    refusal = bidirectional_refusal(cfg.cell, io.output, io.causal) if cfg.bidirectional else None
+    if refusal is not None:
+        raise ValueError(BIDIRECTIONAL_REFUSALS[refusal])
     if cfg.cell == "transformer" and io.output == "seq2seq":
         raise ValueError("the transformer has no decoder: encoder-decoder tasks need rnn, lstm or gru")
 

@@ -28,7 +28,7 @@ from rnnviz.__main__ import main
 from rnnviz.config import LIMITS
 from rnnviz.runs import MODEL_FILE, RUN_JSON, save_run
 from rnnviz.tasks import REGISTRY
-from rnnviz.ui.controls import CELL_CHOICES
+from rnnviz.ui.fields import CELL_CHOICES
 from rnnviz.ui.state import KEY
 
 TIMEOUT = 60

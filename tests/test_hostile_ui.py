@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from rnnviz.runs import bundle_bytes
 from rnnviz.train import Trainer
 from rnnviz.ui import controls, files, lifecycle
-from rnnviz.ui.controls import DEFAULTS, NUMBER_FIELDS
+from rnnviz.ui.fields import DEFAULTS, NUMBERS
 from rnnviz.ui.state import KEY, BundleBusy, TabState
 
 LIVE_MARKUP = re.compile(r"!\[|\]\(|<\s*[a-zA-Z/!?]")  # an image, a link, an HTML tag
@@ -111,7 +111,7 @@ def test_the_changed_settings_name_a_data_file_not_its_server_path(current, uplo
 @pytest.mark.parametrize("value", ["1e309", "-1e309", "inf", "-inf", "nan", "9" * 40, "abc", "", "1.5"])
 def test_every_number_setting_refuses_what_it_cannot_take_from_the_address(value, current):
     """All of them at once, with one good value beside them that must survive: ?hidden=1e309 raised OverflowError."""
-    keys = [k for k, spec in NUMBER_FIELDS.items() if not spec.accepts(value)]
+    keys = [k for k, spec in NUMBERS.items() if not spec.accepts(value)]
     at = open_app(current, query={**dict.fromkeys(keys, value), "cell": "Transformer"})  # heads shows for it alone
     assert_kept(at, current)
     warnings = shown(at.warning)

@@ -10,6 +10,7 @@ from conftest import ROOT, button, stepped, tab_with, tiny_config
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.presets import PRESETS
+from rnnviz.status import Status
 from rnnviz.tasks import REGISTRY, resolve_config
 from rnnviz.train import Trainer
 from rnnviz.ui.state import KEY, TabState
@@ -41,7 +42,7 @@ def test_train_page_loads_with_its_controls():
                   "Probe every", "Ready-made experiment"):
         assert label in labels
     assert [t.label for t in at.toggle] == ["Bidirectional", "Clip gradients"]
-    for label in ("Train", "Pause", "Resume", "Reset", "Load settings", "Load and train"):
+    for label in ("Train", "Pause", "Resume", "Reset"):
         button(at, label)
     assert button(at, "Pause").disabled and button(at, "Reset").disabled
     assert any("No run yet" in i.value for i in at.info)
@@ -63,14 +64,31 @@ def test_a_short_run_trains_and_is_drawn():
 
 def test_pause_resume_reset():
     trainer = stepped(run_steps=4, steps=40)
+    trainer.status, trainer.target_steps = Status("paused"), 40  # a bundle saved mid-run, restored: no thread yet
     at = app(state=tab_with(trainer))
-    assert not button(at, "Resume").disabled  # a finished run can train another round of its steps
+    assert not button(at, "Resume").disabled
     button(at, "Resume").click().run()
     at.session_state[KEY].trainer.join(timeout=TIMEOUT)
-    assert trainer.step == 4 + 40, trainer.status
+    assert trainer.step == 40 and trainer.status.kind == "completed", trainer.status
     at.run()
+    assert button(at, "Resume").disabled, "a finished run is not resumed: Train starts a new one"
     button(at, "Reset").click().run()
     assert at.session_state[KEY].trainer is None
+
+
+def test_train_says_restart_while_a_run_is_going():
+    trainer = stepped(run_steps=4, steps=40)
+    trainer.status = Status("paused")
+    state = tab_with(trainer)
+    first = state.trainer
+    at = app(state=state, **TINY_SETTINGS)
+    restart = button(at, "Restart")
+    assert "step 4" in restart.help
+    restart.click().run()
+    assert at.session_state[KEY].trainer is not first
+    at.session_state[KEY].trainer.join(timeout=TIMEOUT)
+    at.run()
+    button(at, "Train")  # the new run finished: Train again
 
 
 @pytest.mark.parametrize("task", list(REGISTRY))
@@ -99,13 +117,29 @@ def test_every_preset_loads_into_the_controls():
     for key, preset in PRESETS.items():
         at = app()
         at.selectbox(key="preset_choice").set_value(key).run()
-        button(at, "Load settings").click().run()
         assert not at.exception
         expected = preset.config()
         assert at.selectbox(key="task").value == expected.task.name
         assert at.number_input(key="seq_len").value == expected.task.seq_len
         assert at.number_input(key="steps").value == expected.train.steps
         assert at.toggle(key="clipping").value == (expected.train.clip > 0)
+        assert at.selectbox(key="preset_choice").value == key, "the box names the preset the settings are"
+
+
+def test_the_experiment_box_says_custom_for_settings_of_no_preset():
+    at = app()
+    at.selectbox(key="preset_choice").set_value("charlm").run()
+    at.number_input(key="hidden").set_value(17).run()
+    assert at.selectbox(key="preset_choice").value == "custom"
+    assert at.selectbox(key="preset_choice").format_func("custom") == "Custom settings"
+
+
+def test_a_typed_value_out_of_range_is_shown_and_not_trained():
+    at = app()
+    at.number_input(key="hidden").set_value(100000).run()
+    assert at.number_input(key="hidden").value == 100000, "the widget keeps what was typed"
+    assert any("100000" in e.value and "1 – 512" in e.value for e in at.error)
+    assert button(at, "Train").disabled
 
 
 def test_nonfinite_stop_is_explained():
@@ -152,3 +186,22 @@ def test_the_sidebar_speaks_the_readers_language():
     assert any(c.startswith("设备：CPU · ") and c.endswith("个线程") for c in captions), captions
     assert any(c.startswith("状态：") for c in captions)
     assert not any(word in c for c in captions for word in ("thread", "completed", "running")), captions
+
+
+def test_a_restored_run_on_a_users_file_is_what_the_settings_say(uploads, tmp_path):
+    from conftest import open_app, seen
+    from rnnviz.runs import bundle_bytes
+
+    data = tmp_path / "stdlib_mix.txt"
+    data.write_text("the text a class trained on, (with brackets) and 'quotes'\n" * 20)
+    trainer = Trainer(resolve_config({"task": "charlm", "data": str(data), "seq_len": 8, "hidden": 8, "steps": 4}))
+    trainer.run()
+    uploads["upload_run"] = ("class-run.zip", bundle_bytes(trainer, evaluate=False))
+    at = open_app()
+    assert not at.exception
+    captions = [seen(c.value) for c in at.caption]
+    assert not [c for c in captions if "The settings differ" in c], captions  # the settings train on the run's file
+    assert any("your file data.txt." in c for c in captions)  # the bundle's copy of it, not "brackets"
+    assert any("Your file data.txt is not part of the link" in c for c in captions)
+    assert any("Restored a lstm run on charlm at step 4" in s.value for s in at.success)
+    assert at.selectbox(key="preset_choice").value == "custom"

@@ -9,21 +9,11 @@ from rnnviz.ui.state import tab
 st.title(t("compare.title"))
 st.markdown(t("compare.intro"))
 
-sources = ["current", *PRESETS]
-
-
-def use_preset_cells():
-    source = st.session_state["cmp_source"]
-    cells = [compare.choice_of(c) for c in PRESETS[source].compare] if source in PRESETS else compare.DEFAULT_CELLS
-    st.session_state["cmp_cells"] = list(cells)
-
-
-source = st.selectbox(t("compare.source"), sources, index=sources.index("vanishing"), key="cmp_source",
-                      bind="query-params", on_change=use_preset_cells)
-st.caption(t("compare.source_current") if source == "current" else f"**{t(f'presets.{source}.title')}.** "
+source = compare.source_picker()
+st.caption(t("compare.source_current") if source == compare.CURRENT else f"**{t(f'presets.{source}.title')}.** "
            f"{t(f'presets.{source}.description')}")
 cells = st.pills(t("compare.cells"), list(compare.CELLS), selection_mode="multi", default=compare.DEFAULT_CELLS,
-                 key="cmp_cells", bind="query-params")
+                 key=compare.CELLS_KEY, bind="query-params")
 current = tab().trainer
 settings = PRESETS[source].config() if source in PRESETS else (current.cfg if current else None)
 if settings is None:

@@ -8,14 +8,17 @@ from rnnviz.ui.i18n import t
 
 def restart() -> None:
     st.session_state["step"] = 1
+    curriculum.remember_lesson()
 
 
 def move(by: int) -> None:
     st.session_state["step"] += by
+    curriculum.remember_lesson()
 
 
 st.title(t("lessons.title"))
 st.markdown(t("lessons.intro"))
+curriculum.return_to_lesson()
 number = st.segmented_control(t("lessons.pick"), range(1, len(LESSONS) + 1), default=1, required=True, key="lesson",
                               bind="query-params", persist_state="session", on_change=restart)
 lesson = LESSONS[number - 1]
@@ -24,8 +27,9 @@ st.caption(t(f"lessons.{lesson.key}.goal"))
 
 count = len(lesson.steps)
 index = st.segmented_control(t("lessons.step"), range(1, count + 1), default=1, required=True, key="step",
-                             bind="query-params", persist_state="session")
+                             bind="query-params", persist_state="session", on_change=curriculum.remember_lesson)
 step = lesson.steps[index - 1]
+curriculum.remember_lesson()
 text = f"lessons.{lesson.key}.{step.key}"
 
 st.subheader(t("lessons.step_title", n=index, total=count, title=t(f"{text}.title")))

@@ -15,7 +15,7 @@ from ..train import Trainer
 from ..transformer import INPUT_STREAM
 from .lifecycle import app_run
 from .charts import chart
-from .controls import CELL_CHOICES
+from .fields import CELL_CHOICES
 from .i18n import fig_labels, plain, t
 from .layout import page_file
 from .run_view import stop_reason
@@ -23,6 +23,8 @@ from .live import live
 from .state import release, tab, train_in_background
 
 COMPARE_PAGE = page_file("compare")
+SOURCE, CELLS_KEY = "cmp_source", "cmp_cells"  # the page's address parameters (and widget keys)
+CURRENT = "current"  # the source that is the Train page's run
 # The cells Compare offers, as (config cell, nonlinearity). Its own list, not the Train page's: the config names
 # are all Compare needs, and the transformer trains here whether or not the Train page offers it.
 CELLS = CELL_CHOICES  # the Train page's cell codes: a Compare link and a Train link name cells alike
@@ -67,9 +69,29 @@ def start_compare(preset_key: str) -> None:
     preset = PRESETS[preset_key]
     cells = [choice_of(cell) for cell in preset.compare]
     start(preset.config(), cells)
-    # Explicit parameters: a bare switch_page clears the address, which Streamlit refuses while the
-    # calling page has widgets bound to it.
-    st.switch_page(COMPARE_PAGE, query_params=[("cmp_source", preset_key), *(("cmp_cells", c) for c in cells)])
+    # Explicit parameters: a bare switch_page clears the address, which Streamlit refuses while the calling page has
+    # widgets bound to it. The cells as one list: the multi-select reads repeated parameters, and a list of pairs
+    # would keep only the last one.
+    st.switch_page(COMPARE_PAGE, query_params={SOURCE: preset_key, CELLS_KEY: cells})
+
+
+def source_picker() -> str:
+    """The Experiment box: a preset, or the Train page's run, by its title. The box is not bound to the address,
+    where a bound box would write the title it shows (in the reader's language); the address keeps the key."""
+    sources = [CURRENT, *PRESETS]
+    if SOURCE not in st.session_state:  # arriving (from a link, a lesson): take the source from the address
+        asked = st.query_params.get(SOURCE)
+        st.session_state[SOURCE] = asked if asked in sources else "vanishing"
+    source = st.selectbox(t("compare.source"), sources, key=SOURCE, on_change=_use_preset_cells,
+                          format_func=lambda k: t("compare.source_current_title") if k == CURRENT else t(f"presets.{k}.title"))
+    st.query_params[SOURCE] = source
+    return source
+
+
+def _use_preset_cells() -> None:
+    """A new source brings its own cells."""
+    source = st.session_state[SOURCE]
+    st.session_state[CELLS_KEY] = [choice_of(c) for c in PRESETS[source].compare] if source in PRESETS else list(DEFAULT_CELLS)
 
 
 def buttons() -> None:

@@ -3,12 +3,16 @@ side) and links to the page where an effect shows, with the lab's settings in th
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ..curriculum import Link
 from .compare import start_compare
-from .controls import load_preset
-from .i18n import t
+from .pending import open_preset
+from .i18n import LANG_KEY, t
 from .layout import page_file
+
+LESSON_KEYS = ("lesson", "step")  # the Lessons page's widgets, bound to its address
+LESSON_AT = "rnnviz_lesson_at"  # session state: the (lesson, step) the Lessons page last showed
 
 
 def lab_params(settings: dict) -> dict[str, str]:
@@ -26,7 +30,7 @@ def preset_button(preset: str, action: str, key: str, primary: bool = False) -> 
         if action == "compare":
             start_compare(preset)
         else:
-            load_preset(preset, start=action == "train")
+            open_preset(preset, start=action == "train")
 
 
 def page_link(page: str, lab: dict | None = None) -> None:
@@ -48,3 +52,25 @@ def links(items: tuple[Link, ...], key: str) -> None:
                 page_link(link.page)
         else:
             page_link(link.page, link.lab)
+
+
+def return_to_lesson() -> None:
+    """Before the Lessons page's widgets: arriving with no lesson or step in the address (the browser's Back from a
+    page a step linked to, where Streamlit keeps that page's parameters instead), show the step last shown, and
+    take the other page's parameters (?view=cliff) out of the address. The step goes into the address, not into
+    the widgets' state: a bound widget that has been drawn before reads an address without it as its default."""
+    for key in [k for k in st.query_params if k not in (*LESSON_KEYS, LANG_KEY)]:
+        del st.query_params[key]
+    last = st.session_state.get(LESSON_AT, (1, 1))
+    if last == (1, 1) or any(k in st.query_params for k in LESSON_KEYS):
+        return
+    try:
+        st.query_params.update({k: str(v) for k, v in zip(LESSON_KEYS, last)})
+    except StreamlitAPIException:  # bound to the widgets already: not an arrival, the page shows its own step
+        return
+    st.rerun()
+
+
+def remember_lesson() -> None:
+    """After the lesson or step changes (in its widget's callback, so before return_to_lesson reads it)."""
+    st.session_state[LESSON_AT] = tuple(st.session_state[k] for k in LESSON_KEYS)

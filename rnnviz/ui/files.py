@@ -44,9 +44,10 @@ def data_upload(task_name: str, seq_len: int) -> None:
     if upload is None:
         if state.uploads.pop(task_name, None) is not None:
             state.prune()  # the removed file, unless a run of this tab was trained on it
-        if state.data.pop(task_name, None) is not None:
-            st.rerun()  # the file was removed: the settings go back to generated data
-        st.caption(t(f"files.generated_{kind}"))
+            if state.data.pop(task_name, None) is not None:
+                st.rerun()  # the file was removed: the settings go back to generated data
+        data = state.data_for(task_name)  # a restored run's own file, when it was trained on one
+        st.caption(t("files.restored_data", name=plain(Path(data[0]).name)) if data else t(f"files.generated_{kind}"))
         return
     stored = state.uploads.get(task_name)
     if stored is None or stored.file_id != upload.file_id:
@@ -236,9 +237,22 @@ def bundle_upload() -> bool:
         return False
     release(state.trainer)
     state.trainer = trainer
+    task = trainer.cfg.task
+    # The settings train on the run's own file, as the run did; an earlier restored run's file goes.
+    state.data = {k: v for k, v in state.data.items() if k in state.uploads and state.uploads[k].path == v[0]}
+    if task.data is not None:
+        state.data[task.name] = (task.data, task.column)
     state.prune()  # the extracted files are read: only a data file of the run stays, for its next download
-    st.success(t("files.restored", step=trainer.step, task=plain(trainer.cfg.task.name), cell=plain(trainer.cfg.model.cell)))
+    state.confirmation = t("files.restored", step=trainer.step, task=plain(task.name), cell=plain(trainer.cfg.model.cell))
     return True
+
+
+def restore_confirmation() -> None:
+    """Under the bundle uploader, once: which run was restored (the page reruns to show its settings)."""
+    state = tab()
+    if state.confirmation:
+        st.success(state.confirmation, icon=":material/check:")
+        state.confirmation = None
 
 
 def _bundle_refusal(err: Exception, state: TabState, directory: Path, name: str) -> str:

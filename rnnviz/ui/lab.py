@@ -15,7 +15,7 @@ from ..figures.common import note
 from ..theory.jacobians import GAMMA
 from ..theory.lab import LabResult, lab_lstm, lab_rnn, train_options
 from .charts import chart
-from .controls import load_options
+from .pending import open_train_page
 from .i18n import fig_labels, t
 
 HIDDEN = (4, 8, 16, 32, 64, 128, 256)
@@ -122,7 +122,7 @@ def train_this(cell: str, settings: dict) -> None:
         st.caption(t("lab.train_no_activation"))
         return
     if st.button(t("lab.train_this"), icon=":material/model_training:", help=t("lab.train_this_help")):
-        load_options(options)
+        open_train_page(options)
     extra = t("lab.train_gaussian") if settings.get("init") == "gaussian" else ""
     st.caption(t("lab.train_caption", cell=cell.upper(), hidden=settings["hidden"], seq_len=settings["seq_len"],
                  rho=settings["rho"], extra=extra))

@@ -31,8 +31,12 @@ def run_buttons(config, error: str | None) -> None:
     state = tab()
     trainer = state.trainer
     cols = st.columns([1.2, 1, 1, 1, 2.4], vertical_alignment="bottom")
-    if cols[0].button(t("run.train"), type="primary", icon=":material/play_arrow:", disabled=config is None,
-                      width="stretch", help=t("run.train_help")):
+    going = trainer is not None and not trainer.status.finished  # then a new run replaces it: the button says so
+    train = (t("run.restart"), ":material/restart_alt:", t("run.restart_help", step=trainer.step)) if going else (
+        t("run.train"), ":material/play_arrow:", t("run.train_help"))
+    # A key: without one the button's identity is its label and help, which name the step, so a click would be lost
+    if cols[0].button(train[0], type="primary", icon=train[1], disabled=config is None, width="stretch", help=train[2],
+                      key="run_train"):
         try:
             new_run(config)
         except ValueError as err:  # e.g. a device this machine lacks; the current run is kept
@@ -42,7 +46,7 @@ def run_buttons(config, error: str | None) -> None:
     if cols[1].button(t("run.pause"), icon=":material/pause:", disabled=not running, width="stretch"):
         trainer.pause()
         st.rerun()
-    can_resume = trainer is not None and not running and trainer.status.reason != "non_finite"
+    can_resume = trainer is not None and trainer.status.kind == "paused"  # not a finished or failed run
     if cols[2].button(t("run.resume"), icon=":material/resume:", disabled=not can_resume, width="stretch",
                       help=t("run.resume_help")):
         _resume(trainer)
@@ -70,14 +74,11 @@ def run_buttons(config, error: str | None) -> None:
 
 
 def _resume(trainer: BackgroundRun) -> None:
-    """Continue a paused run, or train a finished / restored one for another round of its configured steps."""
-    if trainer.is_alive():
-        trainer.resume()
-        return
-    snap = trainer.snapshot()  # step and target from one moment
-    more = snap.target_steps if snap.step < snap.target_steps else snap.step + trainer.cfg.train.steps
+    """Continue a paused run: in its thread, or (a restored one, saved mid-run) in a new one up to its target."""
+    alive = trainer.is_alive()
     trainer.resume()
-    train_in_background(trainer, more)
+    if not alive:
+        train_in_background(trainer, trainer.snapshot().target_steps)
 
 
 def live_view() -> None:

@@ -79,6 +79,7 @@ class TabState:
     compare: dict[str, BackgroundRun] = field(default_factory=dict)  # Compare page: label -> its run
     workdir: tempfile.TemporaryDirectory | None = None  # this tab's uploads; deleted with the session
     notice: str | None = None  # a one-off message for the next render (e.g. why a run could not start)
+    confirmation: str | None = None  # a one-off success message for the next render (a bundle restored)
     data: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # task -> (uploaded file path, CSV column)
     uploads: dict[str, Upload] = field(default_factory=dict)  # task -> the file in its uploader
     pending_config: RunConfig | None = None  # settings to put into the Train page's widgets on its next run
