@@ -71,7 +71,10 @@ def log_axis(curves: list, labels: int = 8) -> dict:
     return dict(type="log", exponentformat="power", dtick=math.ceil(decades / labels) if decades >= 3 else "D2")
 
 
-AXIS_FONTS = dict(title_font=dict(size=14, color="#31333f"), tickfont=dict(size=12))  # Streamlit's theme: small, pale
+# Type a projector can read at the back of a room, set on every axis: Streamlit's theme sets small, pale axis fonts
+# unless each axis names its own.
+TICK_PX, AXIS_TITLE_PX, TITLE_PX, LEGEND_PX, NOTE_PX = 14, 16, 18, 14, 13
+AXIS_FONTS = dict(title_font=dict(size=AXIS_TITLE_PX, color="#31333f"), tickfont=dict(size=TICK_PX))
 
 
 def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool = False, **more) -> dict:
@@ -80,12 +83,13 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
     to run into it). No template: Streamlit themes the chart, and a template costs ~50 ms a figure.
     `more` adds or replaces layout keys (xaxis=..., annotations=...)."""
     layout: dict[str, Any] = dict(
-        title=title, height=height, font=dict(size=14), hoverlabel=dict(font_size=13),
+        title=dict(text=title, font=dict(size=TITLE_PX)), height=height, font=dict(size=LEGEND_PX),
+        hoverlabel=dict(font_size=13),
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     if legend_on_top:
         layout["margin"]["t"] = 95 if title else 45
-        layout["legend"] = dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom", font_size=13)
+        layout["legend"] = dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom", font_size=LEGEND_PX)
     return {**layout, **more}
 
 
@@ -113,7 +117,7 @@ def top_legend(fig: go.Figure) -> go.Figure:
 def note_annotation(text: str) -> dict:
     """A small grey note under the plot and its axis title (e.g. that data was downsampled); needs margin b ≥ 80."""
     return dict(text=text, xref="paper", yref="paper", x=0, y=0, yanchor="top", yshift=-62, showarrow=False,
-                font=dict(size=11, color="#777"), xanchor="left")
+                font=dict(size=NOTE_PX, color="#666"), xanchor="left")
 
 
 def note(fig: go.Figure, text: str) -> go.Figure:
@@ -150,7 +154,8 @@ MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged o
 TOKEN_TICKS = 40  # up to this many columns, the time axis is labelled with the input tokens
 DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red positive
 SEQUENTIAL = "Viridis"  # sigmoid gates and attention weights in [0, 1]
-LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
+# Okabe & Ito's colour-blind-safe colours (their yellow is too pale on white), then grey
+LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
 BOUND_STYLE = dict(color="#555", dash="dash", width=2)
 
 
@@ -211,14 +216,8 @@ def time_axis(T: int, inputs: list[str] | None, factor: int, L: dict) -> tuple[l
 
 
 def projector_style(fig: go.Figure, title: str | None, height: int, legend_on_top: bool = False) -> go.Figure:
-    """common.style, with type a projector can read whatever theme draws the chart (Streamlit's theme
-    sets small axis fonts unless each axis names its own), and optionally room above the plot for the
-    title and, below it, a one-line legend."""
-    fig = style(fig, title, height, legend_on_top)
-    fig.update_layout(title_font_size=17)
-    fig.update_xaxes(title_font_size=15, tickfont_size=13)
-    fig.update_yaxes(title_font_size=15, tickfont_size=13)
-    return fig
+    """The Look-inside figures' name for style: since every figure's type is sized for a projector, the same."""
+    return style(fig, title, height, legend_on_top)
 
 
 def _nice_step(n: int, ticks: int = 10) -> int:

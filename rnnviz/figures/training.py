@@ -14,9 +14,28 @@ import plotly.graph_objects as go
 
 from .common import axis, base_layout, bucket, f32, labels_with, log_axis, note_annotation, positive
 
-PALETTE = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}  # one colour per cell, on every page
-RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+# One colour and one line style per cell, keyed by the Compare page's labels in lower case. The colours are Okabe &
+# Ito's, which stay apart under the common colour-vision deficiencies; the dashes tell the cells apart without colour
+# (a projector's washed-out colours, grey print).
+PALETTE = {"rnn": "#D55E00", "rnn-relu": "#E69F00", "lstm": "#0072B2", "gru": "#009E73", "transformer": "#CC79A7"}
+DASHES = {"rnn": "solid", "rnn-relu": "longdash", "lstm": "dash", "gru": "dot", "transformer": "dashdot"}
+RUN_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 BASELINE_STYLE = dict(color="#555", dash="dash", width=2)
+SMOOTH_STEPS = 50  # the smoothed loss at a step is the mean of the last this many steps' batch losses
+RAW_OPACITY = 0.3  # the raw batch losses, faint under the smoothed curve so the baseline stays visible
+
+
+def smoothed(loss, window: int = SMOOTH_STEPS) -> np.ndarray:
+    """Trailing mean of the last `window` finite losses at every step (fewer at the start); nan until the first
+    finite one. (n,) -> (n,) float64. The Train page's big Loss number is its last value."""
+    loss = np.asarray(loss, dtype=np.float64)
+    finite = np.isfinite(loss)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, loss, 0.0))])  # (n + 1,)
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    start = np.maximum(np.arange(1, len(loss) + 1) - window, 0)
+    in_window = counts[1:] - counts[start]
+    with np.errstate(invalid="ignore"):
+        return np.where(in_window > 0, (sums[1:] - sums[start]) / np.maximum(in_window, 1), np.nan)
 
 
 def level_line(value: float | None, x_range, name: str, line: dict) -> list[go.Scatter]:
@@ -46,11 +65,16 @@ def _thinned(step, x, L: dict) -> list[str]:
 
 def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str] | None = None,
                 title: str | None = None, log_y: bool = True, height: int = 360) -> go.Figure:
-    """Training loss per step with the task's trivial-predictor loss as a dashed line."""
+    """Training loss per step: the smoothed curve (smoothed()) over the faint raw batch losses, with the task's
+    trivial-predictor loss as a dashed line."""
     L = labels_with("run.fig", labels)
     x, y = bucket(step, loss)
-    traces = [go.Scatter(x=x, y=positive(y) if log_y else y, mode="lines", name=L["loss"],
-                         line=dict(color=RUN_COLOURS[0], width=2)),
+    _, smooth = bucket(step, smoothed(loss))
+    shown = positive if log_y else f32
+    traces = [go.Scatter(x=x, y=shown(y), mode="lines", name=L["loss_raw"], showlegend=False, opacity=RAW_OPACITY,
+                         line=dict(color=RUN_COLOURS[0], width=1), hoverinfo="skip"),
+              go.Scatter(x=x, y=shown(smooth), mode="lines", name=L["loss_smoothed"].format(steps=SMOOTH_STEPS),
+                         line=dict(color=RUN_COLOURS[0], width=3)),
               *level_line(baseline, x, L["baseline"], BASELINE_STYLE)]
     y_axis = _log_y(L["loss_log"], [y, [baseline or np.nan]]) if log_y else axis(L["loss"])
     return _figure(traces, title, height, L["training_step"], y_axis, _thinned(step, x, L))
@@ -87,30 +111,36 @@ def accuracy_figure(step, accuracy, references: Mapping[str, float], *, title: s
     return _figure(traces, title, height, L["training_step"], axis(L["accuracy_axis"], range=[0, 1.02]))
 
 
+def cell_line(label: str, k: int, width: float = 2.5) -> dict:
+    """The line of a run named by a Compare label ("LSTM"): its cell's colour and dash, else the k-th run colour."""
+    cell = label.lower()
+    return dict(color=PALETTE.get(cell, RUN_COLOURS[k % len(RUN_COLOURS)]), dash=DASHES.get(cell, "solid"), width=width)
+
+
 def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, labels: Mapping[str, str] | None = None,
-                        colours: dict[str, str] | None = None, title: str | None = None, height: int = 380) -> go.Figure:
-    """Loss curves of several runs on one log axis: runs = {label: (step, loss)}."""
+                        title: str | None = None, height: int = 380) -> go.Figure:
+    """Smoothed loss curves (smoothed()) of several runs on one log axis, each in its cell's colour and dash:
+    runs = {label: (step, loss)}."""
     L = labels_with("run.fig", labels)
     traces, losses, steps = [], [], []
     for k, (label, (step, loss)) in enumerate(runs.items()):
-        x, y = bucket(step, loss)
-        colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
-        traces.append(go.Scatter(x=x, y=positive(y), mode="lines", name=label, line=dict(color=colour, width=2.5)))
+        x, y = bucket(step, smoothed(loss))
+        traces.append(go.Scatter(x=x, y=positive(y), mode="lines", name=label, line=cell_line(label, k)))
         losses.append(y)
         steps.append(x)
     traces += level_line(baseline, np.concatenate(steps) if steps else [], L["baseline"], BASELINE_STYLE)
     return _figure(traces, title, height, L["training_step"], _log_y(L["loss_log"], losses))
 
 
-def compare_grad_figure(curves: dict[str, np.ndarray], *, colours: dict[str, str] | None = None,
-                        labels: Mapping[str, str] | None = None, title: str | None = None, height: int = 380) -> go.Figure:
-    """Mean ‖dL/dh_t‖ over time steps t for several runs, log scale: curves = {label: (T,) norms}."""
+def compare_grad_figure(curves: dict[str, np.ndarray], *, labels: Mapping[str, str] | None = None,
+                        title: str | None = None, height: int = 380) -> go.Figure:
+    """Mean ‖dL/dh_t‖ over time steps t for several runs, log scale, each in its cell's colour and dash:
+    curves = {label: (T,) norms}."""
     L = labels_with("run.fig", labels)
     traces = []
     for k, (label, norms) in enumerate(curves.items()):
         t = np.arange(1, len(norms) + 1, dtype=np.float32)
-        colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
-        traces.append(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=dict(color=colour, width=2.5)))
+        traces.append(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=cell_line(label, k)))
     return _figure(traces, title, height, L["time_loss_last"], _log_y(L["grad_h_log"], list(curves.values())))
 
 

@@ -112,8 +112,8 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
     loss = snap.history["loss"]
     cols = st.columns(5)
     cols[0].metric(t("run.status"), status_word(snap.status))
-    cols[1].metric(t("run.loss"), f"{loss[-1]:.4g}" if len(loss) else "–",
-                   help=t("run.baseline_help", baseline=f"{trainer.task.baseline_loss:.4g}"))
+    cols[1].metric(t("run.loss"), f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–",
+                   help=t("run.loss_help", steps=figs.SMOOTH_STEPS, baseline=f"{trainer.task.baseline_loss:.4g}"))
     cols[2].metric(t("run.speed"), f"{rate:.1f}")
     cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
     cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
