@@ -42,7 +42,7 @@ def test_short_series_pass_through():
 def test_loss_figure_has_baseline_log_axis_and_labels():
     step = np.arange(1, 101)
     fig = figs.loss_figure(step, np.linspace(1, 0.01, 100), 1 / 6, title="Loss")
-    assert [t.name for t in fig.data] == ["loss per batch", "loss (mean of 50 steps)", "baseline 0.167"]
+    assert [t.name for t in fig.data] == ["loss per batch", "loss, smoothed over ≈ 50 steps", "baseline 0.167"]
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "training step"
     assert "loss" in fig.layout.yaxis.title.text
     assert fig.data[2].y.tolist() == pytest.approx([1 / 6, 1 / 6])

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from rnnviz.figures import training as figs
 from rnnviz.ui.i18n import LANG_KEY
+from rnnviz.ui.presenter import HIDDEN_WHILE_PRESENTING
 from rnnviz.ui.state import KEY, TabState
 
 TICK_PX, TITLE_PX = 14, 16
@@ -82,10 +83,17 @@ def test_cell_palette_is_colour_blind_safe():
     assert len(set(figs.DASHES.values())) == len(figs.DASHES) and set(figs.DASHES) >= set(figs.PALETTE)
 
 
-def test_smoothed_loss_is_the_mean_of_the_last_steps_and_skips_non_finite_ones():
-    loss = np.array([1.0, 3.0, np.nan, 5.0, 7.0, 9.0])
-    smooth = figs.smoothed(loss, window=3)
-    np.testing.assert_allclose(smooth, [1.0, 2.0, 2.0, 4.0, 6.0, 7.0])
+def test_smoothed_loss_is_a_moving_average_that_skips_non_finite_losses():
+    rng = np.random.default_rng(1)
+    loss = rng.uniform(0, 1, 1000)  # several of smoothed()'s blocks
+    loss[[0, 300, 301]] = [np.nan, np.inf, np.nan]
+    beta, total, seen, expected = 1 - 2 / 51, 0.0, 0.0, []
+    for value in loss:  # the definition, one step at a time
+        finite = np.isfinite(value)
+        total, seen = beta * total + (value if finite else 0.0), beta * seen + finite
+        expected.append(total / seen if seen else np.nan)
+    np.testing.assert_allclose(figs.smoothed(loss, span=50), expected, rtol=1e-9)
+    np.testing.assert_allclose(figs.smoothed(np.full(700, 0.25)), 0.25)  # no pull towards 0 at the start
     assert figs.smoothed(np.zeros(0)).shape == (0,)
 
 
@@ -115,7 +123,8 @@ def test_presenter_mode_hides_settings_and_enlarges_type(lstm):
     at.run()
     assert_clean(at)
     assert at.session_state["present"] is True
-    assert not [e for e in at.expander if e.label == "Settings"], "settings hidden while presenting"
+    css = " ".join(h.proto.body for h in at.get("html"))
+    assert f".st-key-{HIDDEN_WHILE_PRESENTING} {{ display: none; }}" in css, "settings hidden while presenting"
     loss = specs(at)[0]
     assert loss["layout"]["xaxis"]["tickfont"]["size"] >= 18
     assert loss["layout"]["title"]["font"]["size"] >= 22
@@ -131,3 +140,13 @@ def test_the_text_uploader_states_its_real_limit_in_the_readers_language(lang, w
     uploader = next(w for w in at.get("file_uploader") if w.proto.id.endswith("upload_charlm"))
     assert uploader.proto.max_upload_size_mb == 5
     assert words in uploader.proto.label
+
+
+def test_the_servers_upload_limit_is_the_largest_uploaders():
+    """Streamlit refuses larger uploads before the app sees them: its limit is the run bundle's, no more."""
+    import tomllib
+
+    from rnnviz.runs import MAX_BUNDLE_BYTES
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == MAX_BUNDLE_BYTES // 2**20

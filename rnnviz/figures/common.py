@@ -88,9 +88,19 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     if legend_on_top:
-        layout["margin"]["t"] = 95 if title else 45
-        layout["legend"] = dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom", font_size=LEGEND_PX)
+        layout["title"], layout["legend"], layout["margin"]["t"] = legend_under_title(title, height)
     return {**layout, **more}
+
+
+def legend_under_title(title: str | None, height: int) -> tuple[dict, dict, int]:
+    """(title, legend, top margin) for a legend in its own rows between the title and the plot. Both hang from the
+    figure's top edge, not the plot's, so a legend that wraps to a second row grows down towards the plot, never up
+    into the title; the margin leaves room for two rows."""
+    top = 42 if title else 4  # px from the figure's top edge to the legend's: room for a title of TITLE_PX
+    return (dict(text=title, font=dict(size=TITLE_PX), y=1, yref="container", yanchor="top", pad=dict(t=10)),
+            dict(orientation="h", x=0, xanchor="left", yref="container", y=1 - top / height, yanchor="top",
+                 font_size=LEGEND_PX),
+            top + 52)
 
 
 def axis(title: str, **more) -> dict:
@@ -108,9 +118,9 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on
 
 
 def top_legend(fig: go.Figure) -> go.Figure:
-    """The legend in one row between the title and the plot, with room so the two never overlap."""
-    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
-                      title=dict(y=0.98, yanchor="top"), margin=dict(t=90 if fig.layout.title.text else 50))
+    """legend_under_title for a figure built step by step."""
+    title, legend, top = legend_under_title(fig.layout.title.text, fig.layout.height or 320)
+    fig.update_layout(title=title, legend=legend, margin_t=top)
     return fig
 
 
@@ -265,3 +275,31 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
     if xaxis["tickangle"]:  # slanted words under the plot: make room so they miss the axis title
         fig.update_layout(margin_b=60 + 7 * max(len(s) for s in xaxis["ticktext"]))
     return fig
+
+
+# --- the presenter view (?present=1): larger type, thicker lines, black text -------------------------------------
+PRESENTER_PX = dict(tick=20, axis_title=22, title=26, legend=20)
+PRESENTER_LINE_SCALE = 1.5  # line widths
+PRESENTER_HEIGHT_SCALE = 1.2  # the larger type needs room
+PRESENTER_LEGEND_TOP = 60  # px from a figure's top edge to a legend under its title
+
+
+def for_presenter(fig: go.Figure) -> go.Figure:
+    """fig restyled in place for a projector at the front of a class: every font larger and black, lines thicker."""
+    px = PRESENTER_PX
+    axis_fonts = dict(tickfont=dict(size=px["tick"], color="#000"), title_font=dict(size=px["axis_title"], color="#000"))
+    height = round((fig.layout.height or 320) * PRESENTER_HEIGHT_SCALE)
+    fig.update_layout(title_font=dict(size=px["title"], color="#000"), legend_font_size=px["legend"],
+                      font_color="#000", height=height)
+    if fig.layout.legend.yref == "container":  # a legend under the title (legend_under_title): under the larger one
+        fig.update_layout(legend_y=1 - PRESENTER_LEGEND_TOP / height, margin_t=PRESENTER_LEGEND_TOP + 70)
+    fig.update_xaxes(**axis_fonts)
+    fig.update_yaxes(**axis_fonts)
+    fig.for_each_annotation(lambda a: a.update(font_size=round((a.font.size or LEGEND_PX) * 1.35), font_color="#000"))
+    fig.for_each_trace(_thicker, selector=dict(type="scatter"))
+    return fig
+
+
+def _thicker(trace) -> None:
+    if trace.mode and "lines" in trace.mode:
+        trace.line.width = (trace.line.width or 2) * PRESENTER_LINE_SCALE

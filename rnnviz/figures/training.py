@@ -21,21 +21,32 @@ PALETTE = {"rnn": "#D55E00", "rnn-relu": "#E69F00", "lstm": "#0072B2", "gru": "#
 DASHES = {"rnn": "solid", "rnn-relu": "longdash", "lstm": "dash", "gru": "dot", "transformer": "dashdot"}
 RUN_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 BASELINE_STYLE = dict(color="#555", dash="dash", width=2)
-SMOOTH_STEPS = 50  # the smoothed loss at a step is the mean of the last this many steps' batch losses
+SMOOTH_STEPS = 50  # the smoothed loss averages about the last this many steps' batch losses
 RAW_OPACITY = 0.3  # the raw batch losses, faint under the smoothed curve so the baseline stays visible
 
 
-def smoothed(loss, window: int = SMOOTH_STEPS) -> np.ndarray:
-    """Trailing mean of the last `window` finite losses at every step (fewer at the start); nan until the first
-    finite one. (n,) -> (n,) float64. The Train page's big Loss number is its last value."""
-    loss = np.asarray(loss, dtype=np.float64)
-    finite = np.isfinite(loss)
-    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, loss, 0.0))])  # (n + 1,)
-    counts = np.concatenate([[0], np.cumsum(finite)])
-    start = np.maximum(np.arange(1, len(loss) + 1) - window, 0)
-    in_window = counts[1:] - counts[start]
-    with np.errstate(invalid="ignore"):
-        return np.where(in_window > 0, (sums[1:] - sums[start]) / np.maximum(in_window, 1), np.nan)
+def smoothed(loss, span: int = SMOOTH_STEPS, block: int = 256) -> np.ndarray:
+    """An exponential moving average of the finite losses (decay β = 1 - 2/(span + 1) a step, so about the last `span`
+    steps count), divided by the weights it has seen so far: no pull towards 0 at the start, and no step in the curve
+    when an early high loss leaves a window. nan until the first finite loss. (n,) -> (n,) float64; the Train page's
+    Loss number is its last value."""
+    x = np.asarray(loss, dtype=np.float64)
+    finite = np.isfinite(x)
+    n, beta = len(x), 1 - 2 / (span + 1)
+    rows = -(-n // block)
+    both = np.zeros((2, rows * block))
+    both[0, :n], both[1, :n] = np.where(finite, x, 0.0), finite  # losses and their weights
+    both = both.reshape(2, rows, block)
+    # s_j = β s_(j-1) + x_j, one block at a time: s_j = β^(j+1) s_(-1) + β^j Σ_(i≤j) β^-i x_i, with β^-i kept well
+    # inside float64 by the block's length
+    j = np.arange(block)
+    local = beta ** j * np.cumsum(beta ** -j.astype(np.float64) * both, axis=2)  # (2, rows, block): from 0 at each start
+    carried = np.zeros((2, rows))  # each block's s_(-1): the previous block's last value
+    for r in range(1, rows):
+        carried[:, r] = beta ** block * carried[:, r - 1] + local[:, r - 1, -1]
+    sums = (local + beta ** (j + 1) * carried[:, :, None]).reshape(2, -1)[:, :n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sums[1] > 0, sums[0] / sums[1], np.nan)
 
 
 def level_line(value: float | None, x_range, name: str, line: dict) -> list[go.Scatter]:
@@ -64,7 +75,7 @@ def _thinned(step, x, L: dict) -> list[str]:
 
 
 def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str] | None = None,
-                title: str | None = None, log_y: bool = True, height: int = 360) -> go.Figure:
+                title: str | None = None, log_y: bool = True, height: int = 340) -> go.Figure:
     """Training loss per step: the smoothed curve (smoothed()) over the faint raw batch losses, with the task's
     trivial-predictor loss as a dashed line."""
     L = labels_with("run.fig", labels)
@@ -81,7 +92,7 @@ def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str]
 
 
 def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None = None,
-                     labels: Mapping[str, str] | None = None, height: int = 360) -> go.Figure:
+                     labels: Mapping[str, str] | None = None, height: int = 340) -> go.Figure:
     """Global gradient norm (before clipping) per step, log scale; clipped steps marked, threshold dashed."""
     L = labels_with("run.fig", labels)
     step, clipped = np.asarray(step), np.asarray(clipped, dtype=bool)
@@ -118,7 +129,7 @@ def cell_line(label: str, k: int, width: float = 2.5) -> dict:
 
 
 def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, labels: Mapping[str, str] | None = None,
-                        title: str | None = None, height: int = 380) -> go.Figure:
+                        title: str | None = None, height: int = 340) -> go.Figure:
     """Smoothed loss curves (smoothed()) of several runs on one log axis, each in its cell's colour and dash:
     runs = {label: (step, loss)}."""
     L = labels_with("run.fig", labels)
@@ -133,7 +144,7 @@ def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, label
 
 
 def compare_grad_figure(curves: dict[str, np.ndarray], *, labels: Mapping[str, str] | None = None,
-                        title: str | None = None, height: int = 380) -> go.Figure:
+                        title: str | None = None, height: int = 340) -> go.Figure:
     """Mean ‖dL/dh_t‖ over time steps t for several runs, log scale, each in its cell's colour and dash:
     curves = {label: (T,) norms}."""
     L = labels_with("run.fig", labels)

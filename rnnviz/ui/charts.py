@@ -18,7 +18,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ..figures.common import for_presenter
 from .i18n import t
+from .presenter import presenting
 
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "rnnviz"}}
 
@@ -42,9 +44,14 @@ def csv_text(columns: dict[str, np.ndarray]) -> str:
     return out.getvalue()
 
 
+def presented(fig: go.Figure) -> go.Figure:
+    """fig as this page shows it: restyled for the presenter view while presenting."""
+    return for_presenter(fig) if presenting() else fig
+
+
 def chart(fig: go.Figure, key: str, data: Callable[[], dict[str, np.ndarray]] | None = None) -> None:
     """Draw fig (kept mounted across refreshes by its key) with a CSV download of data() under it."""
-    st.plotly_chart(fig, key=key, config=chart_config(key))
+    st.plotly_chart(presented(fig), key=key, config=chart_config(key))
     if data is not None:
         st.download_button(t("charts.csv"), data=lambda: csv_text(data()), file_name=f"rnnviz-{key}.csv",
                            mime="text/csv", key=f"{key}-csv", type="tertiary", icon=":material/download:",

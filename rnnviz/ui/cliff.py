@@ -6,6 +6,7 @@ import streamlit as st
 
 from ..figures import cliff as figs
 from ..theory import cliff
+from .charts import presented
 from .i18n import fig_labels, t
 from .lab import slider
 
@@ -39,8 +40,8 @@ def view(c: dict) -> None:
     data = scene(c["w0"], c["b0"], c["lr"], c["steps"], c["clip"])
     shown = ("plain", "clipped") if c["clipping"] else ("plain",)
     L = fig_labels("lab.fig")
-    st.plotly_chart(figs.loss_map(data["ws"], data["bs"], data["surface"], {k: data["paths"][k] for k in shown},
-                                  start=(c["w0"], c["b0"]), labels=L, title=t("lab.fig_cliff_title")),
+    st.plotly_chart(presented(figs.loss_map(data["ws"], data["bs"], data["surface"], {k: data["paths"][k] for k in shown},
+                                  start=(c["w0"], c["b0"]), labels=L, title=t("lab.fig_cliff_title"))),
                     width="stretch")
     loss = data["losses"]
     st.markdown(t("lab.cliff_start", loss=loss["plain"][0], grad=data["grad"], jump=c["lr"] * data["grad"],
@@ -48,8 +49,8 @@ def view(c: dict) -> None:
     if c["clipping"]:
         st.markdown(t("lab.cliff_result", steps=c["steps"], plain=loss["plain"][-1], clipped=loss["clipped"][-1]))
     close, along = st.columns(2)
-    close.plotly_chart(figs.loss_map(*data["zoom"], {k: data["paths"][k] for k in shown}, start=(c["w0"], c["b0"]),
-                                     labels=L, title=t("lab.fig_cliff_zoom_title"), height=400, legend=False),
+    close.plotly_chart(presented(figs.loss_map(*data["zoom"], {k: data["paths"][k] for k in shown}, start=(c["w0"], c["b0"]),
+                                     labels=L, title=t("lab.fig_cliff_zoom_title"), height=400, legend=False)),
                        width="stretch")
-    along.plotly_chart(figs.loss_along_paths({k: loss[k] for k in shown}, labels=L, title=t("lab.fig_cliff_loss_title"),
-                                             height=400), width="stretch")
+    along.plotly_chart(presented(figs.loss_along_paths({k: loss[k] for k in shown}, labels=L, title=t("lab.fig_cliff_loss_title"),
+                                             height=400)), width="stretch")

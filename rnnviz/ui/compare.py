@@ -19,6 +19,7 @@ from .i18n import fig_labels, plain, t
 from .layout import page_file
 from .run_view import stop_reason
 from .live import live
+from .presenter import COMPACT_STATUS
 from .state import release, tab, train_in_background
 
 COMPARE_PAGE = page_file("compare")
@@ -99,7 +100,7 @@ def _draw() -> None:
         st.info(t("compare.none"), icon=":material/info:")
         return
     snaps = {cell: trainer.snapshot() for cell, trainer in runs.items()}
-    cols = st.columns(len(runs))
+    cols = st.container(key=COMPACT_STATUS).columns(len(runs))
     for col, (cell, snap) in zip(cols, snaps.items()):
         loss = snap.history["loss"]
         recent = f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–"

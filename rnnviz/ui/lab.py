@@ -15,6 +15,7 @@ from ..figures.common import note
 from ..theory.jacobians import GAMMA
 from ..theory.lab import LabResult, lab_lstm, lab_rnn, train_options
 from .controls import load_options
+from .charts import presented
 from .i18n import fig_labels, t
 
 HIDDEN = (4, 8, 16, 32, 64, 128, 256)
@@ -100,11 +101,11 @@ def figures(result: LabResult) -> None:
     if caveats:
         fig = note(fig, caveats)
         fig.update_layout(margin=dict(b=90))
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(presented(fig), width="stretch")
     left, right = st.columns(2)
     which = "lstm" if lstm else "rnn"
-    left.plotly_chart(figs.singular_values(result, labels=L, title=t(f"lab.fig_sv_title_{which}")), width="stretch")
-    right.plotly_chart(figs.eigenvalues(result, labels=L, title=t(f"lab.fig_ev_title_{which}")), width="stretch")
+    left.plotly_chart(presented(figs.singular_values(result, labels=L, title=t(f"lab.fig_sv_title_{which}"))), width="stretch")
+    right.plotly_chart(presented(figs.eigenvalues(result, labels=L, title=t(f"lab.fig_ev_title_{which}"))), width="stretch")
     if not lstm:  # the conditions the regime above was judged by
         st.caption(t("lab.numbers", sigma=result.sigma_max, gamma=result.gamma, radius=result.spectral_radius))
         st.info(t("lab.pascanu"), icon=":material/menu_book:")

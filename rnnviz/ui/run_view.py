@@ -17,9 +17,10 @@ from ..tasks import Batch
 from ..tasks.charlm import sample_text
 from ..status import Status
 from ..train import Snapshot, Trainer
-from .charts import chart
+from .charts import chart, presented
 from .i18n import fig_labels, plain, t
 from .live import live
+from .presenter import COMPACT_STATUS
 from .state import new_run, release, tab, train_in_background
 
 SAMPLE_CHARS = 400
@@ -108,15 +109,16 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
     done = min(1.0, max(0.0, snap.step / max(1, snap.target_steps)))  # a restored bundle's step may be anything
     rate = snap.steps_per_second
     left = (snap.target_steps - snap.step) / rate if rate > 0 and not trainer.finished else 0.0
-    st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
     loss = snap.history["loss"]
-    cols = st.columns(5)
-    cols[0].metric(t("run.status"), status_word(snap.status))
-    cols[1].metric(t("run.loss"), f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–",
-                   help=t("run.loss_help", steps=figs.SMOOTH_STEPS, baseline=f"{trainer.task.baseline_loss:.4g}"))
-    cols[2].metric(t("run.speed"), f"{rate:.1f}")
-    cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
-    cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
+    with st.container(key=COMPACT_STATUS, gap="small"):
+        st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
+        cols = st.columns(5)
+        cols[0].metric(t("run.status"), status_word(snap.status))
+        cols[1].metric(t("run.loss"), f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–",
+                       help=t("run.loss_help", steps=figs.SMOOTH_STEPS, baseline=f"{trainer.task.baseline_loss:.4g}"))
+        cols[2].metric(t("run.speed"), f"{rate:.1f}")
+        cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
+        cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
     if snap.status.reason == "non_finite":
         st.error(t("run.non_finite", what=t(f"run.non_finite_{snap.status.detail}"), step=snap.status.step),
                  icon=":material/warning:")
@@ -193,7 +195,7 @@ def _token_rows(task, trace, labels: dict[str, str]) -> None:
             t("run.row_target"): _tokens(out_vocab, y), t("run.row_model"): _tokens(out_vocab, guess)}
     correct = np.full((3, len(y)), np.nan, dtype=np.float32)
     correct[2] = (guess == y).astype(np.float32)
-    st.plotly_chart(figs.token_rows_figure(rows, correct, labels=labels), key="tokens")
+    st.plotly_chart(presented(figs.token_rows_figure(rows, correct, labels=labels)), key="tokens")
 
 
 TAGGED_EXAMPLES = 3  # probe sentences shown: each takes a few rows of words
@@ -204,7 +206,7 @@ def _tagged_words(task, trace, labels: dict[str, str]) -> None:
     words, tags = (torch.from_numpy(trace[name][:TAGGED_EXAMPLES]) for name in ("x", "y"))  # (examples, T) ids each
     guesses = torch.from_numpy(trace["pred"][:TAGGED_EXAMPLES].argmax(-1))  # (examples, T) tag ids
     rows = task.tagged_rows(Batch(words, tags), guesses)
-    st.plotly_chart(figs.tagged_words_figure(rows, task.out_vocab, labels=labels), key="tagged")
+    st.plotly_chart(presented(figs.tagged_words_figure(rows, task.out_vocab, labels=labels)), key="tagged")
 
 
 def _class_table(task, trace) -> None:
