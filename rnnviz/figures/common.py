@@ -280,7 +280,7 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
 # --- the presenter view (?present=1): larger type, thicker lines, black text -------------------------------------
 PRESENTER_PX = dict(tick=20, axis_title=22, title=26, legend=20)
 PRESENTER_LINE_SCALE = 1.5  # line widths
-PRESENTER_HEIGHT_SCALE = 1.2  # the larger type needs room
+PRESENTER_MARGIN_LEFT = 100  # px for the larger tick labels and the axis title beside them
 PRESENTER_LEGEND_TOP = 60  # px from a figure's top edge to a legend under its title
 
 
@@ -288,9 +288,9 @@ def for_presenter(fig: go.Figure) -> go.Figure:
     """fig restyled in place for a projector at the front of a class: every font larger and black, lines thicker."""
     px = PRESENTER_PX
     axis_fonts = dict(tickfont=dict(size=px["tick"], color="#000"), title_font=dict(size=px["axis_title"], color="#000"))
-    height = round((fig.layout.height or 320) * PRESENTER_HEIGHT_SCALE)
+    height = fig.layout.height or 320  # no taller: the Train page's charts would leave a 1280x720 screen
     fig.update_layout(title_font=dict(size=px["title"], color="#000"), legend_font_size=px["legend"],
-                      font_color="#000", height=height)
+                      font_color="#000", margin_l=PRESENTER_MARGIN_LEFT)
     if fig.layout.legend.yref == "container":  # a legend under the title (legend_under_title): under the larger one
         fig.update_layout(legend_y=1 - PRESENTER_LEGEND_TOP / height, margin_t=PRESENTER_LEGEND_TOP + 70)
     fig.update_xaxes(**axis_fonts)
