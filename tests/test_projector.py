@@ -150,3 +150,16 @@ def test_the_servers_upload_limit_is_the_largest_uploaders():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_BUNDLE_BYTES // 2**20
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_preset_durations_are_measured_ranges(lang):
+    """"About 20 s" took 69 s on a busy server: a preset states how long it takes as a range, short end alone on a
+    2-core CPU, long end on a busy server."""
+    from rnnviz.presets import PRESETS
+    from rnnviz.ui.i18n import texts
+
+    for key in PRESETS:
+        description = texts(lang)[f"presets.{key}.description"]
+        for number in re.findall(r"([\d.–]+) ?(?:s|seconds|秒)\b", description):
+            assert "–" in number, f"{key}: {description}"

@@ -105,8 +105,11 @@ def _draw() -> None:
         loss = snap.history["loss"]
         recent = f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–"
         col.metric(cell, recent, help=t("compare.loss_help", steps=figs.SMOOTH_STEPS))
-        col.progress(min(1.0, snap.step / max(1, snap.target_steps)),
-                     text=t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{snap.steps_per_second:.0f}"))
+        rate = snap.steps_per_second
+        progress = t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{rate:.0f}")
+        if snap.status.kind == "running" and rate > 0:  # the time left at the current speed
+            progress += t("compare.left", seconds=f"{(snap.target_steps - snap.step) / rate:.0f}")
+        col.progress(min(1.0, snap.step / max(1, snap.target_steps)), text=progress)
         if snap.status.kind == "stopped":
             col.caption(plain(stop_reason(snap.status)))
     first = next(iter(runs.values()))

@@ -118,7 +118,7 @@ def _status_line(trainer: Trainer, snap: Snapshot) -> None:
                        help=t("run.loss_help", steps=figs.SMOOTH_STEPS, baseline=f"{trainer.task.baseline_loss:.4g}"))
         cols[2].metric(t("run.speed"), f"{rate:.1f}")
         cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
-        cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
+        cols[4].metric(t("run.remaining"), _duration(left) if left else "–", help=t("run.remaining_help"))
     if snap.status.reason == "non_finite":
         st.error(t("run.non_finite", what=t(f"run.non_finite_{snap.status.detail}"), step=snap.status.step),
                  icon=":material/warning:")
