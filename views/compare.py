@@ -38,11 +38,14 @@ with st.container(key=HIDDEN_WHILE_PRESENTING), st.expander(t("compare.settings"
     else:
         st.caption(t("compare.setting", task=t(f"tasks.{settings.task.name}.title"), seq_len=settings.task.seq_len,
                      hidden=settings.model.hidden, steps=settings.train.steps, seed=settings.train.seed))
-    if st.button(t("compare.start"), type="primary", icon=":material/play_arrow:", disabled=settings is None or not cells):
-        try:
-            compare.start(settings, cells)
-            st.rerun()
-        except ValueError as err:  # a cell these settings do not suit: the message names the option to change
-            st.error(t("compare.refused", reason=plain(str(err))), icon=":material/error:")
-compare.buttons()
+start, buttons = st.columns([1, 3], vertical_alignment="bottom")  # one row, outside the settings a presenter hides
+if start.button(t("compare.start"), type="primary", icon=":material/play_arrow:", disabled=settings is None or not cells,
+                width="stretch"):
+    try:
+        compare.start(settings, cells)
+        st.rerun()
+    except ValueError as err:  # a cell these settings do not suit: the message names the option to change
+        st.error(t("compare.refused", reason=plain(str(err))), icon=":material/error:")
+with buttons:
+    compare.buttons()
 compare.live_view()

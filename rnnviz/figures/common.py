@@ -114,6 +114,7 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on
     fig.update_layout(base_layout(title, height, legend_on_top))
     fig.update_xaxes(**AXIS_FONTS)
     fig.update_yaxes(**AXIS_FONTS)
+    fig.update_traces(colorbar=dict(tickfont_size=TICK_PX, title_font_size=AXIS_TITLE_PX), selector=dict(type="heatmap"))
     return fig
 
 

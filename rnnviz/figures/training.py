@@ -34,9 +34,9 @@ def smoothed(loss, span: int = SMOOTH_STEPS, block: int = 256) -> np.ndarray:
     finite = np.isfinite(x)
     n, beta = len(x), 1 - 2 / (span + 1)
     rows = -(-n // block)
-    both = np.zeros((2, rows * block))
-    both[0, :n], both[1, :n] = np.where(finite, x, 0.0), finite  # losses and their weights
-    both = both.reshape(2, rows, block)
+    flat = np.zeros((2, rows * block))
+    flat[0, :n], flat[1, :n] = np.where(finite, x, 0.0), finite  # losses and their weights
+    both = flat.reshape(2, rows, block)
     # s_j = β s_(j-1) + x_j, one block at a time: s_j = β^(j+1) s_(-1) + β^j Σ_(i≤j) β^-i x_i, with β^-i kept well
     # inside float64 by the block's length
     j = np.arange(block)
