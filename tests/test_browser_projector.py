@@ -67,12 +67,12 @@ def to_top(page) -> None:
     time.sleep(0.3)
 
 
-def chart_boxes(page) -> list[dict]:
-    """Where each drawn chart lies in the window, top to bottom, with the page scrolled to its top (a live view
-    keeps unmounted copies of its charts, of no size: left out)."""
+def chart_box(page, title: str) -> dict:
+    """Where the drawn chart of this title lies in the window, with the page scrolled to its top."""
     to_top(page)
-    page.wait_for_function(f"{DRAWN}.length >= 1", timeout=60_000)
-    return page.evaluate(f"() => {DRAWN}.map(e => e.getBoundingClientRect()).map(r => ({{y: r.top, height: r.height}}))")
+    find = f"{DRAWN}.find(e => e.querySelector('.gtitle')?.textContent === {title!r})"
+    page.wait_for_function(f"() => !!{find}", timeout=60_000)
+    return page.evaluate(f"() => {{ const r = {find}.getBoundingClientRect(); return {{y: r.top, height: r.height}}; }}")
 
 
 def assert_projector_type(page, where: str) -> None:
@@ -90,7 +90,7 @@ def test_train_shows_its_charts_on_the_first_screen(server, tab, screen):
     press(tab, "Train")
     tab.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
     time.sleep(2)  # a few refreshes: the loss and its smoothed curve have some steps
-    loss, grad = chart_boxes(tab)[:2]
+    loss, grad = chart_box(tab, "Training loss"), chart_box(tab, "Gradient norm (before clipping)")
     tab.screenshot(path=str(SHOTS / f"train-{screen}.png"))
     assert loss["y"] >= 0 and loss["y"] + loss["height"] <= SCREENS[screen][1], loss
     assert grad["y"] + grad["height"] <= SCREENS[screen][1], grad
@@ -103,13 +103,14 @@ def test_compare_shows_its_loss_chart_on_the_first_screen(server, tab, screen):
     tab.goto(f"{server.url}/compare")
     settle(tab)
     press(tab, "Train side by side")
-    boxes = chart_boxes(tab)
+    loss = chart_box(tab, "Training loss")
     tab.screenshot(path=str(SHOTS / f"compare-{screen}.png"))
-    assert boxes[0]["y"] + boxes[0]["height"] <= SCREENS[screen][1], boxes[0]
+    assert loss["y"] + loss["height"] <= SCREENS[screen][1], loss
     assert_projector_type(tab, "Compare")
-    # the three cells' lines differ in dash, not only in colour
-    dashes = tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('.scatterlayer .trace')]
-        .slice(0, 3).map(t => t.querySelector('path.js-line').style.strokeDasharray || 'solid')""")
+    # the three cells' lines differ in dash, not only in colour (each drawn once its run has a step)
+    lines = f"[...({DRAWN}[0]?.querySelectorAll('.scatterlayer .trace path.js-line') ?? [])]"
+    tab.wait_for_function(f"{lines}.filter(p => p.getAttribute('d')).length >= 4", timeout=60_000)
+    dashes = tab.evaluate(f"() => {lines}.slice(0, 3).map(p => p.style.strokeDasharray || 'solid')")
     assert len(set(dashes)) == 3, dashes
 
 
@@ -152,12 +153,12 @@ def test_presenter_charts_have_larger_type(server, tab, screen):
     tab.goto(f"{server.url}/?present=1&{SMALL_RUN}")
     settle(tab)
     press(tab, "Train")
-    boxes = chart_boxes(tab)
+    loss = chart_box(tab, "Training loss")
     tab.screenshot(path=str(SHOTS / f"present-train-{screen}.png"))
     tab.wait_for_function(f"{DRAWN}.some(e => e.querySelector('.xtick text'))", timeout=60_000)
     sizes = tab.evaluate(FONT_SIZES)
     assert min(sizes["ticks"]) >= 18 and min(sizes["titles"]) >= 22, sizes
-    assert boxes[0]["y"] + boxes[0]["height"] <= SCREENS[screen][1], boxes[0]
+    assert loss["y"] + loss["height"] <= SCREENS[screen][1], loss
 
 
 @pytest.mark.parametrize("screen", ["1280x720"])
