@@ -7,9 +7,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import streamlit as st
 
-from rnnviz.ui import layout
+from rnnviz.ui import layout, presenter
 
-st.set_page_config(page_title="rnnviz", page_icon=":material/cyclone:", layout="wide")
+st.set_page_config(page_title="rnnviz", page_icon=":material/cyclone:", layout="wide",
+                   initial_sidebar_state="collapsed" if presenter.requested() else "auto")  # presenting: room for charts
 navigation = st.navigation(layout.pages())
 layout.sidebar()
 navigation.run()

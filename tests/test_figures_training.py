@@ -42,10 +42,10 @@ def test_short_series_pass_through():
 def test_loss_figure_has_baseline_log_axis_and_labels():
     step = np.arange(1, 101)
     fig = figs.loss_figure(step, np.linspace(1, 0.01, 100), 1 / 6, title="Loss")
-    assert [t.name for t in fig.data] == ["loss", "baseline 0.167"]
+    assert [t.name for t in fig.data] == ["loss per batch", "loss, smoothed over ≈ 50 steps", "baseline 0.167"]
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "training step"
     assert "loss" in fig.layout.yaxis.title.text
-    assert fig.data[1].y.tolist() == pytest.approx([1 / 6, 1 / 6])
+    assert fig.data[2].y.tolist() == pytest.approx([1 / 6, 1 / 6])
     assert float32_or_smaller(fig)
 
 
@@ -91,8 +91,9 @@ def test_accuracy_figure_draws_every_reference_level():
 
 def test_compare_figures_one_trace_per_run_in_its_colour():
     runs = {"RNN": (np.arange(1, 4), np.array([0.2, 0.2, 0.2])), "LSTM": (np.arange(1, 4), np.array([0.2, 0.1, 0.01]))}
-    fig = figs.compare_loss_figure(runs, 1 / 6, colours={"RNN": "#d62728", "LSTM": "#1f77b4"})
-    assert [t.name for t in fig.data][:2] == ["RNN", "LSTM"] and fig.data[0].line.color == "#d62728"
+    fig = figs.compare_loss_figure(runs, 1 / 6)
+    assert [t.name for t in fig.data][:2] == ["RNN", "LSTM"] and fig.data[0].line.color == figs.PALETTE["rnn"]
+    assert fig.data[1].line.dash == figs.DASHES["lstm"]
     curves = {"RNN": np.array([1e-8, 1e-4, 1.0]), "LSTM": np.array([0.1, 0.5, 1.0])}
     grads = figs.compare_grad_figure(curves)
     assert grads.data[0].x.tolist() == [0, 1, 2] and grads.layout.yaxis.type == "log"  # t from 0, as on Gradients

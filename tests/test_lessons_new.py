@@ -59,8 +59,8 @@ def test_theory_has_the_bidirectional_and_path_length_sections():
 def test_compare_offers_the_transformer_with_its_own_colour_and_dash():
     assert compare.choice_of("transformer") == "Transformer" and compare.choice_of("rnn") == "RNN"
     assert compare.COLOURS["Transformer"] not in {compare.COLOURS[c] for c in ("RNN", "LSTM", "GRU")}
-    fig = compare._dashed(compare.figs.compare_grad_figure({"RNN": np.ones(5), "Transformer": np.ones(5)}))
-    assert [trace.line.dash for trace in fig.data] == [None, "dashdot"]
+    fig = compare.figs.compare_grad_figure({"RNN": np.ones(5), "Transformer": np.ones(5)})
+    assert [trace.line.dash for trace in fig.data] == ["solid", "dashdot"]
 
 
 def test_the_transformer_keeps_task_seed_and_budget_and_drops_what_only_recurrences_have():

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, button, stepped, tab_with, tiny_config
 from streamlit.testing.v1 import AppTest
 
+from rnnviz.figures.training import smoothed
 from rnnviz.presets import PRESETS
 from rnnviz.status import Status
 from rnnviz.tasks import REGISTRY, resolve_config
@@ -41,7 +42,7 @@ def test_train_page_loads_with_its_controls():
                   "Layers", "Gain ρ", "Forget-gate bias", "Learning rate", "Batch", "Steps", "Clip threshold", "Seed",
                   "Probe every", "Ready-made experiment"):
         assert label in labels
-    assert [t.label for t in at.toggle] == ["Bidirectional", "Clip gradients"]
+    assert [t.label for t in at.toggle] == ["Bidirectional", "Clip gradients", "Presenter view"]  # the last in the sidebar
     for label in ("Train", "Pause", "Resume", "Reset"):
         button(at, label)
     assert button(at, "Pause").disabled and button(at, "Reset").disabled
@@ -57,7 +58,7 @@ def test_a_short_run_trains_and_is_drawn():
     assert trainer.status.kind == "completed"
     at.run()
     assert not at.exception
-    assert [m.value for m in at.metric][:2] == ["done", f"{trainer.snapshot().history['loss'][-1]:.4g}"]
+    assert [m.value for m in at.metric][:2] == ["done", f"{smoothed(trainer.snapshot().history['loss'])[-1]:.4g}"]  # smoothed
     charts = at.get("plotly_chart")
     assert len(charts) >= 3  # loss, gradient norm, predictions
 

@@ -151,7 +151,10 @@ def sci(x: float, digits: int = 3, html: bool = False) -> str:
     return power if mantissa == "1" else ("−" + power if mantissa == "-1" else f"{mantissa}×{power}")
 
 
-AXIS_FONTS = dict(title_font=dict(size=14, color="#31333f"), tickfont=dict(size=12))  # Streamlit's theme: small, pale
+# Type a projector can read at the back of a room, set on every axis: Streamlit's theme sets small, pale axis fonts
+# unless each axis names its own.
+TICK_PX, AXIS_TITLE_PX, TITLE_PX, LEGEND_PX, NOTE_PX = 14, 16, 18, 14, 13
+AXIS_FONTS = dict(title_font=dict(size=AXIS_TITLE_PX, color="#31333f"), tickfont=dict(size=TICK_PX))
 
 
 def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool = False, **more) -> dict:
@@ -160,14 +163,24 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
     to run into it). No template: Streamlit themes the chart, and a template costs ~50 ms a figure.
     `more` adds or replaces layout keys (xaxis=..., annotations=...)."""
     layout: dict[str, Any] = dict(
-        title=dict(text=title, automargin=True),  # the margin grows to fit the title above a legend of many rows
-        height=height, font=dict(size=14), hoverlabel=dict(font_size=13),
+        title=dict(text=title, font=dict(size=TITLE_PX)), height=height, font=dict(size=LEGEND_PX),
+        hoverlabel=dict(font_size=13),
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     if legend_on_top:
-        layout["margin"]["t"] = 95 if title else 45
-        layout["legend"] = dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom", font_size=13)
+        layout["title"], layout["legend"], layout["margin"]["t"] = legend_under_title(title, height)
     return {**layout, **more}
+
+
+def legend_under_title(title: str | None, height: int) -> tuple[dict, dict, int]:
+    """(title, legend, top margin) for a legend in its own rows between the title and the plot. Both hang from the
+    figure's top edge, not the plot's, so a legend that wraps to a second row grows down towards the plot, never up
+    into the title; the margin leaves room for two rows."""
+    top = 42 if title else 4  # px from the figure's top edge to the legend's: room for a title of TITLE_PX
+    return (dict(text=title, font=dict(size=TITLE_PX), y=1, yref="container", yanchor="top", pad=dict(t=10)),
+            dict(orientation="h", x=0, xanchor="left", yref="container", y=1 - top / height, yanchor="top",
+                 font_size=LEGEND_PX),
+            top + 52)
 
 
 def axis(title: str, **more) -> dict:
@@ -185,17 +198,18 @@ def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on
         fig.update_layout(margin_b=room)
     fig.update_xaxes(**AXIS_FONTS)
     fig.update_yaxes(**AXIS_FONTS)
+    fig.update_traces(colorbar=dict(tickfont_size=TICK_PX, title_font_size=AXIS_TITLE_PX), selector=dict(type="heatmap"))
     return fig
 
 
 def top_legend(fig: go.Figure) -> go.Figure:
-    """The legend in one row between the title and the plot, with room so the two never overlap."""
-    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
-                      title=dict(y=0.98, yanchor="top", automargin=True), margin=dict(t=90 if fig.layout.title.text else 50))
+    """legend_under_title for a figure built step by step."""
+    title, legend, top = legend_under_title(fig.layout.title.text, fig.layout.height or 320)
+    fig.update_layout(title=title, legend=legend, margin_t=top)
     return fig
 
 
-NOTE_COLUMNS = 100  # a note's line, in Latin letters (a Chinese character counts two): fits a half-width chart
+NOTE_COLUMNS = 85  # a note's line, in Latin letters (a Chinese character counts two): fits a half-width chart at NOTE_PX
 NOTE_LINE = 15  # pixels per line of a note
 WIDE = "[\u3000-\u9fff\uff00-\uffef]"  # CJK characters and full-width punctuation: a line may break after any
 
@@ -204,7 +218,7 @@ def note_annotation(text: str) -> dict:
     """A small grey note under the plot and its axis title (e.g. that data was downsampled), broken into lines
     that fit; needs margin b ≥ note_margin(text)."""
     return dict(text="<br>".join(wrap(text)), xref="paper", yref="paper", x=0, y=0, yanchor="top", yshift=-62,
-                showarrow=False, font=dict(size=11, color="#777"), xanchor="left", align="left")
+                showarrow=False, font=dict(size=NOTE_PX, color="#666"), xanchor="left", align="left")
 
 
 def note_margin(text: str) -> int:
@@ -259,7 +273,8 @@ MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged o
 TOKEN_TICKS = 40  # up to this many columns, the time axis is labelled with the input tokens
 DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red positive
 SEQUENTIAL = "Viridis"  # sigmoid gates and attention weights in [0, 1]
-LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
+# Okabe & Ito's colour-blind-safe colours (their yellow is too pale on white), then grey
+LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
 BOUND_STYLE = dict(color="#555", dash="dash", width=2)
 
 
@@ -320,14 +335,8 @@ def time_axis(T: int, inputs: list[str] | None, factor: int, L: dict) -> tuple[l
 
 
 def projector_style(fig: go.Figure, title: str | None, height: int, legend_on_top: bool = False) -> go.Figure:
-    """common.style, with type a projector can read whatever theme draws the chart (Streamlit's theme
-    sets small axis fonts unless each axis names its own), and optionally room above the plot for the
-    title and, below it, a one-line legend."""
-    fig = style(fig, title, height, legend_on_top)
-    fig.update_layout(title_font_size=17)
-    fig.update_xaxes(title_font_size=15, tickfont_size=13)
-    fig.update_yaxes(title_font_size=15, tickfont_size=13)
-    return fig
+    """The Look-inside figures' name for style: since every figure's type is sized for a projector, the same."""
+    return style(fig, title, height, legend_on_top)
 
 
 def _nice_step(n: int, ticks: int = 10) -> int:
@@ -375,3 +384,31 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
     if xaxis["tickangle"]:  # slanted words under the plot: make room so they miss the axis title
         fig.update_layout(margin_b=60 + 7 * max(len(s) for s in xaxis["ticktext"]))
     return fig
+
+
+# --- the presenter view (?present=1): larger type, thicker lines, black text -------------------------------------
+PRESENTER_PX = dict(tick=20, axis_title=22, title=26, legend=20)
+PRESENTER_LINE_SCALE = 1.5  # line widths
+PRESENTER_MARGIN_LEFT = 100  # px for the larger tick labels and the axis title beside them
+PRESENTER_LEGEND_TOP = 60  # px from a figure's top edge to a legend under its title
+
+
+def for_presenter(fig: go.Figure) -> go.Figure:
+    """fig restyled in place for a projector at the front of a class: every font larger and black, lines thicker."""
+    px = PRESENTER_PX
+    axis_fonts = dict(tickfont=dict(size=px["tick"], color="#000"), title_font=dict(size=px["axis_title"], color="#000"))
+    height = fig.layout.height or 320  # no taller: the Train page's charts would leave a 1280x720 screen
+    fig.update_layout(title_font=dict(size=px["title"], color="#000"), legend_font_size=px["legend"],
+                      font_color="#000", margin_l=PRESENTER_MARGIN_LEFT)
+    if fig.layout.legend.yref == "container":  # a legend under the title (legend_under_title): under the larger one
+        fig.update_layout(legend_y=1 - PRESENTER_LEGEND_TOP / height, margin_t=PRESENTER_LEGEND_TOP + 70)
+    fig.update_xaxes(**axis_fonts)
+    fig.update_yaxes(**axis_fonts)
+    fig.for_each_annotation(lambda a: a.update(font_size=round((a.font.size or LEGEND_PX) * 1.35), font_color="#000"))
+    fig.for_each_trace(_thicker, selector=dict(type="scatter"))
+    return fig
+
+
+def _thicker(trace) -> None:
+    if trace.mode and "lines" in trace.mode:
+        trace.line.width = (trace.line.width or 2) * PRESENTER_LINE_SCALE

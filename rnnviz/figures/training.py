@@ -14,9 +14,39 @@ import plotly.graph_objects as go
 
 from .common import axis, base_layout, bucket, f32, labels_with, log_axis, note_annotation, note_margin, positive, sci
 
-PALETTE = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}  # one colour per cell, on every page
-RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+# One colour and one line style per cell, keyed by the Compare page's labels in lower case. The colours are Okabe &
+# Ito's, which stay apart under the common colour-vision deficiencies; the dashes tell the cells apart without colour
+# (a projector's washed-out colours, grey print).
+PALETTE = {"rnn": "#D55E00", "rnn-relu": "#E69F00", "lstm": "#0072B2", "gru": "#009E73", "transformer": "#CC79A7"}
+DASHES = {"rnn": "solid", "rnn-relu": "longdash", "lstm": "dash", "gru": "dot", "transformer": "dashdot"}
+RUN_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 BASELINE_STYLE = dict(color="#555", dash="dash", width=2)
+SMOOTH_STEPS = 50  # the smoothed loss averages about the last this many steps' batch losses
+RAW_OPACITY = 0.3  # the raw batch losses, faint under the smoothed curve so the baseline stays visible
+
+
+def smoothed(loss, span: int = SMOOTH_STEPS, block: int = 256) -> np.ndarray:
+    """An exponential moving average of the finite losses (decay β = 1 - 2/(span + 1) a step, so about the last `span`
+    steps count), divided by the weights it has seen so far: no pull towards 0 at the start, and no step in the curve
+    when an early high loss leaves a window. nan until the first finite loss. (n,) -> (n,) float64; the Train page's
+    Loss number is its last value."""
+    x = np.asarray(loss, dtype=np.float64)
+    finite = np.isfinite(x)
+    n, beta = len(x), 1 - 2 / (span + 1)
+    rows = -(-n // block)
+    flat = np.zeros((2, rows * block))
+    flat[0, :n], flat[1, :n] = np.where(finite, x, 0.0), finite  # losses and their weights
+    both = flat.reshape(2, rows, block)
+    # s_j = β s_(j-1) + x_j, one block at a time: s_j = β^(j+1) s_(-1) + β^j Σ_(i≤j) β^-i x_i, with β^-i kept well
+    # inside float64 by the block's length
+    j = np.arange(block)
+    local = beta ** j * np.cumsum(beta ** -j.astype(np.float64) * both, axis=2)  # (2, rows, block): from 0 at each start
+    carried = np.zeros((2, rows))  # each block's s_(-1): the previous block's last value
+    for r in range(1, rows):
+        carried[:, r] = beta ** block * carried[:, r - 1] + local[:, r - 1, -1]
+    sums = (local + beta ** (j + 1) * carried[:, :, None]).reshape(2, -1)[:, :n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sums[1] > 0, sums[0] / sums[1], np.nan)
 
 
 def level_line(value: float | None, x_range, name: str, line: dict) -> list[go.Scatter]:
@@ -45,19 +75,24 @@ def _thinned(step, x, L: dict) -> list[str]:
 
 
 def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str] | None = None,
-                title: str | None = None, log_y: bool = True, height: int = 360) -> go.Figure:
-    """Training loss per step with the task's trivial-predictor loss as a dashed line."""
+                title: str | None = None, log_y: bool = True, height: int = 340) -> go.Figure:
+    """Training loss per step: the smoothed curve (smoothed()) over the faint raw batch losses, with the task's
+    trivial-predictor loss as a dashed line."""
     L = labels_with("run.fig", labels)
     x, y = bucket(step, loss)
-    traces = [go.Scatter(x=x, y=positive(y) if log_y else y, mode="lines", name=L["loss"],
-                         line=dict(color=RUN_COLOURS[0], width=2)),
+    _, smooth = bucket(step, smoothed(loss))
+    shown = positive if log_y else f32
+    traces = [go.Scatter(x=x, y=shown(y), mode="lines", name=L["loss_raw"], showlegend=False, opacity=RAW_OPACITY,
+                         line=dict(color=RUN_COLOURS[0], width=1), hoverinfo="skip"),
+              go.Scatter(x=x, y=shown(smooth), mode="lines", name=L["loss_smoothed"].format(steps=SMOOTH_STEPS),
+                         line=dict(color=RUN_COLOURS[0], width=3)),
               *level_line(baseline, x, L["baseline"], BASELINE_STYLE)]
     y_axis = _log_y(L["loss_log"], [y, [baseline or np.nan]]) if log_y else axis(L["loss"])
     return _figure(traces, title, height, L["training_step"], y_axis, _thinned(step, x, L))
 
 
 def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None = None,
-                     labels: Mapping[str, str] | None = None, height: int = 360) -> go.Figure:
+                     labels: Mapping[str, str] | None = None, height: int = 340) -> go.Figure:
     """Global gradient norm (before clipping) per step, log scale; clipped steps marked, threshold dashed."""
     L = labels_with("run.fig", labels)
     step, clipped = np.asarray(step), np.asarray(clipped, dtype=bool)
@@ -87,30 +122,36 @@ def accuracy_figure(step, accuracy, references: Mapping[str, float], *, title: s
     return _figure(traces, title, height, L["training_step"], axis(L["accuracy_axis"], range=[0, 1.02]))
 
 
+def cell_line(label: str, k: int, width: float = 2.5) -> dict:
+    """The line of a run named by a Compare label ("LSTM"): its cell's colour and dash, else the k-th run colour."""
+    cell = label.lower()
+    return dict(color=PALETTE.get(cell, RUN_COLOURS[k % len(RUN_COLOURS)]), dash=DASHES.get(cell, "solid"), width=width)
+
+
 def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, labels: Mapping[str, str] | None = None,
-                        colours: dict[str, str] | None = None, title: str | None = None, height: int = 380) -> go.Figure:
-    """Loss curves of several runs on one log axis: runs = {label: (step, loss)}."""
+                        title: str | None = None, height: int = 340) -> go.Figure:
+    """Smoothed loss curves (smoothed()) of several runs on one log axis, each in its cell's colour and dash:
+    runs = {label: (step, loss)}."""
     L = labels_with("run.fig", labels)
     traces, losses, steps = [], [], []
     for k, (label, (step, loss)) in enumerate(runs.items()):
-        x, y = bucket(step, loss)
-        colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
-        traces.append(go.Scatter(x=x, y=positive(y), mode="lines", name=label, line=dict(color=colour, width=2.5)))
+        x, y = bucket(step, smoothed(loss))
+        traces.append(go.Scatter(x=x, y=positive(y), mode="lines", name=label, line=cell_line(label, k)))
         losses.append(y)
         steps.append(x)
     traces += level_line(baseline, np.concatenate(steps) if steps else [], L["baseline"], BASELINE_STYLE)
     return _figure(traces, title, height, L["training_step"], _log_y(L["loss_log"], losses))
 
 
-def compare_grad_figure(curves: dict[str, np.ndarray], *, colours: dict[str, str] | None = None,
-                        labels: Mapping[str, str] | None = None, title: str | None = None, height: int = 380) -> go.Figure:
-    """Mean ‖∂L/∂h_t‖ over time steps t for several runs, log scale: curves = {label: (T,) norms}."""
+def compare_grad_figure(curves: dict[str, np.ndarray], *, labels: Mapping[str, str] | None = None,
+                        title: str | None = None, height: int = 340) -> go.Figure:
+    """Mean ‖∂L/∂h_t‖ over time steps t for several runs, log scale, each in its cell's colour and dash:
+    curves = {label: (T,) norms}."""
     L = labels_with("run.fig", labels)
     traces = []
     for k, (label, norms) in enumerate(curves.items()):
         t = np.arange(len(norms), dtype=np.float32)  # t = 0 .. T-1, as on the Gradients page
-        colour = (colours or {}).get(label, RUN_COLOURS[k % len(RUN_COLOURS)])
-        traces.append(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=dict(color=colour, width=2.5)))
+        traces.append(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=cell_line(label, k)))
     return _figure(traces, title, height, L["time_loss_last"], _log_y(L["grad_h_log"], list(curves.values())))
 
 

@@ -19,7 +19,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ..figures.common import for_presenter
 from .i18n import t
+from .presenter import presenting
 
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "rnnviz"}}
 IMAGE_FORMATS = {"png": "PNG", "svg": "SVG"}  # what plotly's camera can save -> its name in the picker
@@ -58,15 +60,21 @@ def csv_text(columns: dict[str, np.ndarray]) -> str:
     return out.getvalue()
 
 
+def presented(fig: go.Figure) -> go.Figure:
+    """fig as this page shows it: restyled for the presenter view while presenting."""
+    return for_presenter(fig) if presenting() else fig
+
+
 def chart(fig: go.Figure, key: str, data: Callable[[], dict[str, np.ndarray]] | None = None,
           on_click: Callable[[], None] | None = None) -> None:
-    """Draw fig (kept mounted across refreshes by its key) with a CSV download of data() under it. With on_click,
-    clicking points (or dragging a box over them) selects them and calls on_click, which reads the selection
-    from st.session_state[key]."""
+    """Draw fig (kept mounted across refreshes by its key, restyled while presenting) with a CSV download of data()
+    under it. With on_click, clicking points (or dragging a box over them) selects them and calls on_click, which
+    reads the selection from st.session_state[key]."""
     if on_click is None:
-        st.plotly_chart(fig, key=key, config=chart_config(key))
+        st.plotly_chart(presented(fig), key=key, config=chart_config(key))
     else:
-        st.plotly_chart(fig, key=key, config=chart_config(key), on_select=on_click, selection_mode=("points", "box"))
+        st.plotly_chart(presented(fig), key=key, config=chart_config(key), on_select=on_click,
+                        selection_mode=("points", "box"))
     if data is not None:
         st.download_button(t("charts.csv"), data=lambda: csv_text(data()), file_name=f"rnnviz-{key}.csv",
                            mime="text/csv", key=f"{key}-csv", type="tertiary", icon=":material/download:",

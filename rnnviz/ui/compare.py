@@ -20,6 +20,7 @@ from .i18n import fig_labels, plain, t
 from .layout import page_file
 from .run_view import stop_reason
 from .live import live
+from .presenter import COMPACT_STATUS
 from .state import release, tab, train_in_background
 
 COMPARE_PAGE = page_file("compare")
@@ -29,10 +30,7 @@ CURRENT = "current"  # the source that is the Train page's run
 # are all Compare needs, and the transformer trains here whether or not the Train page offers it.
 CELLS = CELL_CHOICES  # the Train page's cell codes: a Compare link and a Train link name cells alike
 DEFAULT_CELLS = ("RNN", "LSTM", "GRU")
-COLOURS = {"RNN": figs.PALETTE["rnn"], "RNN-ReLU": "#ff7f0e", "LSTM": figs.PALETTE["lstm"], "GRU": figs.PALETTE["gru"],
-           "Transformer": "#9467bd"}
-# Line styles, so the curves stay apart in grey print and for colour-blind readers: attention is not a recurrence
-DASHES = {"Transformer": "dashdot"}
+COLOURS = {label: figs.PALETTE[label.lower()] for label in CELLS}  # with a dash each (figs.DASHES)
 TRANSFORMER_HEADS = 2
 
 
@@ -125,24 +123,24 @@ def _draw() -> None:
         st.info(t("compare.none"), icon=":material/info:")
         return
     snaps = {cell: trainer.snapshot() for cell, trainer in runs.items()}
-    colours = {c: COLOURS[c] for c in runs}
-    cols = st.columns(len(runs))
+    cols = st.container(key=COMPACT_STATUS).columns(len(runs))
     for col, (cell, snap) in zip(cols, snaps.items()):
         loss = snap.history["loss"]
-        recent = f"{np.nanmean(loss[-50:]):.4g}" if len(loss) else "–"
-        col.metric(cell, recent, help=t("compare.loss_help"))
-        col.progress(min(1.0, snap.step / max(1, snap.target_steps)),
-                     text=t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{snap.steps_per_second:.0f}"))
+        recent = f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–"
+        col.metric(cell, recent, help=t("compare.loss_help", steps=figs.SMOOTH_STEPS))
+        rate = snap.steps_per_second
+        progress = t("compare.progress", step=snap.step, total=snap.target_steps, rate=f"{rate:.0f}")
+        if snap.status.kind == "running" and rate > 0:  # the time left at the current speed
+            progress += t("compare.left", seconds=f"{(snap.target_steps - snap.step) / rate:.0f}")
+        col.progress(min(1.0, snap.step / max(1, snap.target_steps)), text=progress)
         if snap.status.kind == "stopped":
             col.caption(plain(stop_reason(snap.status)))
     first = next(iter(runs.values()))
     loss_runs = {c: (s.history["step"], s.history["loss"]) for c, s in snaps.items()}
     labels = fig_labels("run.fig")
-    chart(_dashed(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=labels, colours=colours,
-                                           title=t("compare.loss_title"))),
+    chart(figs.compare_loss_figure(loss_runs, first.task.baseline_loss, labels=labels, title=t("compare.loss_title")),
           "compare_loss", lambda: _loss_columns(snaps))
-    _gradient_view(snaps, {cell: trainer.cfg for cell, trainer in runs.items()}, colours, labels,
-                   first.cfg.model.layers - 1)
+    _gradient_view(snaps, {cell: trainer.cfg for cell, trainer in runs.items()}, labels, first.cfg.model.layers - 1)
 
 
 def _common_probe_steps(snaps) -> list[int]:
@@ -153,7 +151,7 @@ def _common_probe_steps(snaps) -> list[int]:
     return sorted(steps or [])
 
 
-def _gradient_view(snaps, cfgs: dict[str, RunConfig], colours, labels: dict[str, str], last_layer: int) -> None:
+def _gradient_view(snaps, cfgs: dict[str, RunConfig], labels: dict[str, str], last_layer: int) -> None:
     steps = _common_probe_steps(snaps)
     if not steps:
         return
@@ -166,7 +164,7 @@ def _gradient_view(snaps, cfgs: dict[str, RunConfig], colours, labels: dict[str,
             step = st.select_slider(t("compare.probe_step"), steps, value=steps[-1], key="compare_step")
     curves = {c: next(p[_grad_name(cfgs[c], last_layer)] for p in s.probes if p["step"] == step)
               for c, s in snaps.items()}
-    chart(_dashed(figs.compare_grad_figure(curves, colours=colours, labels=labels, title=t("compare.grad_at", step=step))),
+    chart(figs.compare_grad_figure(curves, labels=labels, title=t("compare.grad_at", step=step)),
           "compare_grad", lambda: {"t": np.arange(1, len(next(iter(curves.values()))) + 1), **curves})
 
 
@@ -177,13 +175,6 @@ def _grad_name(cfg: RunConfig, last_layer: int) -> str:
     if cfg.model.cell == "transformer":
         return f"grad.{INPUT_STREAM}" if last_layer == 0 else f"grad.h.{last_layer - 1}"
     return f"grad.h.{last_layer}"
-
-
-def _dashed(fig):
-    """The cells' own line styles on a figure whose traces are named by cell."""
-    for cell, dash in DASHES.items():
-        fig.update_traces(line_dash=dash, selector={"name": cell})
-    return fig
 
 
 def _loss_columns(snaps) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -20,7 +21,7 @@ import streamlit as st
 from ..background import BackgroundRun
 from ..config import LIMITS, TaskConfig
 from ..report import report_html
-from ..runs import RunFileError, bundle_bytes, extract_bundle, load_run, restore_trainer
+from ..runs import MAX_BUNDLE_BYTES, RunFileError, bundle_bytes, extract_bundle, load_run, restore_trainer
 from ..tasks import make_task, task_class
 from ..tasks.sine import numeric_columns
 from . import budget
@@ -32,6 +33,29 @@ PREVIEW_CHARS = 600
 _LOG = logging.getLogger(__name__)
 
 
+def uploader(label: str, types: list[str], key: str, limit_bytes: int, help: str):
+    """st.file_uploader that refuses files over limit_bytes in the browser already, its drop zone in the reader's
+    language. Streamlit writes the drop zone's button ("Upload") and its line ("200MB per file • CSV", from
+    server.maxUploadSize) in English whatever the page's language, and has no parameter for either; this page's CSS
+    puts our texts in their place, through the uploader's key class (st-key-<key>)."""
+    # Streamlit's megabytes are MiB: rounding up leaves every file the app accepts to the app's own check and message
+    mb = math.ceil(limit_bytes / 2**20)
+    limit = t("files.drop_limit", mb=mb, types=", ".join(kind.upper() for kind in types))
+    zone = f".st-key-{key} [data-testid='stFileUploaderDropzone']"
+    st.html(f"""<style>
+{zone} [data-testid='stFileUploaderDropzoneInstructions'] span {{ font-size: 0; }}
+{zone} [data-testid='stFileUploaderDropzoneInstructions'] span::after {{ content: {_css_string(limit)}; font-size: 0.875rem; }}
+{zone} button [data-testid='stMarkdownContainer'] p {{ font-size: 0; }}
+{zone} button [data-testid='stMarkdownContainer'] p::after {{ content: {_css_string(t('files.drop_button'))}; font-size: 1rem; }}
+</style>""")
+    return st.file_uploader(label, type=types, key=key, help=help, max_upload_size=mb)
+
+
+def _css_string(text: str) -> str:
+    """text as a CSS string literal: quotes, backslashes and line ends escaped, so it cannot end the rule."""
+    return '"' + "".join(f"\\{ord(c):x} " if c in '"\\\n<>' else c for c in text) + '"'
+
+
 def data_upload(task_name: str, seq_len: int) -> None:
     """For tasks that read a file: an uploader, a preview, and the choice to train on it."""
     kind = task_class(task_name).takes_data
@@ -39,8 +63,8 @@ def data_upload(task_name: str, seq_len: int) -> None:
         return
     state = tab()
     limit = LIMITS["text_bytes" if kind == "text" else "csv_bytes"][1]
-    upload = st.file_uploader(t(f"files.upload_{kind}", mb=limit / 1e6), type=["txt", "md", "py"] if kind == "text" else ["csv"],
-                              key=f"upload_{task_name}", help=t("files.upload_help"))
+    upload = uploader(t(f"files.upload_{kind}", mb=limit / 1e6), ["txt", "md", "py"] if kind == "text" else ["csv"],
+                      f"upload_{task_name}", limit, help=t("files.upload_help"))
     if upload is None:
         if state.uploads.pop(task_name, None) is not None:
             state.prune()  # the removed file, unless a run of this tab was trained on it
@@ -208,7 +232,8 @@ def bundle_builder(state: TabState, trainer: BackgroundRun):
 def bundle_upload() -> bool:
     """Restore a run from an uploaded bundle into this tab (paused, ready to look at or train on).
     Returns True when a new run was restored in this script run."""
-    upload = st.file_uploader(t("files.upload_run"), type=["zip"], key="upload_run", help=t("files.upload_run_help"))
+    upload = uploader(t("files.upload_run", mb=MAX_BUNDLE_BYTES / 2**20), ["zip"], "upload_run", MAX_BUNDLE_BYTES,
+                      help=t("files.upload_run_help"))
     state = tab()
     if upload is None or state.restored_upload == upload.file_id:
         return False

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from ..figures.training import smoothed
 from ..train import describe_device, pick_device
 from .charts import image_format_switch
 from .i18n import language_switch, t
 from .lifecycle import SLOTS, torch_threads_per_run
 from .live import live
+from .presenter import presenter_switch
 from .run_view import status_word
 from .state import tab
 
@@ -40,6 +42,7 @@ NAVIGATION = [
 def pages() -> dict[str, list]:
     """st.navigation's input: every page file in its group, Train first (the default page)."""
     language_switch()
+    presenter_switch()
     groups = {}
     for group, entries in NAVIGATION:
         groups[t(f"nav.{group}")] = [
@@ -67,7 +70,7 @@ def _run_summary() -> None:
     loss = snap.history["loss"]
     st.markdown(f"**{t('sidebar.run')}** · {cfg.model.cell.upper()} · {cfg.task.name} "
                 f"(T={cfg.task.seq_len}, H={cfg.model.hidden})")
-    last = f"{loss[-1]:.4g}" if len(loss) else "–"
+    last = f"{smoothed(loss)[-1]:.4g}" if len(loss) else "–"  # the Train page's Loss number
     st.caption(t("sidebar.progress", step=snap.step, total=snap.target_steps, loss=last))
     st.caption(t("sidebar.status", status=status_word(snap.status)))
     training = snap.status.kind == "running"  # then its share of the cores follows the runs training now

@@ -21,6 +21,7 @@ from ..train import Snapshot
 from .charts import chart
 from .i18n import fig_labels, plain, t
 from .live import live
+from .presenter import COMPACT_STATUS
 from .state import new_run, release, tab, train_in_background
 
 SAMPLE_CHARS = 400
@@ -112,15 +113,16 @@ def _status_line(trainer: BackgroundRun, snap: Snapshot) -> None:
     done = min(1.0, max(0.0, snap.step / max(1, snap.target_steps)))  # a restored bundle's step may be anything
     rate = snap.steps_per_second
     left = (snap.target_steps - snap.step) / rate if rate > 0 and not snap.status.finished else 0.0
-    st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
     loss = snap.history["loss"]
-    cols = st.columns(5)
-    cols[0].metric(t("run.status"), status_word(snap.status))
-    cols[1].metric(t("run.loss"), f"{loss[-1]:.4g}" if len(loss) else "–",
-                   help=t("run.baseline_help", baseline=f"{trainer.task.baseline_loss:.4g}"))
-    cols[2].metric(t("run.speed"), f"{rate:.1f}")
-    cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
-    cols[4].metric(t("run.remaining"), _duration(left) if left else "–")
+    with st.container(key=COMPACT_STATUS, gap="small"):
+        st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
+        cols = st.columns(5)
+        cols[0].metric(t("run.status"), status_word(snap.status))
+        cols[1].metric(t("run.loss"), f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–",
+                       help=t("run.loss_help", steps=figs.SMOOTH_STEPS, baseline=f"{trainer.task.baseline_loss:.4g}"))
+        cols[2].metric(t("run.speed"), f"{rate:.1f}")
+        cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
+        cols[4].metric(t("run.remaining"), _duration(left) if left else "–", help=t("run.remaining_help"))
     if snap.status.reason == "non_finite":
         st.error(t("run.non_finite", what=t(f"run.non_finite_{snap.status.detail}"), step=snap.status.step),
                  icon=":material/warning:")
