@@ -140,10 +140,12 @@ def test_notes_keep_their_room_and_break_into_lines():
     fig = hidden.pca_trajectories([(0, states), (10, states)])
     note = fig.layout.annotations[-1].text
     assert fig.layout.margin.b >= common.note_margin(note.replace("<br>", " "))  # styling kept the note's room
-    long = "norms at 200 evenly spaced t of 1001 · " * 6
-    assert all(len(line) <= common.NOTE_COLUMNS for line in common.wrap(long)) and len(common.wrap(long)) == 3
+    long = "norms at 200 evenly spaced t of 1001 · " * 6  # 240 columns
+    lines = common.wrap(long)
+    assert all(len(line) <= common.NOTE_COLUMNS for line in lines) and len(lines) == -(-len(long.strip()) // common.NOTE_COLUMNS)
     chinese = "每一行是一次探针，每一列是一个时间步" * 8  # 144 wide characters: no spaces to break at
-    assert [len(line) for line in common.wrap(chinese)] == [50, 50, 44]
+    half = common.NOTE_COLUMNS // 2  # a wide character takes two columns
+    assert [len(line) for line in common.wrap(chinese)] == [half] * (144 // half) + ([144 % half] if 144 % half else [])
 
 
 def test_exploded_predictions_are_drawn_at_the_edge_with_a_note():

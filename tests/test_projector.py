@@ -8,12 +8,13 @@ import re
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_clean, open_page, probed
+from conftest import ROOT, assert_clean, open_page, probed, tab_with
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.figures import training as figs
 from rnnviz.ui.i18n import LANG_KEY
 from rnnviz.ui.presenter import HIDDEN_WHILE_PRESENTING
+from rnnviz.ui.lifecycle import app_run
 from rnnviz.ui.state import KEY, TabState
 
 TICK_PX, TITLE_PX = 14, 16
@@ -64,7 +65,7 @@ def test_every_chart_has_projector_type(page, run, lstm):
 def test_compare_charts_have_projector_type_and_cells_differ_without_colour():
     runs = {cell: probed(cell=cell.lower()) for cell in ("RNN", "LSTM", "GRU")}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state[KEY] = TabState(compare=runs)
+    at.session_state[KEY] = TabState(compare={cell: app_run(run) for cell, run in runs.items()})
     at.switch_page("views/compare.py").run()
     assert_clean(at)
     charts = specs(at)
@@ -118,7 +119,7 @@ def test_train_page_metric_shows_the_smoothed_loss(lstm):
 
 def test_presenter_mode_hides_settings_and_enlarges_type(lstm):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state[KEY] = TabState(trainer=lstm)
+    at.session_state[KEY] = tab_with(lstm)
     at.query_params["present"] = "1"
     at.run()
     assert_clean(at)
