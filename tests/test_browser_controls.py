@@ -69,7 +69,7 @@ def main(page):
 
 def selected_pills(page) -> set[str]:
     group = main(page).locator("[data-testid='stButtonGroup']").filter(has_text="Transformer")
-    return set(group.locator("button[data-selected='true']").all_inner_texts())
+    return {text.strip() for text in group.locator("button[data-selected='true']").all_text_contents()}  # folded too
 
 
 STEP_ABOVE = """() => [...document.querySelectorAll('p')].some(p => {
@@ -93,6 +93,7 @@ def test_lesson_2_step_2_compares_the_cells_it_says(server, page, lang, title):
     query = parse_qs(urlparse(page.url).query)
     assert set(query.get("cmp_cells", ["RNN", "LSTM", "GRU"])) == {"RNN", "LSTM", "GRU"}
     assert query["cmp_source"] == ["adding_t10"]
+    click(page, page.locator("summary", has_text=re.compile("Experiment and cells|实验与单元")))  # folded while training
     expect(main(page).get_by_role("combobox").first).to_have_value(title)  # the preset's title in the page's language, not its key
     assert not no_exceptions(page)
     page.screenshot(path=str(SHOTS / f"compare-lesson2-{lang}.png"))
@@ -121,6 +122,7 @@ def test_the_experiment_box_names_the_preset_or_says_custom(server, page):
     click(page, main(page).get_by_role("button", name=re.compile("^Train “")))
     expect(page.get_by_role("heading", name="Train a recurrent network")).to_be_visible()
     settle(page)
+    click(page, page.locator("summary", has_text="Settings"))  # once a run exists the box is folded with the settings
     box = page.get_by_role("combobox", name="Ready-made experiment")
     expect(box).to_have_value("Character model on bracketed text")  # the charlm preset's title
     page.screenshot(path=str(SHOTS / "train-charlm.png"))

@@ -71,8 +71,10 @@ def chart_box(page, title: str) -> dict:
     """Where the drawn chart of this title lies in the window, with the page scrolled to its top."""
     to_top(page)
     find = f"{DRAWN}.find(e => e.querySelector('.gtitle')?.textContent === {title!r})"
-    page.wait_for_function(f"() => !!{find}", timeout=60_000)
-    return page.evaluate(f"() => {{ const r = {find}.getBoundingClientRect(); return {{y: r.top, height: r.height}}; }}")
+    # found and measured in one go: a live view may remount the chart between two calls
+    box = page.wait_for_function(f"() => {{ const e = {find}; if (!e) return null; const r = e.getBoundingClientRect(); "
+                                 "return {y: r.top, height: r.height}; }", timeout=60_000)
+    return box.json_value()
 
 
 def assert_projector_type(page, where: str) -> None:
