@@ -34,6 +34,8 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRe
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from torch import nn  # noqa: E402
 
+from browser import AppServer, browser, chromium_path  # noqa: E402
+
 from rnnviz.__main__ import main  # noqa: E402
 from rnnviz.config import RunConfig  # noqa: E402
 from rnnviz.runs import RUN_JSON, bundle_bytes  # noqa: E402
@@ -293,3 +295,20 @@ def imported(tutorial, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "mine"
     assert main(import_args(folder, out)) == 0
     return out
+
+
+# ---- browser tests (test_browser_*.py): one app server and one chromium per module ----
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` for a module's browser tests; skips (or fails in CI) without chromium, before starting."""
+    chromium_path()
+    app = AppServer(tmp_path_factory.mktemp("app") / "streamlit.log")
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(server):
+    """One playwright chromium per module: a second sync playwright cannot start inside the first."""
+    with browser() as b:
+        yield b

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import ROOT, AppServer, WireMeter, browser, chromium_path, no_exceptions, settle
+from browser import ROOT, AppServer, WireMeter, no_exceptions, settle
 from playwright.sync_api import expect
 
 from rnnviz.ui.layout import NAVIGATION
@@ -21,20 +21,6 @@ SMALL_RUN = "seq_len=20&hidden=32&steps=5000&probe_every=25"
 
 
 pytestmark = pytest.mark.browser  # a real app server driven by chromium
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    chromium_path()  # skip (or fail in CI) before starting anything
-    app = AppServer(tmp_path_factory.mktemp("app") / "streamlit.log")
-    yield app
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(server):
-    with browser() as b:  # one playwright instance per module: a second sync one cannot start inside it
-        yield b
-
 
 @pytest.fixture(scope="module")
 def page(chromium):

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser import ROOT, AppServer, browser, chromium_path, no_exceptions, settle
+from browser import ROOT, no_exceptions, settle
 from conftest import bundle
 from playwright.sync_api import expect
 
@@ -23,20 +23,6 @@ VIEWPORT = {"width": 1280, "height": 720}
 SMALL_RUN = "seq_len=20&hidden=32&steps=5000&probe_every=25"
 # The non-finite run of test_pages_train: an orthogonal gain of 3, SGD at lr 10 and no clipping blow up at once.
 EXPLODING = "cell=RNN&init=orthogonal&init_gain=3&lr=10&clipping=false&optimizer=sgd&seq_len=20&hidden=16&steps=200"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    chromium_path()
-    app = AppServer(tmp_path_factory.mktemp("app") / "streamlit.log")
-    yield app
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(server):
-    with browser() as b:
-        yield b
 
 
 @pytest.fixture
