@@ -131,8 +131,8 @@ def test_the_lab_opens_the_train_page_with_its_setting(server, page):
     expect(page.get_by_role("combobox", name="Ready-made experiment")).to_have_value("Custom settings")
 
 
-# Not "1e9": Streamlit's integer field reads typed text with parseInt, in the browser, so it holds and shows 1.
-@pytest.mark.parametrize("typed", ["100000", "-5"])
+# "1e9": an integer field would read it with parseInt, in the browser, and hold 1 (see controls._number)
+@pytest.mark.parametrize("typed", ["100000", "-5", "1e9", "12.5"])
 def test_a_typed_value_out_of_range_is_shown_and_train_is_off(server, page, typed):
     open_at(page, f"{server.url}/")
     field = page.get_by_role("spinbutton", name="Hidden units")
@@ -140,7 +140,7 @@ def test_a_typed_value_out_of_range_is_shown_and_train_is_off(server, page, type
     page.keyboard.press("Enter")
     time.sleep(0.5)
     settle(page)
-    shown = str(int(float(typed)))
+    shown = f"{float(typed):.15g}"  # as the reader typed it, written out: 1000000000, 12.5
     expect(page.get_by_text(re.compile(rf"Hidden units: {re.escape(shown)} is out of range")).first).to_be_visible()
     expect(button(page, "Train")).to_be_disabled()
     assert page.get_by_text(re.compile("The page address asks for")).count() == 0, "typed here, not from a link"

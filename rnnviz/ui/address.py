@@ -20,7 +20,13 @@ URL_REFUSED = "rnnviz_url_refused"  # session state: {setting: (value, what it a
 
 def query_string(values: dict) -> dict[str, str]:
     """Settings' values as address parameters, in the form Streamlit reads back into bound widgets."""
-    return {k: ("true" if v else "false") if isinstance(v, bool) else str(v) for k, v in values.items() if v != ""}
+    return {k: ("true" if v else "false") if isinstance(v, bool) else _number_text(v) if isinstance(v, float) else str(v)
+            for k, v in values.items() if v != ""}
+
+
+def _number_text(value: float) -> str:
+    """A number as the browser writes a bound number widget's value into the address: 64, not 64.0."""
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _url_refusals() -> dict[str, tuple[str, str]]:

@@ -60,21 +60,20 @@ class Settings:
 
 
 def _number(key: str):
-    """A number widget that takes whatever is typed; a value out of the setting's range is said beside it."""
+    """A number widget that takes whatever is typed; a value out of the setting's range is said beside it.
+    Every number widget is a float one, whole settings drawn without decimals: the browser reads an integer widget's
+    text with parseInt, so a typed 1e9 would become 1 and train as 1; a float widget hands over 1e9 to be refused."""
     spec = NUMBERS[key]
-    kind = int if spec.integer else float
-    value = st.number_input(t(f"controls.{key}"), value=kind(DEFAULTS[key]),
-                            step=kind(spec.step) if spec.step is not None else None,
-                            format=spec.fmt, key=key, bind="query-params",
-                            help=t(f"controls.{key}_help", lo=kind(spec.lo), hi=kind(spec.hi)))
+    value = st.number_input(t(f"controls.{key}"), value=float(DEFAULTS[key]), step=float(spec.step or 1),
+                            format=spec.fmt or "%d", key=key, bind="query-params",
+                            help=t(f"controls.{key}_help", **spec.bounds()))
     if value is not None and not spec.holds(value):  # short: half a column; the whole sentence is at Train
         st.error(t("controls.out_of_range_short", value=_typed(key), accepted=spec.accepted()))
     return value
 
 
 def _typed(key: str) -> str:
-    value = st.session_state[key]
-    return str(value) if NUMBERS[key].integer else f"{value:g}"
+    return NUMBERS[key].shown(st.session_state[key])
 
 
 def _out_of_range(key: str) -> str:

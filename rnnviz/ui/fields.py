@@ -46,6 +46,15 @@ class NumberField:
     def accepted(self) -> str:
         return f"{self.lo:g} – {self.hi:g}"
 
+    def bounds(self) -> dict[str, float]:
+        """lo and hi for a text: whole numbers for a whole setting."""
+        kind = int if self.integer else float
+        return {"lo": kind(self.lo), "hi": kind(self.hi)}
+
+    def shown(self, value: float) -> str:
+        """A value as the reader typed it: 1000000000, not 1e+09 or 1000000000.0; 0.003 as 0.003."""
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
 
 @dataclass(frozen=True)
 class ChoiceField:
@@ -109,7 +118,7 @@ def widget_values(cfg: RunConfig) -> dict:
         values["variant"] = values["variant"] or (task_class(cfg.task.name).variants or ("",))[0]
     values["clipping"] = cfg.train.clip > 0
     values["clip"] = cfg.train.clip if cfg.train.clip > 0 else TrainConfig.clip  # the threshold to use when switched on
-    return values
+    return {k: float(v) if k in NUMBERS else v for k, v in values.items()}  # number widgets hold floats (controls._number)
 
 
 def cell_choice(cfg: RunConfig) -> str:
@@ -121,6 +130,9 @@ def cell_choice(cfg: RunConfig) -> str:
 def options_from(values: dict) -> dict:
     """Flat config options (the CLI's names) from the settings' values."""
     options = {k: v for k, v in values.items() if k not in _NOT_FLAT}
+    for key in options.keys() & NUMBERS.keys():  # a whole setting's float widget value, e.g. 64.0, is the int 64
+        if NUMBERS[key].integer and float(options[key]).is_integer():
+            options[key] = int(options[key])
     options["cell"], options["nonlinearity"] = CELL_CHOICES[values["cell"]]
     options["clip"] = float(values["clip"]) if values["clipping"] else 0.0
     return options
