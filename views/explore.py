@@ -7,15 +7,12 @@ import numpy as np
 import streamlit as st
 
 from rnnviz.patterns import nearest_states, search_span
-from rnnviz.ui import explore, inspect
+from rnnviz.ui import explore, inspect, span_picker
 from rnnviz.ui.i18n import plain, t
 from rnnviz.ui.live import live
 
 trainer = inspect.open_page("explore")
 MATCHES_SHOWN, NEIGHBOURS = 10, 8
-SPAN_KEY, ANCHOR_KEY = "ex_span", "ex_span_anchor"  # the span (first, last step); the step a next click ends it at
-SPAN_CHART = "ex-span"
-WORDS_PER_ROW = 10  # cells per row of a word task's text (characters get explore.ROW_CHARS)
 
 
 def draw():
@@ -33,11 +30,7 @@ def saliency_section(view):
     with left:
         method = st.segmented_control(t("explore.method"), ["ig", "grad_x"], default="ig", required=True,
                                       format_func=lambda m: t(f"explore.method_{m}"), key="ex_method")
-    with right:
-        recompute = st.button(t("explore.recompute", step=trainer.step), key="ex_recompute",
-                              icon=":material/refresh:")
-    with st.spinner(t("explore.computing")):
-        found = explore.cached_attribution(trainer, view.example, recompute)
+    found = explore.attribution_now(trainer, view.example, right, key="ex_recompute")
     values = found.methods[method]  # (T,)
     name = t(f"explore.value_{method}")
     title = t("explore.fig_title", method=t(f"explore.method_{method}"), step=found.step, example=found.example + 1)
@@ -72,8 +65,8 @@ def units_section(view):
     vocab, joiner = trainer.task.in_vocab, explore.word_joiner(trainer)
     texts = [[vocab[int(i)] for i in row] for row in view.trace["x"]]  # B lists of T tokens
     labels = [t("explore.probe_text", n=b + 1) for b in range(B)]
-    start, end, threshold = span_controls(T)
-    span_chart(view, texts[view.example], start, end, joiner)
+    start, end, threshold = span_picker.controls(T)
+    span_picker.chart(view, texts[view.example], start, end, joiner)
     source = explore.file_text(trainer)
     if source and st.toggle(t("explore.include_file", name=plain(os.path.basename(trainer.cfg.task.data))),
                             key="ex_file"):
@@ -100,44 +93,6 @@ def units_section(view):
     for n in nearest_states(states, view.example, end, k=NEIGHBOURS):
         st.markdown(t("explore.neighbour", where=labels[n.text], similarity=f"{n.similarity:.2f}")
                     + " " + explore.snippet(texts[n.text], n.step, n.step, joiner))
-
-
-def span_controls(T: int) -> tuple[int, int, float]:
-    """The span (first and last step, inclusive) and the threshold. The slider is the keyboard's way to the span
-    that clicks on the text pick too (span_clicked writes the slider's value); a span kept from a longer run is reset.
-    A first click waits for its second only while the span is still the one step it picked: a slider moved since
-    drops it."""
-    kept = st.session_state.get(SPAN_KEY)
-    if not (isinstance(kept, tuple) and len(kept) == 2 and 0 <= kept[0] <= kept[1] < T):
-        st.session_state[SPAN_KEY] = kept = (max(0, T - 6), max(0, T - 3))
-    anchor = st.session_state.get(ANCHOR_KEY)
-    if anchor is not None and kept != (anchor, anchor):
-        del st.session_state[ANCHOR_KEY]
-    left, right = st.columns([3, 1])
-    with left:
-        start, end = st.slider(t("explore.span"), 0, T - 1, key=SPAN_KEY, help=t("explore.span_help"))
-    with right:
-        threshold = st.slider(t("explore.threshold"), 0.05, 0.95, 0.3, 0.05, key="ex_threshold",
-                              help=t("explore.threshold_help"))
-    return start, end, threshold
-
-
-def span_chart(view, tokens: list[str], start: int, end: int, joiner: str) -> None:
-    """The probe text with the span on orange; clicking its characters (or dragging over them) picks the span."""
-    anchor = st.session_state.get(ANCHOR_KEY)
-    row = explore.ROW_CHARS if joiner == "" else WORDS_PER_ROW
-    title = t("explore.span_title", n=view.example + 1)
-    inspect.show(SPAN_CHART, (start, end, anchor, row, *view.key), lambda: explore.span_figure(tokens, start, end, title, row),
-                 on_click=lambda: span_clicked(len(tokens)))
-    st.caption(t("explore.span_open", step=anchor) if anchor is not None else t("explore.span_how"))
-
-
-def span_clicked(T: int) -> None:
-    """The span chart's selection changed: move the span (the slider follows) as explore.span_after_click says."""
-    steps = explore.clicked_steps(st.session_state.get(inspect.chart_key(SPAN_CHART), {}).get("selection"), T)
-    if steps:
-        st.session_state[SPAN_KEY], st.session_state[ANCHOR_KEY] = explore.span_after_click(
-            steps, st.session_state.get(ANCHOR_KEY))
 
 
 live(draw)

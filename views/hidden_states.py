@@ -73,10 +73,7 @@ def attribution(view) -> explore.Attribution | None:
         wanted = st.toggle(t("hidden_states.attribution"), key="hs_attribution", help=t("hidden_states.attribution_help"))
     if not wanted:
         return None
-    with right:
-        recompute = st.button(t("explore.recompute", step=view.snap.step), key="hs_recompute", icon=":material/refresh:")
-    with st.spinner(t("explore.computing")):
-        return explore.cached_attribution(trainer, view.example, recompute)
+    return explore.attribution_now(trainer, view.example, right, key="hs_recompute")
 
 
 def attribution_band(view, found: explore.Attribution, kind: str) -> None:

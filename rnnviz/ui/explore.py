@@ -26,7 +26,7 @@ from ..figures.common import DIVERGING
 from ..patterns import MAX_TEXT_CHARS, TextStates, text_states
 from ..saliency import attributed_inputs, loss_at, saliency_arrays
 from ..tasks import Batch
-from .i18n import plain
+from .i18n import plain, t
 
 SALIENCY_KEY, FILE_STATES_KEY = "explore_saliency", "explore_file_states"
 IG_STEPS = 64  # the midpoint sum's error falls as 1 / steps^2: within 1 % of complete in tests/test_saliency.py
@@ -75,6 +75,14 @@ def cached_attribution(trainer: BackgroundRun, example: int, recompute: bool) ->
     return results[example]
 
 
+def attribution_now(trainer: BackgroundRun, example: int, button_place, key: str) -> Attribution:
+    """cached_attribution with its button, drawn in button_place (a column), to compute it again at the run's step."""
+    with button_place:
+        recompute = st.button(t("explore.recompute", step=trainer.step), key=key, icon=":material/refresh:")
+    with st.spinner(t("explore.computing")):
+        return cached_attribution(trainer, example, recompute)
+
+
 def symmetric_range(values: np.ndarray) -> float:
     top = float(np.max(np.abs(values))) if values.size else 0.0
     return top or 1.0
@@ -88,9 +96,9 @@ def text_attribution_figure(tokens: list[str], values: np.ndarray, value_name: s
     rows = -(-T // row)
     z = np.full((rows, row), np.nan)
     labels = np.full((rows, row), "", dtype=object)
-    for t, (token, value) in enumerate(zip(tokens, values)):
-        z[t // row, t % row] = value
-        labels[t // row, t % row] = plain(_visible(token))
+    for step, (token, value) in enumerate(zip(tokens, values)):
+        z[step // row, step % row] = value
+        labels[step // row, step % row] = plain(_visible(token))
     top = symmetric_range(values)
     fig = go.Figure(go.Heatmap(z=z, text=labels, texttemplate="%{text}", textfont=dict(size=15), colorscale=DIVERGING, zmin=-top, zmax=top,
                                xgap=1, ygap=1, colorbar=dict(title=value_name),
