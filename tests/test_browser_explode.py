@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import ROOT, AppServer, browser, chromium_path, no_exceptions, settle
+from browser import ROOT, no_exceptions, settle
 
 SHOTS = Path(os.environ.get("RNNVIZ_SHOTS", ROOT / "shots" / "browser"))
 
@@ -31,14 +31,10 @@ CHART = """(index) => {
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    chromium_path()  # skip (or fail in CI) before starting anything
-    app = AppServer(tmp_path_factory.mktemp("app") / "streamlit.log")
-    try:
-        with browser() as b:
-            yield b.new_page(viewport={"width": 1280, "height": 720}), app.url
-    finally:
-        app.close()
+def page(server, chromium):
+    tab = chromium.new_page(viewport={"width": 1280, "height": 720})
+    yield tab, server.url
+    tab.close()
 
 
 def test_the_exploding_run_shows_its_blow_up_on_gradients_through_time(page):

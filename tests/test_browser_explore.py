@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import ROOT, AppServer, browser, chromium_path, no_exceptions, settle
+from browser import ROOT, no_exceptions, settle
 from playwright.sync_api import expect
 
 SHOTS = Path(os.environ.get("RNNVIZ_SHOTS", ROOT / "shots" / "browser"))
@@ -22,22 +22,17 @@ pytestmark = pytest.mark.browser  # a real app server driven by chromium
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    chromium_path()  # skip (or fail in CI) before starting anything
-    app = AppServer(tmp_path_factory.mktemp("app") / "streamlit.log")
-    try:
-        with browser() as b:
-            tab = b.new_page(viewport={"width": 1280, "height": 720})
-            tab.goto(f"{app.url}/?{CHARLM_RUN}")
-            settle(tab)
-            tab.get_by_role("button", name=re.compile(r"^\W*\w*\W*Train$")).first.click()
-            tab.get_by_text(re.compile(r"^Step 200 of 200$")).first.wait_for(timeout=120_000)
-            tab.locator("[data-testid='stSidebarNavLink']", has_text="Explore your model").click()
-            settle(tab)
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            yield tab
-    finally:
-        app.close()
+def page(server, chromium):
+    tab = chromium.new_page(viewport={"width": 1280, "height": 720})
+    tab.goto(f"{server.url}/?{CHARLM_RUN}")
+    settle(tab)
+    tab.get_by_role("button", name=re.compile(r"^\W*\w*\W*Train$")).first.click()
+    tab.get_by_text(re.compile(r"^Step 200 of 200$")).first.wait_for(timeout=120_000)
+    tab.locator("[data-testid='stSidebarNavLink']", has_text="Explore your model").click()
+    settle(tab)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield tab
+    tab.close()
 
 
 def span(page) -> tuple[int, int]:
