@@ -75,12 +75,12 @@ def _thinned(step, x, L: dict) -> list[str]:
 
 
 def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str] | None = None,
-                title: str | None = None, log_y: bool = True, height: int = 340) -> go.Figure:
-    """Training loss per step: the smoothed curve (smoothed()) over the faint raw batch losses, with the task's
-    trivial-predictor loss as a dashed line."""
+                title: str | None = None, log_y: bool = True, height: int = 340, smooth=None) -> go.Figure:
+    """Training loss per step: the smoothed curve (smoothed(loss), or `smooth` where the caller has it already)
+    over the faint raw batch losses, with the task's trivial-predictor loss as a dashed line."""
     L = labels_with("run.fig", labels)
     x, y = bucket(step, loss)
-    _, smooth = bucket(step, smoothed(loss))
+    _, smooth = bucket(step, smoothed(loss) if smooth is None else smooth)
     shown = positive if log_y else f32
     traces = [go.Scatter(x=x, y=shown(y), mode="lines", name=L["loss_raw"], showlegend=False, opacity=RAW_OPACITY,
                          line=dict(color=RUN_COLOURS[0], width=1), hoverinfo="skip"),

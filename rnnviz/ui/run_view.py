@@ -93,13 +93,15 @@ def _draw() -> None:
         st.info(t("run.none"), icon=":material/info:")
         return
     snap = trainer.snapshot()
-    _status_line(trainer, snap)
     hist = snap.history
+    smooth = figs.smoothed(hist["loss"])  # (steps,): once a refresh, for the Loss number and the loss chart
+    _status_line(trainer, snap, smooth)
     task = trainer.task
     L = fig_labels("run.fig")
     loss_col, grad_col = st.columns(2)
     with loss_col:
-        chart(figs.loss_figure(hist["step"], hist["loss"], task.baseline_loss, labels=L, title=t("run.loss_title")),
+        chart(figs.loss_figure(hist["step"], hist["loss"], task.baseline_loss, labels=L, title=t("run.loss_title"),
+                               smooth=smooth),
               "loss", lambda: {"step": hist["step"], "loss": hist["loss"]})
     with grad_col:
         chart(figs.grad_norm_figure(hist["step"], hist["grad_norm"], hist["clipped"], trainer.cfg.train.clip,
@@ -109,16 +111,15 @@ def _draw() -> None:
     _task_output(trainer, snap, L)
 
 
-def _status_line(trainer: BackgroundRun, snap: Snapshot) -> None:
+def _status_line(trainer: BackgroundRun, snap: Snapshot, smooth) -> None:
     done = min(1.0, max(0.0, snap.step / max(1, snap.target_steps)))  # a restored bundle's step may be anything
     rate = snap.steps_per_second
     left = (snap.target_steps - snap.step) / rate if rate > 0 and not snap.status.finished else 0.0
-    loss = snap.history["loss"]
     with st.container(key=COMPACT_STATUS, gap="small"):
         st.progress(done, text=t("run.progress", step=snap.step, total=snap.target_steps))
         cols = st.columns(5)
         cols[0].metric(t("run.status"), status_word(snap.status))
-        cols[1].metric(t("run.loss"), f"{figs.smoothed(loss)[-1]:.4g}" if len(loss) else "–",
+        cols[1].metric(t("run.loss"), f"{smooth[-1]:.4g}" if len(smooth) else "–",
                        help=t("run.loss_help", steps=figs.SMOOTH_STEPS, baseline=f"{trainer.task.baseline_loss:.4g}"))
         cols[2].metric(t("run.speed"), f"{rate:.1f}")
         cols[3].metric(t("run.elapsed"), _duration(snap.elapsed))
