@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 from browser import AppServer  # noqa: E402
 from cpu import Others, tree_seconds  # noqa: E402
 from wsclient import Session  # noqa: E402
+
+
+def trained_steps(session: Session) -> int:
+    """The run's step, from its Train page's progress caption ("Step 1234 of 100000")."""
+    session.run()
+    return int(re.search(r"\d+", session.texts("progress")[0]).group())
+
+
+def step_rates(sessions: list[Session], wait) -> tuple[list[float], float, float]:
+    """Each run's steps per second while wait() runs, and the monotonic times wait() began and ended."""
+    before = [trained_steps(s) for s in sessions]
+    begin = time.monotonic()
+    wait()
+    end = time.monotonic()
+    return [(trained_steps(s) - b) / (end - begin) for s, b in zip(sessions, before)], begin, end
 
 
 def measure(n: int, replicas: int, seconds: float, env: dict) -> dict:
@@ -49,21 +65,22 @@ def measure(n: int, replicas: int, seconds: float, env: dict) -> dict:
 
         with ThreadPoolExecutor(4) as pool:
             sessions = list(pool.map(start, range(n)))
+        # Headless: the same runs with no tab watching (a tab that does not poll costs the server no redraws).
+        headless, _, _ = step_rates(sessions, lambda: time.sleep(seconds))
         servers_cpu = lambda: sum(tree_seconds(s.process.pid) for s in servers)  # noqa: E731
         others, used = Others().start(), servers_cpu()
-        begin = time.monotonic()
-        with ThreadPoolExecutor(n) as pool:
-            list(pool.map(lambda s: s.poll(seconds), sessions))
-        end = time.monotonic()
+
+        def watch():
+            with ThreadPoolExecutor(n) as pool:
+                list(pool.map(lambda s: s.poll(seconds), sessions))
+
+        watched, begin, end = step_rates(sessions, watch)
         used, busy = (servers_cpu() - used) / (end - begin), others.stop()
         rates = [s.live.rate(begin, end) for s in sessions]
-        speeds = []
         for session in sessions:
-            session.run()
-            speeds.append(float(session.texts("metric")[2]))  # the page's "Steps / s"
             session.close()
-        return {"slowest": min(rates), "median": statistics.median(rates), "speed": statistics.median(speeds),
-                "total": sum(speeds), "used": used, "others": busy}
+        return {"slowest": min(rates), "median": statistics.median(rates), "speed": statistics.median(watched),
+                "total": sum(watched), "headless": sum(headless), "used": used, "others": busy}
     finally:
         for server in servers:
             server.close()
@@ -80,13 +97,13 @@ def main() -> int:
     print(f"{os.cpu_count()} cores, {args.replicas} server(s), settings {env or 'default'}; "
           f"live views polled {args.seconds:g} s per N\n")
     print("| concurrent runs | slowest tab, refreshes/s | median tab | steps/s per run (median) | steps/s, all runs "
-          "| cores used by the servers | by other processes |")
-    print("|---|---|---|---|---|---|---|")
+          "| headless, all runs | watched / headless | cores used by the servers | by other processes |")
+    print("|---|---|---|---|---|---|---|---|---|")
     capacity = 0
     for n in args.sessions:
         row = measure(n, args.replicas, args.seconds, env)
         print(f"| {n} | {row['slowest']:.2f} | {row['median']:.2f} | {row['speed']:.1f} | {row['total']:.0f} "
-              f"| {row['used']:.2f} | {row['others']:.2f} |", flush=True)
+              f"| {row['headless']:.0f} | {row['total'] / row['headless']:.0%} | {row['used']:.2f} | {row['others']:.2f} |", flush=True)
         if row["slowest"] >= 1.0:
             capacity = max(capacity, n)
     print(f"\ncapacity: {capacity} concurrent default runs with every live view refreshing at least once a second")
