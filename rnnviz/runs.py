@@ -673,9 +673,13 @@ def _check_train_state(trainer: Trainer, tensors: dict[str, torch.Tensor]) -> tu
     return state, generator
 
 
+FORM_FLAGS = {"foreach", "fused"}  # torch optimizer settings that change the speed of an update, not the update
+
+
 def _optimizer_groups(trainer: Trainer, groups: list[dict]) -> list[dict]:
-    """This optimizer's parameter groups with the saved numbers in place. Flags must be this optimizer's own
-    (rnnviz never sets them); settings this torch does not know are left out."""
+    """This optimizer's parameter groups with the saved numbers in place. Flags must be this optimizer's own,
+    except those that only choose how torch computes the same update (FORM_FLAGS: a bundle saved before rnnviz
+    fused its optimizers restores into the fused form); settings this torch does not know are left out."""
     current = trainer.optimizer.state_dict()["param_groups"]
     if len(groups) != len(current):
         raise RunFileError(f"the saved optimizer state does not match this run's optimizer: {RUN_JSON} has "
@@ -684,7 +688,7 @@ def _optimizer_groups(trainer: Trainer, groups: list[dict]) -> list[dict]:
     for i, (mine, saved_group) in enumerate(zip(current, groups)):
         group = dict(mine)
         for key, value in saved_group.items():
-            if key == "params" or key not in mine:
+            if key == "params" or key not in mine or key in FORM_FLAGS:
                 continue
             ours = mine[key]
             if isinstance(ours, (tuple, list)):

