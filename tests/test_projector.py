@@ -131,6 +131,21 @@ def test_presenter_mode_hides_settings_and_enlarges_type(lstm):
     assert loss["layout"]["title"]["font"]["size"] >= 22
 
 
+def test_kept_figures_are_restyled_once_while_presenting(lstm):
+    """The Look-inside pages keep their figures between reruns: presenting must not enlarge them again at each one."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state[KEY] = tab_with(lstm)
+    at.query_params["present"] = "1"
+    at.switch_page("views/gates.py")
+    sizes = []
+    for _ in range(2):
+        at.run()
+        assert_clean(at)
+        scatter = next(s for s in specs(at) if s["layout"].get("annotations"))  # the saturation scatter's panel titles
+        sizes.append([a["font"]["size"] for a in scatter["layout"]["annotations"]])
+    assert sizes[0] == sizes[1] and min(sizes[0]) > 16
+
+
 @pytest.mark.parametrize("lang, words", [("en", "up to 5 MB"), ("zh", "最多 5 MB")])
 def test_the_text_uploader_states_its_real_limit_in_the_readers_language(lang, words):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -3,7 +3,9 @@
 Starts `streamlit run app.py` (as users run it), opens one session over Streamlit's websocket
 (tests/wsclient.py: the app's own protocol without a browser), trains a run to its end on the Train page,
 then for every page times a plain rerun and, for every control on it (the step slider, the example, the
-unit order, the lab's sliders ...), a change of that control, alternating between two of its values. Each
+unit order, the lab's sliders ...), a change of that control, alternating between two of its values; for the
+step slider also a move to each of its other steps once, which no figure cache holds yet (a user scrubbing
+through training; the alternation soon finds its two values' figures cached). Each
 time is from the request to the server's "script finished": the server's work, the local socket's latency
 (well under a millisecond) included. The bytes are everything the server sent for that rerun.
 
@@ -106,7 +108,19 @@ def measure_page(session: Session, page: str, repeat: int) -> list[dict]:
         if repeat % 2:
             session.choose(kind, label, values[0])  # leave it as it was for the next control
         rows.append({"page": page, "control": label, **summary(samples)})
+        unseen = unseen_values(kind, session.widget(kind, label), values, repeat)
+        if unseen:  # what a user scrubbing through training meets: steps whose figures no cache holds yet
+            samples = [timed(session, lambda v=v: session.choose(kind, label, v)) for v in unseen]
+            session.choose(kind, label, values[0])
+            rows.append({"page": page, "control": f"{label}, {len(unseen)} unseen values", **summary(samples)})
     return rows
+
+
+def unseen_values(kind: str, proto, alternated: tuple, most: int) -> list:
+    """Up to `most` of a select_slider's options that the alternation did not pick (none for other controls)."""
+    if kind != "slider" or not proto.options:
+        return []
+    return [o for o in proto.options if o not in alternated][:most]
 
 
 def main() -> int:

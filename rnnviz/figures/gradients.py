@@ -9,8 +9,9 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import (BOUND_STYLE, LINE_COLOURS, MAX_STEPS, bucket, downsample_note, f32, inside_labels, log_axis,
-                     log_range, note, pool_time, positive, projector_style, sci)
+from .common import (BOUND_STYLE, LINE_COLOURS, MAX_STEPS, axis, base_layout, bucket, downsample_note, f32, inside_labels,
+                     log_axis, log_range, note, note_annotation, note_margin, pool_time, positive, projector_style, sci)
+from .panels import scatter
 
 PARAM_POINTS = 400  # points per parameter's gradient-norm line: a dozen lines redrawn live stay light (SVG, no WebGL)
 GRADIENT_SCALE = "Plasma"  # log10 gradient norms: dark = vanished, bright = large (Inferno and Magma start at
@@ -33,26 +34,29 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
     Values a log axis cannot show (exactly 0: saturated units pass nothing back; ∞: past float range) are
     gaps, counted in a note; a value between two gaps is drawn as a dot, which a line alone would not show."""
     L = inside_labels(labels)
-    fig = go.Figure()
+    traces = []
     T = len(next(iter(norms.values())))
     t = f32(np.arange(T))
     for k, (name, g) in enumerate(norms.items()):
         y = positive(g)
         colour = LINE_COLOURS[k % len(LINE_COLOURS)]
-        fig.add_trace(go.Scatter(x=t, y=y, mode="lines+markers", name=name, marker=dict(size=_dots(y), color=colour),
-                                 line=dict(color=colour, width=2.5, dash="dash" if name in dashed else "solid")))
+        traces.append(scatter(x=t, y=y, mode="lines+markers", name=name, marker=dict(size=_dots(y), color=colour),
+                              line=dict(color=colour, width=2.5, dash="dash" if name in dashed else "solid")))
     first = np.asarray(next(iter(norms.values())), dtype=np.float64)
     if rate is not None and np.isfinite(first[-1]) and first[-1] > 0:
         log_bound = decay_bound(float(first[-1]), rate, T)
         lo, hi = y_range if y_range is not None else (np.log10(first[first > 0]).min() - 2, np.log10(first.max()) + 2)
         shown = (log_bound >= lo - 1) & (log_bound <= hi + 1)  # beyond the axis it is only overflow
-        fig.add_trace(go.Scatter(x=t, y=f32(np.where(shown, 10.0 ** np.clip(log_bound, -300, 300), np.nan)),
-                                 mode="lines", line=BOUND_STYLE, name=L["bound"].format(rate=sci(rate))))
-    fig.update_xaxes(title=L["time"])
-    fig.update_yaxes(title=L["grad_norm"], **log_axis(list(norms.values()), span=y_range))
-    fig = projector_style(fig, title, height, legend_on_top=True)
+        traces.append(scatter(x=t, y=f32(np.where(shown, 10.0 ** np.clip(log_bound, -300, 300), np.nan)),
+                              mode="lines", line=BOUND_STYLE, name=L["bound"].format(rate=sci(rate))))
+    # made in one go, not by update_* calls (rnnviz.figures.panels says why): the page redraws it at every step
+    layout = base_layout(title, height, legend_on_top=True, xaxis=axis(L["time"]),
+                         yaxis=axis(L["grad_norm"], **log_axis(list(norms.values()), span=y_range)))
     unshown = unshown_note(np.stack([np.asarray(g, dtype=np.float64) for g in norms.values()]), L)
-    return note(fig, unshown) if unshown else fig
+    if unshown:
+        layout["annotations"] = [note_annotation(unshown)]
+        layout["margin"]["b"] = max(layout["margin"]["b"], note_margin(unshown))
+    return go.Figure(traces, layout)
 
 
 def _dots(y: np.ndarray, size: int = 7) -> np.ndarray:

@@ -5,16 +5,19 @@ page draws too). Builders take plain arrays from a Trace and return a go.Figure;
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ..features import pca
-from .common import DIVERGING, MAX_STEPS, SEQUENTIAL, f32, inside_labels, note, pool_time, projector_style, time_axis
+from .common import (AXIS_FONTS, DIVERGING, MAX_STEPS, SEQUENTIAL, axis, base_layout, f32, inside_labels, note,
+                     note_annotation, note_margin, pool_time, projector_style, time_axis)
+from .panels import columns, scatter, title_above
 
 MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
 MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
+PCA_SPACING = 0.04  # between the PCA panels, as a share of the figure's width
 
 
 def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 1.0), width: int = 64,
@@ -114,32 +117,35 @@ def unit_ranking(r: np.ndarray, *, k: int = 10, feature: str = "", title: str | 
 def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None = None, height: int = 360,
                      labels=None) -> go.Figure:
     """Small multiples of 2-D PCA trajectories, one panel per training step: panels = [(step, states (B, T, H))].
-    Each panel has its own principal components; markers are coloured by time step on one shared scale."""
+    Each panel has its own principal components; markers are coloured by time step on one shared scale.
+    Made in one go (rnnviz.figures.panels): the page redraws it at every step the user moves to."""
     L = inside_labels(labels)
     T = panels[0][1].shape[1] if panels else 1
     stride = math.ceil(T / MAX_PATH_POINTS)
-    titles = []
-    projected = []
-    for step, states in panels:
+    time = f32(np.arange(0, T, stride))
+    traces, annotations = [], []
+    axes: dict[str, Any] = {}  # xaxis, yaxis, xaxis2, ...
+    layout_panels = columns(max(1, len(panels)), PCA_SPACING)
+    for col, (suffix, domain) in enumerate(layout_panels):
+        axes["xaxis" + suffix] = axis(L["pc1"], anchor="y" + suffix, domain=domain)
+        yaxis = dict(anchor="x" + suffix, domain=[0.0, 1.0])
+        axes["yaxis" + suffix] = axis(L["pc2"], **yaxis) if col == 0 else {**AXIS_FONTS, **yaxis}
+    for col, ((step, states), (suffix, domain)) in enumerate(zip(panels, layout_panels)):
         B, _, H = states.shape
         coords, explained = pca(states.reshape(B * T, H), 2)
-        projected.append(coords.reshape(B, T, 2)[:, ::stride])
-        titles.append(L["pca_panel"].format(step=step, share=100 * explained.sum()))
-    fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=titles, horizontal_spacing=0.04)
-    time = f32(np.arange(0, T, stride))
-    for col, coords in enumerate(projected, start=1):
-        for b, path in enumerate(coords):
-            fig.add_trace(go.Scatter(
-                x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines+markers", showlegend=False,
-                line=dict(color="rgba(120,120,120,0.35)", width=1),
+        annotations.append(title_above(L["pca_panel"].format(step=step, share=100 * explained.sum()), domain))
+        for b, path in enumerate(coords.reshape(B, T, 2)[:, ::stride]):
+            traces.append(scatter(
+                x=f32(path[:, 0]), y=f32(path[:, 1]), xaxis="x" + suffix, yaxis="y" + suffix, mode="lines+markers",
+                showlegend=False, line=dict(color="rgba(120,120,120,0.35)", width=1),
                 marker=dict(size=5, color=time, colorscale=SEQUENTIAL, cmin=0, cmax=max(T - 1, 1),
-                            showscale=(col == 1 and b == 0),
+                            showscale=(col == 0 and b == 0),
                             colorbar=dict(title=dict(text=L["time"], side="right"), thickness=14)),
-                hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"), row=1, col=col)
-        fig.update_xaxes(title=L["pc1"], row=1, col=col)
-    fig.update_yaxes(title=L["pc2"], row=1, col=1)
-    note(fig, " · ".join([L["pca_note"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else [])))
-    return projector_style(fig, title, height)
+                hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"))
+    text = " · ".join([L["pca_note"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else []))
+    layout = base_layout(title, height, annotations=[*annotations, note_annotation(text)], **axes)
+    layout["margin"]["b"] = max(layout["margin"]["b"], note_margin(text))
+    return go.Figure(traces, layout)
 
 
 def pca_trajectory_3d(states: np.ndarray, *, step: int, title: str | None = None, height: int = 520,

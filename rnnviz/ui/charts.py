@@ -61,8 +61,10 @@ def csv_text(columns: dict[str, np.ndarray]) -> str:
 
 
 def presented(fig: go.Figure) -> go.Figure:
-    """fig as this page shows it: restyled for the presenter view while presenting."""
-    return for_presenter(fig) if presenting() else fig
+    """fig as this page shows it: a copy restyled for the presenter view while presenting. A copy, since the pages
+    keep their figures between reruns (inspect.show): restyled in place, a kept figure's titles would grow by a
+    third at every refresh, and stay large once the presenter view is switched off."""
+    return for_presenter(go.Figure(fig)) if presenting() else fig
 
 
 def chart(fig: go.Figure, key: str, data: Callable[[], dict[str, np.ndarray]] | None = None,

@@ -1,0 +1,27 @@
+"""Pieces of figures made in one go: traces and a whole layout handed to go.Figure at once. make_subplots and the
+update_* calls that usually follow it walk plotly's property tree, and cost several times what the figure's data
+does: a figure the Look-inside pages redraw at every step the user moves to is better made this way. Here: panels
+side by side, laid out as make_subplots lays them out, and traces as plain dicts."""
+from __future__ import annotations
+
+TITLE_PX = 16  # a panel's title above it: make_subplots' size
+
+
+def columns(n: int, spacing: float) -> list[tuple[str, list[float]]]:
+    """(axis suffix, x domain) of n panels in a row with `spacing` (a share of the width) between them:
+    ("", [0, 0.3]), ("2", [0.35, 0.65]), ("3", [0.7, 1]). A panel's axes are xaxis{suffix} and yaxis{suffix}
+    in the layout, x{suffix} and y{suffix} in its traces."""
+    width = (1 - spacing * (n - 1)) / n
+    return [(str(k + 1) if k else "", [k * (width + spacing), k * (width + spacing) + width]) for k in range(n)]
+
+
+def title_above(text: str, domain: list[float]) -> dict:
+    """A panel's title, centred above a panel spanning `domain` across and the full height."""
+    return dict(text=text, x=(domain[0] + domain[1]) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
+                yanchor="bottom", showarrow=False, font=dict(size=TITLE_PX))
+
+
+def scatter(**props) -> dict:
+    """A scatter trace as a plain dict: go.Figure builds (and validates) every trace it is handed anew, so a
+    go.Scatter made first would be built twice; 32 PCA paths take 14 ms as dicts, 43 ms as go.Scatter."""
+    return dict(type="scatter", **props)
