@@ -25,3 +25,8 @@ def scatter(**props) -> dict:
     """A scatter trace as a plain dict: go.Figure builds (and validates) every trace it is handed anew, so a
     go.Scatter made first would be built twice; 32 PCA paths take 14 ms as dicts, 43 ms as go.Scatter."""
     return dict(type="scatter", **props)
+
+
+def heatmap(**props) -> dict:
+    """A heatmap trace as a plain dict, for the reason scatter() gives."""
+    return dict(type="heatmap", **props)

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .common import axis, base_layout, bucket, f32, labels_with, log_axis, note_annotation, note_margin, positive, sci
+from .panels import heatmap, scatter
 
 # One colour and one line style per cell, keyed by the Compare page's labels in lower case. The colours are Okabe &
 # Ito's, which stay apart under the common colour-vision deficiencies; the dashes tell the cells apart without colour
@@ -49,12 +50,12 @@ def smoothed(loss, span: int = SMOOTH_STEPS, block: int = 256) -> np.ndarray:
         return np.where(sums[1] > 0, sums[0] / sums[1], np.nan)
 
 
-def level_line(value: float | None, x_range, name: str, line: dict) -> list[go.Scatter]:
+def level_line(value: float | None, x_range, name: str, line: dict) -> list[dict]:
     """A horizontal line at value across x_range, named (with its value) in the legend; none for a missing value."""
     if value is None or not np.isfinite(value) or len(x_range) == 0:
         return []
     x = f32([np.min(x_range), np.max(x_range)])
-    return [go.Scatter(x=x, y=f32([value, value]), mode="lines", line=line, name=f"{name} {value:.3g}", hoverinfo="name")]
+    return [scatter(x=x, y=f32([value, value]), mode="lines", line=line, name=f"{name} {value:.3g}", hoverinfo="name")]
 
 
 def _figure(traces: list, title: str | None, height: int, x_title: str, y_axis: dict, notes=()) -> go.Figure:
@@ -82,9 +83,9 @@ def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str]
     x, y = bucket(step, loss)
     _, smooth = bucket(step, smoothed(loss) if smooth is None else smooth)
     shown = positive if log_y else f32
-    traces = [go.Scatter(x=x, y=shown(y), mode="lines", name=L["loss_raw"], showlegend=False, opacity=RAW_OPACITY,
+    traces = [scatter(x=x, y=shown(y), mode="lines", name=L["loss_raw"], showlegend=False, opacity=RAW_OPACITY,
                          line=dict(color=RUN_COLOURS[0], width=1), hoverinfo="skip"),
-              go.Scatter(x=x, y=shown(smooth), mode="lines", name=L["loss_smoothed"].format(steps=SMOOTH_STEPS),
+              scatter(x=x, y=shown(smooth), mode="lines", name=L["loss_smoothed"].format(steps=SMOOTH_STEPS),
                          line=dict(color=RUN_COLOURS[0], width=3)),
               *level_line(baseline, x, L["baseline"], BASELINE_STYLE)]
     y_axis = _log_y(L["loss_log"], [y, [baseline or np.nan]]) if log_y else axis(L["loss"])
@@ -97,10 +98,10 @@ def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None
     L = labels_with("run.fig", labels)
     step, clipped = np.asarray(step), np.asarray(clipped, dtype=bool)
     x, y = bucket(step, grad_norm, how="max")  # the max keeps spikes visible after bucketing
-    traces = [go.Scatter(x=x, y=positive(y), mode="lines", name="‖∇‖", line=dict(color="#444", width=1.5))]
+    traces = [scatter(x=x, y=positive(y), mode="lines", name="‖∇‖", line=dict(color="#444", width=1.5))]
     if clipped.any():
         cx, cy = bucket(step[clipped], np.asarray(grad_norm)[clipped], how="max")
-        traces.append(go.Scatter(x=cx, y=positive(cy), mode="markers", name=L["clipped"],
+        traces.append(scatter(x=cx, y=positive(cy), mode="markers", name=L["clipped"],
                                  marker=dict(color="#d62728", size=5, symbol="x")))
     if clip > 0:
         traces += level_line(clip, x, L["clip_threshold"], dict(color="#d62728", dash="dot", width=1.5))
@@ -116,7 +117,7 @@ def accuracy_figure(step, accuracy, references: Mapping[str, float], *, title: s
     {"chance": 0.25}, and e.g. "one_way_ceiling"), each named by labels[its name]."""
     L = labels_with("run.fig", labels)
     x, y = bucket(step, accuracy)
-    traces = [go.Scatter(x=x, y=y, mode="lines", name=L["accuracy"], line=dict(color=RUN_COLOURS[2], width=2))]
+    traces = [scatter(x=x, y=y, mode="lines", name=L["accuracy"], line=dict(color=RUN_COLOURS[2], width=2))]
     for name, value in references.items():
         traces += level_line(value, x, L[name], REFERENCE_STYLES.get(name, BASELINE_STYLE))
     return _figure(traces, title, height, L["training_step"], axis(L["accuracy_axis"], range=[0, 1.02]))
@@ -136,7 +137,7 @@ def compare_loss_figure(runs: dict[str, tuple], baseline: float | None, *, label
     traces, losses, steps = [], [], []
     for k, (label, (step, loss)) in enumerate(runs.items()):
         x, y = bucket(step, smoothed(loss))
-        traces.append(go.Scatter(x=x, y=positive(y), mode="lines", name=label, line=cell_line(label, k)))
+        traces.append(scatter(x=x, y=positive(y), mode="lines", name=label, line=cell_line(label, k)))
         losses.append(y)
         steps.append(x)
     traces += level_line(baseline, np.concatenate(steps) if steps else [], L["baseline"], BASELINE_STYLE)
@@ -151,7 +152,7 @@ def compare_grad_figure(curves: dict[str, np.ndarray], *, labels: Mapping[str, s
     traces = []
     for k, (label, norms) in enumerate(curves.items()):
         t = np.arange(len(norms), dtype=np.float32)  # t = 0 .. T-1, as on the Gradients page
-        traces.append(go.Scatter(x=t, y=positive(norms), mode="lines", name=label, line=cell_line(label, k)))
+        traces.append(scatter(x=t, y=positive(norms), mode="lines", name=label, line=cell_line(label, k)))
     return _figure(traces, title, height, L["time_loss_last"], _log_y(L["grad_h_log"], list(curves.values())))
 
 
@@ -171,10 +172,10 @@ def forecast_figure(x, y, pred, *, times: Sequence[str] | None = None, time_name
     else:
         t, time_title = np.arange(1, len(y) + 2, dtype=np.float32), L["time"]
     traces = [
-        go.Scatter(x=t[:-1], y=f32(x), mode="lines", name=L["input"], line=dict(color="#bbb", width=1.5)),
-        go.Scatter(x=t[1:], y=f32(y), mode="lines+markers", name=L["truth"], line=dict(color="#444", width=2),
+        scatter(x=t[:-1], y=f32(x), mode="lines", name=L["input"], line=dict(color="#bbb", width=1.5)),
+        scatter(x=t[1:], y=f32(y), mode="lines+markers", name=L["truth"], line=dict(color="#444", width=2),
                    marker=dict(size=4)),
-        go.Scatter(x=t[1:], y=f32(pred), mode="lines", name=L["forecast"], line=dict(color=RUN_COLOURS[0], width=2.5)),
+        scatter(x=t[1:], y=f32(pred), mode="lines", name=L["forecast"], line=dict(color=RUN_COLOURS[0], width=2.5)),
     ]
     return _figure(traces, title, height, time_title, axis(plain_text(units) if units else L["value"]))
 
@@ -196,14 +197,14 @@ def regression_scatter(target, pred, *, title: str | None = None, labels: Mappin
     lo, hi = float(min(lo, near.min(initial=lo))), float(max(hi, near.max(initial=hi)))
     far = ~((pred >= lo) & (pred <= hi))  # beyond the axes, or not finite
     traces = [
-        go.Scatter(x=f32([lo, hi]), y=f32([lo, hi]), mode="lines", name=L["perfect"], line=BASELINE_STYLE),
-        go.Scatter(x=target[~far], y=pred[~far], mode="markers", name=L["probe_examples"],
+        scatter(x=f32([lo, hi]), y=f32([lo, hi]), mode="lines", name=L["perfect"], line=BASELINE_STYLE),
+        scatter(x=target[~far], y=pred[~far], mode="markers", name=L["probe_examples"],
                    marker=dict(size=10, color=RUN_COLOURS[0])),
     ]
     notes = []
     if far.any():
         edge = f32(np.clip(np.nan_to_num(pred[far], nan=hi), lo, hi))
-        traces.append(go.Scatter(x=target[far], y=edge, mode="markers", name=L["beyond_edge"], customdata=pred[far],
+        traces.append(scatter(x=target[far], y=edge, mode="markers", name=L["beyond_edge"], customdata=pred[far],
                                  marker=dict(size=10, color=RUN_COLOURS[1], symbol="circle-open", line_width=2),
                                  cliponaxis=False,  # whole circles on the edge
                                  hovertemplate="%{x:.3g} → %{customdata:.3g}<extra></extra>"))
@@ -225,7 +226,7 @@ def token_rows_figure(rows: dict[str, list[str]], correct: np.ndarray, *, title:
     z = np.full((len(names), length), 0.5, dtype=np.float32)
     z[:correct.shape[0], :correct.shape[1]] = np.where(np.isnan(correct), 0.5, correct)
     colours = [[0, "#f4a6a6"], [0.5, "#eeeeee"], [1, "#a8dba8"]]
-    cells = go.Heatmap(z=z, text=text, texttemplate="%{text}", textfont=dict(size=16), colorscale=colours,
+    cells = heatmap(z=z, text=text, texttemplate="%{text}", textfont=dict(size=16), colorscale=colours,
                        zmin=0, zmax=1, showscale=False, xgap=2, ygap=2, hoverinfo="skip")
     rows_axis = axis("", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False)
     layout = base_layout(title, height or 70 + 45 * len(names), xaxis=axis(L["position"], showgrid=False), yaxis=rows_axis)
@@ -273,13 +274,13 @@ def tagged_words_figure(examples: list[list[tuple[str, str, str]]], tags: Sequen
             names.append(L["true_tag"])
     n = len(tags)
     scale = [[edge / n, tag_colour(tag)] for i, tag in enumerate(tags) for edge in (i, i + 1)]
-    cells = go.Heatmap(z=f32(z), text=text, customdata=hover, texttemplate="%{text}", textfont=dict(size=13),
+    cells = heatmap(z=f32(z), text=text, customdata=hover, texttemplate="%{text}", textfont=dict(size=13),
                        colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False, xgap=2, ygap=2,
                        hovertemplate="%{customdata}<extra></extra>", showlegend=False)
-    swatches = [go.Scatter(x=[None], y=[None], mode="markers", name=tag, marker=dict(symbol="square", size=14,
+    swatches = [scatter(x=[None], y=[None], mode="markers", name=tag, marker=dict(symbol="square", size=14,
                                                                                       color=tag_colour(tag)))
                 for tag in tags]
-    mistake = go.Scatter(x=[None], y=[None], mode="markers", name=L["tag_mistake"],
+    mistake = scatter(x=[None], y=[None], mode="markers", name=L["tag_mistake"],
                          marker=dict(symbol="square-open", size=14, line=MISTAKE_STYLE, color=MISTAKE_STYLE["color"]))
     shapes = [dict(type="rect", x0=j - 0.5, x1=j + 0.5, y0=row - 0.5, y1=row + 0.5, line=MISTAKE_STYLE)
               for row, j in frames]
