@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-MAX_POINTS = 1500  # points per line sent to the browser
+MAX_POINTS = 800  # points per line sent to the browser: about one per pixel of a half-width chart at 1400 px, and
+# a live view redraws each line twice a second in every training tab (its JSON, hashing and copying grow with it)
 LOG_DECADES = 30  # gradient charts show at most this many decades below their maximum: an exploding run's
 # norms span about 27, from 10⁻⁵ at its start to 10²¹ where it stops
 
