@@ -227,6 +227,13 @@ def note_margin(text: str) -> int:
     return 70 + NOTE_LINE * len(wrap(text))
 
 
+def add_note(layout: dict, text: str) -> dict:
+    """note_annotation added to a layout dict (a figure made in one go, base_layout's), with room made for it."""
+    layout["annotations"] = [*layout.get("annotations", []), note_annotation(text)]
+    layout["margin"]["b"] = max(layout["margin"]["b"], note_margin(text))
+    return layout
+
+
 def note(fig: go.Figure, text: str) -> go.Figure:
     """note_annotation added to a figure, with room made for it."""
     fig.add_annotation(note_annotation(text))
@@ -389,8 +396,7 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
                          yaxis=axis(unit_title or L["unit"], type="category", autorange="reversed", showticklabels=len(y) <= 48))
     text = downsample_text(L, (len(shown), H), factor, T)
     if text:
-        layout["annotations"] = [note_annotation(text)]
-        layout["margin"]["b"] = max(layout["margin"]["b"], note_margin(text))
+        add_note(layout, text)
     if xaxis["tickangle"]:  # slanted words under the plot: make room so they miss the axis title
         layout["margin"]["b"] = 60 + 7 * max(len(s) for s in xaxis["ticktext"])
     return go.Figure([heatmap], layout)

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import (BOUND_STYLE, LINE_COLOURS, MAX_STEPS, axis, base_layout, bucket, downsample_note, f32, inside_labels,
-                     log_axis, log_range, note, note_annotation, note_margin, pool_time, positive, projector_style, sci)
+from .common import (BOUND_STYLE, LINE_COLOURS, MAX_STEPS, add_note, axis, base_layout, bucket, downsample_note, f32, inside_labels,
+                     log_axis, log_range, note, pool_time, positive, projector_style, sci)
 from .panels import scatter
 
 PARAM_POINTS = 400  # points per parameter's gradient-norm line: a dozen lines redrawn live stay light (SVG, no WebGL)
@@ -54,8 +54,7 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
                          yaxis=axis(L["grad_norm"], **log_axis(list(norms.values()), span=y_range)))
     unshown = unshown_note(np.stack([np.asarray(g, dtype=np.float64) for g in norms.values()]), L)
     if unshown:
-        layout["annotations"] = [note_annotation(unshown)]
-        layout["margin"]["b"] = max(layout["margin"]["b"], note_margin(unshown))
+        add_note(layout, unshown)
     return go.Figure(traces, layout)
 
 

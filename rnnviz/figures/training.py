@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import axis, base_layout, bucket, f32, labels_with, log_axis, note_annotation, note_margin, positive, sci
+from .common import add_note, axis, base_layout, bucket, f32, labels_with, log_axis, positive, sci
 from .panels import heatmap, scatter
 
 # One colour and one line style per cell, keyed by the Compare page's labels in lower case. The colours are Okabe &
@@ -60,10 +60,9 @@ def level_line(value: float | None, x_range, name: str, line: dict) -> list[dict
 
 def _figure(traces: list, title: str | None, height: int, x_title: str, y_axis: dict, notes=()) -> go.Figure:
     """A one-axis figure made in one go: these redraw twice a second, and each plotly update_* call costs ms."""
-    layout = base_layout(title, height, legend_on_top=True, xaxis=axis(x_title), yaxis=y_axis,
-                         annotations=[note_annotation(text) for text in notes])
-    if notes:
-        layout["margin"]["b"] = max(note_margin(text) for text in notes)
+    layout = base_layout(title, height, legend_on_top=True, xaxis=axis(x_title), yaxis=y_axis)
+    for text in notes:
+        add_note(layout, text)
     return go.Figure(data=traces, layout=layout)
 
 
@@ -84,9 +83,9 @@ def loss_figure(step, loss, baseline: float | None, *, labels: Mapping[str, str]
     _, smooth = bucket(step, smoothed(loss) if smooth is None else smooth)
     shown = positive if log_y else f32
     traces = [scatter(x=x, y=shown(y), mode="lines", name=L["loss_raw"], showlegend=False, opacity=RAW_OPACITY,
-                         line=dict(color=RUN_COLOURS[0], width=1), hoverinfo="skip"),
+                      line=dict(color=RUN_COLOURS[0], width=1), hoverinfo="skip"),
               scatter(x=x, y=shown(smooth), mode="lines", name=L["loss_smoothed"].format(steps=SMOOTH_STEPS),
-                         line=dict(color=RUN_COLOURS[0], width=3)),
+                      line=dict(color=RUN_COLOURS[0], width=3)),
               *level_line(baseline, x, L["baseline"], BASELINE_STYLE)]
     y_axis = _log_y(L["loss_log"], [y, [baseline or np.nan]]) if log_y else axis(L["loss"])
     return _figure(traces, title, height, L["training_step"], y_axis, _thinned(step, x, L))
@@ -102,7 +101,7 @@ def grad_norm_figure(step, grad_norm, clipped, clip: float, *, title: str | None
     if clipped.any():
         cx, cy = bucket(step[clipped], np.asarray(grad_norm)[clipped], how="max")
         traces.append(scatter(x=cx, y=positive(cy), mode="markers", name=L["clipped"],
-                                 marker=dict(color="#d62728", size=5, symbol="x")))
+                              marker=dict(color="#d62728", size=5, symbol="x")))
     if clip > 0:
         traces += level_line(clip, x, L["clip_threshold"], dict(color="#d62728", dash="dot", width=1.5))
     return _figure(traces, title, height, L["training_step"], _log_y(L["grad_log"], [y]))
@@ -174,7 +173,7 @@ def forecast_figure(x, y, pred, *, times: Sequence[str] | None = None, time_name
     traces = [
         scatter(x=t[:-1], y=f32(x), mode="lines", name=L["input"], line=dict(color="#bbb", width=1.5)),
         scatter(x=t[1:], y=f32(y), mode="lines+markers", name=L["truth"], line=dict(color="#444", width=2),
-                   marker=dict(size=4)),
+                marker=dict(size=4)),
         scatter(x=t[1:], y=f32(pred), mode="lines", name=L["forecast"], line=dict(color=RUN_COLOURS[0], width=2.5)),
     ]
     return _figure(traces, title, height, time_title, axis(plain_text(units) if units else L["value"]))
@@ -199,15 +198,15 @@ def regression_scatter(target, pred, *, title: str | None = None, labels: Mappin
     traces = [
         scatter(x=f32([lo, hi]), y=f32([lo, hi]), mode="lines", name=L["perfect"], line=BASELINE_STYLE),
         scatter(x=target[~far], y=pred[~far], mode="markers", name=L["probe_examples"],
-                   marker=dict(size=10, color=RUN_COLOURS[0])),
+                marker=dict(size=10, color=RUN_COLOURS[0])),
     ]
     notes = []
     if far.any():
         edge = f32(np.clip(np.nan_to_num(pred[far], nan=hi), lo, hi))
         traces.append(scatter(x=target[far], y=edge, mode="markers", name=L["beyond_edge"], customdata=pred[far],
-                                 marker=dict(size=10, color=RUN_COLOURS[1], symbol="circle-open", line_width=2),
-                                 cliponaxis=False,  # whole circles on the edge
-                                 hovertemplate="%{x:.3g} → %{customdata:.3g}<extra></extra>"))
+                              marker=dict(size=10, color=RUN_COLOURS[1], symbol="circle-open", line_width=2),
+                              cliponaxis=False,  # whole circles on the edge
+                              hovertemplate="%{x:.3g} → %{customdata:.3g}<extra></extra>"))
         notes.append(L["note_beyond"].format(n=int(far.sum()), total=len(pred), low=sci(float(np.min(pred[far]))),
                                              high=sci(float(np.max(pred[far])))))
     fig = _figure(traces, title, height, L["true_value"], axis(L["predicted_value"], range=[lo, hi]), notes)
@@ -227,7 +226,7 @@ def token_rows_figure(rows: dict[str, list[str]], correct: np.ndarray, *, title:
     z[:correct.shape[0], :correct.shape[1]] = np.where(np.isnan(correct), 0.5, correct)
     colours = [[0, "#f4a6a6"], [0.5, "#eeeeee"], [1, "#a8dba8"]]
     cells = heatmap(z=z, text=text, texttemplate="%{text}", textfont=dict(size=16), colorscale=colours,
-                       zmin=0, zmax=1, showscale=False, xgap=2, ygap=2, hoverinfo="skip")
+                    zmin=0, zmax=1, showscale=False, xgap=2, ygap=2, hoverinfo="skip")
     rows_axis = axis("", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False)
     layout = base_layout(title, height or 70 + 45 * len(names), xaxis=axis(L["position"], showgrid=False), yaxis=rows_axis)
     return go.Figure(data=[cells], layout=layout)
@@ -275,13 +274,13 @@ def tagged_words_figure(examples: list[list[tuple[str, str, str]]], tags: Sequen
     n = len(tags)
     scale = [[edge / n, tag_colour(tag)] for i, tag in enumerate(tags) for edge in (i, i + 1)]
     cells = heatmap(z=f32(z), text=text, customdata=hover, texttemplate="%{text}", textfont=dict(size=13),
-                       colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False, xgap=2, ygap=2,
-                       hovertemplate="%{customdata}<extra></extra>", showlegend=False)
+                    colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False, xgap=2, ygap=2,
+                    hovertemplate="%{customdata}<extra></extra>", showlegend=False)
     swatches = [scatter(x=[None], y=[None], mode="markers", name=tag, marker=dict(symbol="square", size=14,
-                                                                                      color=tag_colour(tag)))
+                                                                                   color=tag_colour(tag)))
                 for tag in tags]
     mistake = scatter(x=[None], y=[None], mode="markers", name=L["tag_mistake"],
-                         marker=dict(symbol="square-open", size=14, line=MISTAKE_STYLE, color=MISTAKE_STYLE["color"]))
+                      marker=dict(symbol="square-open", size=14, line=MISTAKE_STYLE, color=MISTAKE_STYLE["color"]))
     shapes = [dict(type="rect", x0=j - 0.5, x1=j + 0.5, y0=row - 0.5, y1=row + 0.5, line=MISTAKE_STYLE)
               for row, j in frames]
     rows_axis = axis("", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False,

@@ -82,7 +82,7 @@ def live(draw: Callable[[], None], interval: float = REFRESH_S) -> None:
     base = {"running": interval, "queued": max(interval, QUEUED_REFRESH_S)}.get(activity)
     factor = next_factor(st.session_state.get(INTERVAL_KEY, 1.0), VIEWS.slowdown())
     st.session_state[INTERVAL_KEY] = factor
-    every = None if base is None else min(MAX_INTERVAL_S, max(base, base * factor))
+    every = None if base is None else min(MAX_INTERVAL_S, base * factor)  # factor >= 1
     view = (session_id(), draw.__qualname__)
 
     @st.fragment(run_every=every)
