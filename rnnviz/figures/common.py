@@ -15,6 +15,9 @@ from typing import Any, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
+
+from .panels import figure
 
 MAX_POINTS = 800  # points per line sent to the browser: about one per pixel of a half-width chart at 1400 px, and
 # a live view redraws each line twice a second in every training tab (its JSON, hashing and copying grow with it)
@@ -155,7 +158,8 @@ def sci(x: float, digits: int = 3, html: bool = False) -> str:
 # Type a projector can read at the back of a room, set on every axis: Streamlit's theme sets small, pale axis fonts
 # unless each axis names its own.
 TICK_PX, AXIS_TITLE_PX, TITLE_PX, LEGEND_PX, NOTE_PX = 14, 16, 18, 14, 13
-AXIS_FONTS = dict(title_font=dict(size=AXIS_TITLE_PX, color="#31333f"), tickfont=dict(size=TICK_PX))
+AXIS_TITLE_FONT = dict(size=AXIS_TITLE_PX, color="#31333f")
+AXIS_FONTS = dict(title=dict(font=AXIS_TITLE_FONT), tickfont=dict(size=TICK_PX))
 
 
 def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool = False, **more) -> dict:
@@ -164,8 +168,8 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
     to run into it). No template: Streamlit themes the chart, and a template costs ~50 ms a figure.
     `more` adds or replaces layout keys (xaxis=..., annotations=...)."""
     layout: dict[str, Any] = dict(
-        title=dict(text=title, font=dict(size=TITLE_PX)), height=height, font=dict(size=LEGEND_PX),
-        hoverlabel=dict(font_size=13),
+        title=title_dict(title, font=dict(size=TITLE_PX)), height=height, font=dict(size=LEGEND_PX),
+        hoverlabel=dict(font=dict(size=13)),
         margin=dict(l=60, r=20, t=50 if title else 20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     if legend_on_top:
@@ -173,20 +177,25 @@ def base_layout(title: str | None = None, height: int = 320, legend_on_top: bool
     return {**layout, **more}
 
 
+def title_dict(text: str | None, **more) -> dict:
+    """A title's layout, with no text key for no title (plotly drops a None, and panels.figure would send it)."""
+    return {**({"text": text} if text is not None else {}), **more}
+
+
 def legend_under_title(title: str | None, height: int) -> tuple[dict, dict, int]:
     """(title, legend, top margin) for a legend in its own rows between the title and the plot. Both hang from the
     figure's top edge, not the plot's, so a legend that wraps to a second row grows down towards the plot, never up
     into the title; the margin leaves room for two rows."""
     top = 42 if title else 4  # px from the figure's top edge to the legend's: room for a title of TITLE_PX
-    return (dict(text=title, font=dict(size=TITLE_PX), y=1, yref="container", yanchor="top", pad=dict(t=10)),
+    return (title_dict(title, font=dict(size=TITLE_PX), y=1, yref="container", yanchor="top", pad=dict(t=10)),
             dict(orientation="h", x=0, xanchor="left", yref="container", y=1 - top / height, yanchor="top",
-                 font_size=LEGEND_PX),
+                 font=dict(size=LEGEND_PX)),
             top + 52)
 
 
 def axis(title: str, **more) -> dict:
     """One axis's layout with readable fonts, for figures made in one go with base_layout."""
-    return {**AXIS_FONTS, "title": dict(text=title, font=AXIS_FONTS["title_font"]), **more}
+    return {**AXIS_FONTS, "title": dict(text=title, font=AXIS_TITLE_FONT), **more}
 
 
 def style(fig: go.Figure, title: str | None = None, height: int = 320, legend_on_top: bool = False) -> go.Figure:
@@ -279,8 +288,10 @@ def labels_with(section: str, labels: Mapping[str, str] | None) -> dict[str, str
 MAX_UNITS = 128  # heatmap rows: more units than a projector can show apart
 MAX_STEPS = 200  # heatmap columns (time steps); longer sequences are averaged over buckets
 TOKEN_TICKS = 40  # up to this many columns, the time axis is labelled with the input tokens
-DIVERGING = "RdBu_r"  # states and tanh gates: blue negative, white 0, red positive
-SEQUENTIAL = "Viridis"  # sigmoid gates and attention weights in [0, 1]
+# As lists, not plotly's names: plotly.js knows "Viridis" but not plotly's reversed "RdBu_r", and figures made with
+# panels.figure go out as they are
+DIVERGING = get_colorscale("RdBu_r")  # states and tanh gates: blue negative, white 0, red positive
+SEQUENTIAL = get_colorscale("Viridis")  # sigmoid gates and attention weights in [0, 1]
 # Okabe & Ito's colour-blind-safe colours (their yellow is too pale on white), then grey
 LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
 BOUND_STYLE = dict(color="#555", dash="dash", width=2)
@@ -390,16 +401,17 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
     # Look-inside pages draw up to four of these at every step the user moves to
     heatmap = dict(
         type="heatmap", z=z, x=x, y=y, zmin=zrange[0], zmax=zrange[1], zmid=mid, colorscale=colorscale,
-        colorbar=dict(title=dict(text=value_name, side="right", font_size=AXIS_TITLE_PX), thickness=14, tickfont_size=TICK_PX),
+        colorbar=dict(title=dict(text=value_name, side="right", font=dict(size=AXIS_TITLE_PX)), thickness=14,
+                      tickfont=dict(size=TICK_PX)),
         hovertemplate=f"{L['time']}: %{{x}}<br>{L['unit']}: %{{y}}<br>{value_name} = %{{z:.3f}}<extra></extra>")
-    layout = base_layout(title, height, xaxis={**AXIS_FONTS, **xaxis},
+    layout = base_layout(title, height, xaxis=axis(xaxis.pop("title"), **xaxis),
                          yaxis=axis(unit_title or L["unit"], type="category", autorange="reversed", showticklabels=len(y) <= 48))
     text = downsample_text(L, (len(shown), H), factor, T)
     if text:
         add_note(layout, text)
     if xaxis["tickangle"]:  # slanted words under the plot: make room so they miss the axis title
         layout["margin"]["b"] = 60 + 7 * max(len(s) for s in xaxis["ticktext"])
-    return go.Figure([heatmap], layout)
+    return figure([heatmap], layout)
 
 
 # --- the presenter view (?present=1): larger type, thicker lines, black text -------------------------------------

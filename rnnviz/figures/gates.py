@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .common import AXIS_FONTS, BOUND_STYLE, LINE_COLOURS, axis, base_layout, f32, inside_labels, log_axis, positive
-from .panels import columns, scatter, title_above
+from .panels import columns, figure, scatter, title_above
 
 STEP_COLOURS = ("#d0d0d0", "#9ecae1", "#3182bd", "#d62728")  # earlier -> later training steps; the last pops
 PANEL_SPACING = 0.05  # between the saturation scatter's panels, as a share of the figure's width
@@ -49,7 +49,7 @@ def saturation_scatter(gates: dict[str, list[tuple[int, np.ndarray]]], *, title:
         traces.append(scatter(x=[0, 1], y=[1, 0], xaxis=x, yaxis=y, mode="lines", line=dict(color="#bbb", dash="dot"),
                               showlegend=False, hoverinfo="skip"))
     legend = dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top")
-    return go.Figure(traces, base_layout(title, height, legend=legend, annotations=titles, **axes))
+    return figure(traces, base_layout(title, height, legend=legend, annotations=titles, **axes))
 
 
 def saturation_over_training(steps, gates: dict[str, np.ndarray], *, title: str | None = None, height: int = 320,
@@ -64,7 +64,7 @@ def saturation_over_training(steps, gates: dict[str, np.ndarray], *, title: str 
         for side, dash, key in ((1, "solid", "open_named"), (0, "dash", "shut_named")):
             traces.append(scatter(x=f32(steps), y=f32(means[:, side]), mode="lines+markers", name=L[key].format(gate=name),
                                   line=dict(color=colour, dash=dash, width=2), marker=dict(size=5)))
-    return go.Figure(traces, base_layout(title, height, legend_on_top=True, xaxis=axis(L["training_step"]),
+    return figure(traces, base_layout(title, height, legend_on_top=True, xaxis=axis(L["training_step"]),
                                          yaxis=axis(L["saturated_share"], range=[0, 1])))
 
 
@@ -97,7 +97,7 @@ def gate_and_gradient(gate: np.ndarray, grads: dict[str, np.ndarray], *, gate_na
         traces.append(scatter(x=t, y=f32(first[-1] * 10.0 ** np.clip(log_keep, -30, 0)), xaxis="x2", yaxis="y2",
                               mode="lines", line=BOUND_STYLE, name=L["carry"].format(gate=gate_name)))
     lower = (1 - ROW_SPACING) * ROW_HEIGHTS[1]  # the bottom row's top edge
-    return go.Figure(traces, base_layout(
+    return figure(traces, base_layout(
         title, height, legend_on_top=True,
         xaxis={**AXIS_FONTS, "anchor": "y", "domain": [0.0, 1.0], "matches": "x2", "showticklabels": False},
         yaxis=axis(L["gate_value"].format(gate=gate_name), anchor="x", domain=[lower + ROW_SPACING, 1.0], range=[0, 1]),

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from .common import (BOUND_STYLE, LINE_COLOURS, MAX_STEPS, add_note, axis, base_layout, bucket, downsample_note, f32, inside_labels,
                      log_axis, log_range, note, pool_time, positive, projector_style, sci)
-from .panels import scatter
+from .panels import figure, scatter
 
 PARAM_POINTS = 400  # points per parameter's gradient-norm line: a dozen lines redrawn live stay light (SVG, no WebGL)
 GRADIENT_SCALE = "Plasma"  # log10 gradient norms: dark = vanished, bright = large (Inferno and Magma start at
@@ -55,7 +55,7 @@ def gradient_through_time(norms: dict[str, np.ndarray], *, rate: float | None = 
     unshown = unshown_note(np.stack([np.asarray(g, dtype=np.float64) for g in norms.values()]), L)
     if unshown:
         add_note(layout, unshown)
-    return go.Figure(traces, layout)
+    return figure(traces, layout)
 
 
 def _dots(y: np.ndarray, size: int = 7) -> np.ndarray:

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from ..features import pca
 from .common import (AXIS_FONTS, DIVERGING, MAX_STEPS, SEQUENTIAL, add_note, axis, base_layout, f32, inside_labels, note,
                      pool_time, projector_style, time_axis)
-from .panels import columns, scatter, title_above
+from .panels import columns, figure, scatter, title_above
 
 MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
 MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
@@ -143,7 +143,7 @@ def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None 
                             colorbar=dict(title=dict(text=L["time"], side="right"), thickness=14)),
                 hovertemplate=f"{L['time']} %{{marker.color}}<extra>#{b}</extra>"))
     text = " · ".join([L["pca_note"]] + ([L["note_stride"].format(stride=stride)] if stride > 1 else []))
-    return go.Figure(traces, add_note(base_layout(title, height, annotations=annotations, **axes), text))
+    return figure(traces, add_note(base_layout(title, height, annotations=annotations, **axes), text))
 
 
 def pca_trajectory_3d(states: np.ndarray, *, step: int, title: str | None = None, height: int = 520,

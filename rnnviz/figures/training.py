@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .common import add_note, axis, base_layout, bucket, f32, labels_with, log_axis, positive, sci
-from .panels import heatmap, scatter
+from .panels import figure, heatmap, scatter
 
 # One colour and one line style per cell, keyed by the Compare page's labels in lower case. The colours are Okabe &
 # Ito's, which stay apart under the common colour-vision deficiencies; the dashes tell the cells apart without colour
@@ -63,7 +63,7 @@ def _figure(traces: list, title: str | None, height: int, x_title: str, y_axis: 
     layout = base_layout(title, height, legend_on_top=True, xaxis=axis(x_title), yaxis=y_axis)
     for text in notes:
         add_note(layout, text)
-    return go.Figure(data=traces, layout=layout)
+    return figure(traces, layout)
 
 
 def _log_y(title: str, curves: list) -> dict:
@@ -204,7 +204,7 @@ def regression_scatter(target, pred, *, title: str | None = None, labels: Mappin
     if far.any():
         edge = f32(np.clip(np.nan_to_num(pred[far], nan=hi), lo, hi))
         traces.append(scatter(x=target[far], y=edge, mode="markers", name=L["beyond_edge"], customdata=pred[far],
-                              marker=dict(size=10, color=RUN_COLOURS[1], symbol="circle-open", line_width=2),
+                              marker=dict(size=10, color=RUN_COLOURS[1], symbol="circle-open", line=dict(width=2)),
                               cliponaxis=False,  # whole circles on the edge
                               hovertemplate="%{x:.3g} → %{customdata:.3g}<extra></extra>"))
         notes.append(L["note_beyond"].format(n=int(far.sum()), total=len(pred), low=sci(float(np.min(pred[far]))),
@@ -229,7 +229,7 @@ def token_rows_figure(rows: dict[str, list[str]], correct: np.ndarray, *, title:
                     zmin=0, zmax=1, showscale=False, xgap=2, ygap=2, hoverinfo="skip")
     rows_axis = axis("", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False)
     layout = base_layout(title, height or 70 + 45 * len(names), xaxis=axis(L["position"], showgrid=False), yaxis=rows_axis)
-    return go.Figure(data=[cells], layout=layout)
+    return figure([cells], layout)
 
 
 OUTSIDE_COLOUR = "#eeeeee"  # the O tag: not part of a name
@@ -288,4 +288,4 @@ def tagged_words_figure(examples: list[list[tuple[str, str, str]]], tags: Sequen
     words_axis = axis("", showgrid=False, zeroline=False, showticklabels=False, range=[-0.5, per_line - 0.5])
     layout = base_layout(title, 90 + 30 * len(names), legend_on_top=True, xaxis=words_axis, yaxis=rows_axis,
                          shapes=shapes)
-    return go.Figure(data=[cells, *swatches, mistake], layout=layout)
+    return figure([cells, *swatches, mistake], layout)
