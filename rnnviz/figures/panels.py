@@ -4,7 +4,10 @@ does: a figure the Look-inside pages redraw at every step the user moves to is b
 side by side, laid out as make_subplots lays them out, and traces as plain dicts."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import plotly.graph_objects as go
+import plotly.io as pio
 
 TITLE_PX = 16  # a panel's title above it: make_subplots' size
 
@@ -17,7 +20,16 @@ def figure(data: list, layout: dict) -> go.Figure:
     restyles one copies it first with go.Figure(fig), checked (charts.presented does). tests/test_fast_figures.py
     checks that every builder using this makes exactly the figure plotly's check would. The figure keeps the arrays it
     is given, uncopied: hand it arrays nothing changes afterwards."""
+    default = pio.templates.default  # Streamlit's own once it is imported: the frontend themes the chart from it
+    if default and "template" not in layout:  # given as a dict, plotly does not copy the template into each figure
+        layout = {**layout, "template": _template(default)}
     return go.Figure(data=data, layout=layout, _validate=False)
+
+
+@lru_cache(maxsize=4)
+def _template(name: str) -> dict:
+    """The registered plotly template `name` as a plain dict, made once (every figure shares it, uncopied)."""
+    return pio.templates[name].to_plotly_json()
 
 
 def columns(n: int, spacing: float) -> list[tuple[str, list[float]]]:

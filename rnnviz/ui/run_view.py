@@ -25,6 +25,9 @@ from .presenter import COMPACT_STATUS
 from .state import new_run, release, tab, train_in_background
 
 SAMPLE_CHARS = 400
+# What the model does changes only at a probe (every 50 steps or more), so it has a fragment of its own that redraws
+# every OUTPUT_REFRESH_S: each refresh of the curves then sends a third fewer elements (tools/capacity.py).
+OUTPUT_REFRESH_S = 2.0
 
 
 def run_buttons(config, error: str | None) -> None:
@@ -83,8 +86,10 @@ def _resume(trainer: BackgroundRun) -> None:
 
 
 def live_view() -> None:
-    """Everything about the tab's run that changes while it trains, redrawn twice a second."""
+    """Everything about the tab's run that changes while it trains: its numbers and curves redrawn twice a second,
+    what the model does on the latest probe every OUTPUT_REFRESH_S."""
     live(_draw)
+    live(_draw_output, interval=OUTPUT_REFRESH_S)
 
 
 def _draw() -> None:
@@ -108,7 +113,16 @@ def _draw() -> None:
                                     title=t("run.grad_title"), labels=L),
               "grad_norm", lambda: {"step": hist["step"], "grad_norm": hist["grad_norm"],
                                     "clipped": hist["clipped"].astype(np.float32)})
-    _task_output(trainer, snap, L)
+    if task.loss_kind == "ce" and task.shows_accuracy:
+        chart(figs.accuracy_figure(hist["step"], hist["accuracy"], task.reference_accuracies(),
+                                   title=t("run.accuracy_title"), labels=L),
+              "accuracy", lambda: {"step": hist["step"], "accuracy": hist["accuracy"]})
+
+
+def _draw_output() -> None:
+    trainer = tab().trainer
+    if trainer is not None:
+        _task_output(trainer, trainer.snapshot(), fig_labels("run.fig"))
 
 
 def _status_line(trainer: BackgroundRun, snap: Snapshot, smooth) -> None:
@@ -153,11 +167,7 @@ def _duration(seconds: float) -> str:
 
 def _task_output(trainer: BackgroundRun, snap: Snapshot, L: dict[str, str]) -> None:
     """What the model does on the latest probe, with figure labels L (fig_labels("run.fig"))."""
-    task, trace, hist = trainer.task, snap.trace, snap.history
-    if task.loss_kind == "ce" and task.shows_accuracy:
-        chart(figs.accuracy_figure(hist["step"], hist["accuracy"], task.reference_accuracies(),
-                                   title=t("run.accuracy_title"), labels=L),
-              "accuracy", lambda: {"step": hist["step"], "accuracy": hist["accuracy"]})
+    task, trace = trainer.task, snap.trace
     if trace is None:
         return
     st.markdown(f"**{t('run.outputs_title', step=trace.step)}**")
