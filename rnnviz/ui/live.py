@@ -5,7 +5,8 @@ would take more than their share of its cores.
 Why a share: the trainers run in this process too (rnnviz/ui/lifecycle.py), and every redraw holds Python's
 interpreter lock while it builds figures, which training threads wait for between their ops. With 10 default runs
 on 2 cores, views at two refreshes a second left training 36 % of its headless speed (tools/capacity.py). So the live views of all tabs
-together may use VIEW_SHARE of the cores (their drawing's CPU time, measured as they draw); past that every view's
+together may use VIEW_SHARE of the cores (their drawing's CPU time, measured as they draw, and DRAW_OVERHEAD for
+Streamlit's work around it); past that every view's
 interval grows by the same factor, in steps of √2, up to MAX_INTERVAL_S. A full classroom's views then slow down
 together, and none stops.
 """
@@ -25,6 +26,10 @@ REFRESH_S = 0.5  # at least two refreshes a second while training, on a server w
 QUEUED_REFRESH_S = 2.0  # a queued run changes only when it starts: no need to redraw a full classroom's tabs
 MAX_INTERVAL_S = 4.0  # however busy the server, a live view redraws at least this often
 VIEW_SHARE = 0.2  # of the cores, for drawing every tab's live views, so training keeps about 80 %: see the README
+# A draw's own CPU time leaves out what Streamlit spends around it (running the fragment, the event loop sending it):
+# with 10 watched runs the server's threads other than the trainers took 1.3 times the draws' own time
+# (/proc per-thread CPU against the draws' thread_time)
+DRAW_OVERHEAD = 1.3
 STEP = math.sqrt(2)  # intervals grow and shrink by this factor: a full rerun of the page applies a new one
 SPEED_UP_BELOW = 0.8  # a view speeds up once its due factor is this far below the next step down (no flapping)
 INTERVAL_KEY = "live_interval_factor"  # session state: this tab's current slow-down factor
@@ -53,7 +58,7 @@ class LiveViews:
         now = time.monotonic()
         with self._lock:
             self._views = {v: e for v, e in self._views.items() if now - e[0] < self.STALE_S}
-            demand = sum(cost / base for _, cost, base in self._views.values())  # cores wanted at idle rates
+            demand = DRAW_OVERHEAD * sum(cost / base for _, cost, base in self._views.values())  # cores at idle rates
         return max(1.0, demand / self.budget)
 
 
