@@ -79,6 +79,10 @@ def next_factor(current: float, wanted: float) -> float:
     return current
 
 
+def _interval(base: float, factor: float) -> float:
+    return min(MAX_INTERVAL_S, base * factor)  # factor >= 1
+
+
 def live(draw: Callable[[], None], interval: float = REFRESH_S) -> None:
     """Call draw() now and, while any of this tab's trainers steps, again every interval (every QUEUED_REFRESH_S
     while they only wait in the queue), times the server's slow-down factor. When this tab's activity or its factor
@@ -87,7 +91,7 @@ def live(draw: Callable[[], None], interval: float = REFRESH_S) -> None:
     base = {"running": interval, "queued": max(interval, QUEUED_REFRESH_S)}.get(activity)
     factor = next_factor(st.session_state.get(INTERVAL_KEY, 1.0), VIEWS.slowdown())
     st.session_state[INTERVAL_KEY] = factor
-    every = None if base is None else min(MAX_INTERVAL_S, base * factor)  # factor >= 1
+    every = None if base is None else _interval(base, factor)
     view = (session_id(), draw.__qualname__)
 
     @st.fragment(run_every=every)
@@ -98,7 +102,7 @@ def live(draw: Callable[[], None], interval: float = REFRESH_S) -> None:
             VIEWS.drawn(view, time.thread_time() - began, base)
         if activity is not None and tab().activity() != activity:
             st.rerun()
-        elif base is not None and next_factor(factor, VIEWS.slowdown()) != factor:
-            st.rerun()
+        elif base is not None and _interval(base, next_factor(factor, VIEWS.slowdown())) != every:
+            st.rerun()  # not for a new factor past MAX_INTERVAL_S: the interval stays what it is
 
     fragment()
