@@ -191,3 +191,15 @@ def test_the_labs_power_iteration_tolerance_moves_the_plotted_norms_by_under_a_t
     got = norms()
     monkeypatch.setattr(jacobians, "POWER_TOL", 1e-9)
     np.testing.assert_allclose(got, norms(), atol=1e-3)
+
+
+@pytest.mark.parametrize("setting", [dict(seq_len=100, rho=1.0), dict(seq_len=300, rho=10.0, activation="identity"),
+                                     dict(seq_len=200, rho=0.5, activation="relu", init="gaussian")])
+def test_the_rnn_labs_float32_walk_moves_the_plotted_norms_by_under_a_thousandth_of_a_decade(monkeypatch, setting):
+    """From H = FLOAT32_FROM the RNN's walk is float32 (as the LSTM's): against the same walk in float64."""
+    hidden = lab.FLOAT32_FROM
+    got = lab.lab_rnn(hidden=hidden, points=30, **setting)
+    monkeypatch.setattr(lab, "FLOAT32_FROM", 10**6)
+    want = lab.lab_rnn(hidden=hidden, points=30, **setting)
+    np.testing.assert_allclose(got.log10_norm, want.log10_norm, atol=1e-3)
+    assert got.regime == want.regime and got.notes == want.notes
