@@ -203,3 +203,21 @@ def test_the_rnn_labs_float32_walk_moves_the_plotted_norms_by_under_a_thousandth
     want = lab.lab_rnn(hidden=hidden, points=30, **setting)
     np.testing.assert_allclose(got.log10_norm, want.log10_norm, atol=1e-3)
     assert got.regime == want.regime and got.notes == want.notes
+
+
+def test_the_labs_cached_draws_are_one_stream_from_the_seed():
+    """W_hh, then x, then W_ih, as when lab_rnn and lab_lstm drew everything in one go; cached arrays are read-only."""
+    rng = np.random.default_rng(3)
+    q, r = np.linalg.qr(rng.standard_normal((16, 16)))
+    x = rng.standard_normal((30, 16))
+    w_ih = rng.standard_normal((16, 16)) / 4
+    w_hh = lab._rnn_weights(3, 16, "orthogonal")[0]
+    np.testing.assert_array_equal(w_hh, q * np.sign(np.diag(r)))
+    np.testing.assert_array_equal(lab._rnn_drive(3, 16, "orthogonal", 30), x @ w_ih.T)
+    rng = np.random.default_rng(3)
+    blocks = [lab._orthogonal(rng, 8) for _ in range(4)]
+    x = rng.standard_normal((20, 8))
+    w_ih = rng.standard_normal((32, 8)) / np.sqrt(8)
+    np.testing.assert_array_equal(lab._lstm_weights(3, 8)[0], np.concatenate(blocks))
+    np.testing.assert_array_equal(lab._lstm_drive(3, 8, 20), x @ w_ih.T)
+    assert not (w_hh.flags.writeable or lab._lstm_drive(3, 8, 20).flags.writeable)
