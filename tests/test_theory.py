@@ -176,3 +176,48 @@ def test_clipping_bounds_every_step_on_the_cliff():
     assert (np.linalg.norm(np.diff(clipped, axis=0), axis=1) <= cliff.LR * 1.0 + 1e-12).all()
     unclipped, _ = cliff.descent(steps=1)
     assert np.linalg.norm(unclipped[1] - unclipped[0]) > 10 * cliff.LR  # the wall throws the point far away
+
+
+@pytest.mark.parametrize("run,setting", [
+    (lab.lab_rnn, dict(hidden=128, seq_len=100, rho=1.0)),  # near the edge: the top singular values crowd together
+    (lab.lab_rnn, dict(hidden=128, seq_len=60, rho=1.5, activation="relu", init="gaussian")),
+    (lab.lab_lstm, dict(hidden=64, seq_len=60, rho=0.5))])
+def test_the_labs_power_iteration_tolerance_moves_the_plotted_norms_by_under_a_thousandth_of_a_decade(
+        monkeypatch, run, setting):
+    """POWER_TOL was 1e-9: loosened for speed, on blocks large enough for power iteration (S = 128 > GRAM_MAX)."""
+    def norms():
+        result = run(points=30, **setting)
+        return np.concatenate([result.log10_norm, [] if result.log10_norm_h is None else result.log10_norm_h])
+    got = norms()
+    monkeypatch.setattr(jacobians, "POWER_TOL", 1e-9)
+    np.testing.assert_allclose(got, norms(), atol=1e-3)
+
+
+@pytest.mark.parametrize("setting", [dict(seq_len=100, rho=1.0), dict(seq_len=300, rho=10.0, activation="identity"),
+                                     dict(seq_len=200, rho=0.5, activation="relu", init="gaussian")])
+def test_the_rnn_labs_float32_walk_moves_the_plotted_norms_by_under_a_thousandth_of_a_decade(monkeypatch, setting):
+    """From H = FLOAT32_FROM the RNN's walk is float32 (as the LSTM's): against the same walk in float64."""
+    hidden = lab.FLOAT32_FROM
+    got = lab.lab_rnn(hidden=hidden, points=30, **setting)
+    monkeypatch.setattr(lab, "FLOAT32_FROM", 10**6)
+    want = lab.lab_rnn(hidden=hidden, points=30, **setting)
+    np.testing.assert_allclose(got.log10_norm, want.log10_norm, atol=1e-3)
+    assert got.regime == want.regime and got.notes == want.notes
+
+
+def test_the_labs_cached_draws_are_one_stream_from_the_seed():
+    """W_hh, then x, then W_ih, as when lab_rnn and lab_lstm drew everything in one go; cached arrays are read-only."""
+    rng = np.random.default_rng(3)
+    q, r = np.linalg.qr(rng.standard_normal((16, 16)))
+    x = rng.standard_normal((30, 16))
+    w_ih = rng.standard_normal((16, 16)) / 4
+    w_hh = lab._rnn_weights(3, 16, "orthogonal")[0]
+    np.testing.assert_array_equal(w_hh, q * np.sign(np.diag(r)))
+    np.testing.assert_array_equal(lab._rnn_drive(3, 16, "orthogonal", 30), x @ w_ih.T)
+    rng = np.random.default_rng(3)
+    blocks = [lab._orthogonal(rng, 8) for _ in range(4)]
+    x = rng.standard_normal((20, 8))
+    w_ih = rng.standard_normal((32, 8)) / np.sqrt(8)
+    np.testing.assert_array_equal(lab._lstm_weights(3, 8)[0], np.concatenate(blocks))
+    np.testing.assert_array_equal(lab._lstm_drive(3, 8, 20), x @ w_ih.T)
+    assert not (w_hh.flags.writeable or lab._lstm_drive(3, 8, 20).flags.writeable)

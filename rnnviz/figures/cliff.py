@@ -2,7 +2,8 @@
 
 The loss is drawn in log10, on the map's colours and on the paths' y axis. Arrays go to the browser as
 float32. Axis titles and legend names come from `labels` (the text files' [lab.fig] table,
-English by default), as for the lab's other figures.
+English by default), as for the lab's other figures. Each figure is made in one go (rnnviz.figures.panels says
+why): the cliff view redraws three of them whenever a slider moves.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import f32, labels_with, log_axis, style, top_legend
+from .common import AXIS_TITLE_PX, TICK_PX, axis, base_layout, f32, labels_with, log_axis
+from .panels import heatmap, scatter
 
 LOSS_FLOOR = 1e-8  # the cliff's loss is shown in log10, and exact zeros would be -inf
 PATH_COLOURS = {"plain": "#ff1f1f", "clipped": "#ffffff"}  # on the map: red and white, outlined, stand out on Viridis
@@ -31,24 +33,23 @@ def loss_map(ws, bs, loss, paths: Mapping[str, np.ndarray], *, start=None, label
     L = _labels(labels)
     ws, bs = np.asarray(ws), np.asarray(bs)
     z = f32(np.log10(np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR)))
-    fig = go.Figure(go.Heatmap(
+    traces = [heatmap(
         x=f32(ws), y=f32(bs), z=z, colorscale=SURFACE_SCALE, zmin=SURFACE_FLOOR, zmax=0.0,
-        colorbar=dict(title=dict(text=L["log_loss"], side="right"), thickness=14),
-        hovertemplate="w = %{x:.2f}<br>b = %{y:.3f}<br>log₁₀ L = %{z:.2f}<extra></extra>"))
+        colorbar=dict(title=dict(text=L["log_loss"], side="right", font_size=AXIS_TITLE_PX), thickness=14,
+                      tickfont_size=TICK_PX),
+        hovertemplate="w = %{x:.2f}<br>b = %{y:.3f}<br>log₁₀ L = %{z:.2f}<extra></extra>")]
     if start is not None:  # drawn first, so the paths leaving it stay visible
-        fig.add_trace(go.Scatter(x=f32([start[0]]), y=f32([start[1]]), mode="markers", name=L["start"],
-                                 marker=dict(symbol="star", size=18, color="#ffd400",
-                                             line=dict(color="black", width=1.5))))
+        traces.append(scatter(x=f32([start[0]]), y=f32([start[1]]), mode="markers", name=L["start"],
+                              marker=dict(symbol="star", size=18, color="#ffd400", line=dict(color="black", width=1.5))))
     box = (ws[0], ws[-1], bs[0], bs[-1])
     for key, path in paths.items():
         w, b = _inside(np.asarray(path, dtype=np.float64), box)
-        fig.add_trace(go.Scatter(x=f32(w), y=f32(b), mode="lines+markers", name=L[f"path_{key}"],
-                                 line=dict(color=PATH_COLOURS[key], width=4),
-                                 marker=dict(size=7, line=dict(color="black", width=1.5))))
-    fig.update_xaxes(title="w", range=[float(ws[0]), float(ws[-1])])
-    fig.update_yaxes(title="b", range=[float(bs[0]), float(bs[-1])])
-    fig.update_layout(showlegend=legend)
-    return top_legend(style(fig, title, height))
+        traces.append(scatter(x=f32(w), y=f32(b), mode="lines+markers", name=L[f"path_{key}"],
+                              line=dict(color=PATH_COLOURS[key], width=4),
+                              marker=dict(size=7, line=dict(color="black", width=1.5))))
+    return go.Figure(traces, base_layout(title, height, legend_on_top=True, showlegend=legend,
+                                         xaxis=axis("w", range=[float(ws[0]), float(ws[-1])]),
+                                         yaxis=axis("b", range=[float(bs[0]), float(bs[-1])])))
 
 
 def _inside(path: np.ndarray, box) -> tuple[np.ndarray, np.ndarray]:
@@ -61,12 +62,8 @@ def loss_along_paths(losses: Mapping[str, np.ndarray], *, labels=None, title: st
                      height: int = 300) -> go.Figure:
     """The loss along each descent path, step by step, on a log axis: the unclipped jump shows as a plateau."""
     L = _labels(labels)
-    fig = go.Figure()
     floored = {key: np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR) for key, loss in losses.items()}
-    for key, loss in floored.items():
-        fig.add_trace(go.Scatter(x=f32(np.arange(len(loss))), y=f32(loss), mode="lines", name=L[f"path_{key}"],
-                                 line=dict(color=LOSS_COLOURS[key], width=3)))
-    fig.update_xaxes(title=L["descent_step"])
-    fig.update_yaxes(title=L["loss"], **log_axis(list(floored.values())))
-    return top_legend(style(fig, title, height))
-
+    traces = [scatter(x=f32(np.arange(len(loss))), y=f32(loss), mode="lines", name=L[f"path_{key}"],
+                      line=dict(color=LOSS_COLOURS[key], width=3)) for key, loss in floored.items()]
+    return go.Figure(traces, base_layout(title, height, legend_on_top=True, xaxis=axis(L["descent_step"]),
+                                         yaxis=axis(L["loss"], **log_axis(list(floored.values())))))

@@ -35,6 +35,8 @@ EXACT_MACS = 1e9  # multiply-adds the exact product may cost (about T·S³): bey
 SKETCH_ROWS = 32  # leading left singular directions kept per block once the walk is sketched
 GRAM_MAX = 64  # norms of blocks up to this size come from an eigendecomposition, larger ones from power iteration
 POWER_ITERS = 60  # power iterations per norm at most (warm-started, so usually a few)
+POWER_TOL = 1e-6  # power iteration stops once λ changes by less than this share: the lab's log10 norms stay within
+# 1e-4 decades of what 1e-9 gave (tests/test_theory.py), with a quarter to a third fewer iterations
 TINY = 1e-30  # entries of the rescaled product (max 1) below this become 0: subnormal floats slow BLAS ~100x
 
 
@@ -65,6 +67,11 @@ class Spectrum:
     spectral_radius: float  # max |eigenvalue|
     sigma_max: float  # largest singular value = ‖W‖₂ ≥ spectral radius
 
+    def scaled(self, factor: float) -> Spectrum:
+        """The spectrum of factor·W for factor ≥ 0: every value times factor, in the same order."""
+        return Spectrum(factor * self.singular_values, factor * self.eigenvalues, factor * self.spectral_radius,
+                        factor * self.sigma_max)
+
 
 def spectrum(w) -> Spectrum:
     """Singular values, eigenvalues, spectral radius and σ_max of a square matrix (anything numpy reads)."""
@@ -91,6 +98,7 @@ class Trajectory:
     gates: dict[str, np.ndarray] | None = None  # LSTM: name -> (T, H)
     dact: np.ndarray | None = None  # RNN: σ'(a_t), (T, H)
     stacks: dict = field(default_factory=dict, repr=False)  # dtype -> matrix(dtype), cached
+    terms: dict = field(default_factory=dict, repr=False)  # dtype -> step_terms(dtype), cached
 
     @property
     def steps(self) -> int:
@@ -125,6 +133,14 @@ class Trajectory:
             self.stacks[dtype] = w.astype(dtype)
         return self.stacks[dtype]
 
+    def step_terms(self, dtype) -> dict[str, np.ndarray]:
+        """The step Jacobians' coefficient vectors in dtype, each (T, H), row t−1 for J_t: an RNN's σ'(a_t) as "d",
+        an LSTM's _lstm_terms. Built once per dtype, so the walk's steps only pick their row."""
+        if dtype not in self.terms:
+            whole = {"d": self.rnn_dact()} if self.cell == "rnn" else _lstm_terms(self, 0, self.steps)
+            self.terms[dtype] = {name: v.astype(dtype) for name, v in whole.items()}
+        return self.terms[dtype]
+
 
 def _lstm_terms(p: Trajectory, lo: int, hi: int) -> dict:
     """Per-step coefficient vectors of the LSTM Jacobian for t = lo+1..hi, each (n, H)."""
@@ -158,11 +174,11 @@ def dense_jacobians(p: Trajectory, lo: int, hi: int) -> np.ndarray:
 def _times_jacobian(p: Trajectory, prod: np.ndarray, t: int) -> np.ndarray:
     """prod @ J_t without forming J_t (prod: (R, S), R = S or a sketch's rows)."""
     if p.cell == "rnn":
-        return (prod * p.rnn_dact()[t - 1].astype(prod.dtype)) @ p.matrix(prod.dtype)  # P diag(d) W
+        return (prod * p.step_terms(prod.dtype)["d"][t - 1]) @ p.matrix(prod.dtype)  # P diag(d) W
     # LSTM, prod = [A | C] by columns (∂s_T/∂h_t, ∂s_T/∂c_t): with X = A diag(β) + C,
     # new A = [A α | X γ_f | X γ_i | X γ_g] @ [W_o; W_f; W_i; W_g] and new C = X diag(f): one matmul.
     H = p.h.shape[1]
-    k = {name: v[0].astype(prod.dtype) for name, v in _lstm_terms(p, t - 1, t).items()}  # keep prod's precision
+    k = {name: v[t - 1] for name, v in p.step_terms(prod.dtype).items()}  # in prod's precision
     a, c = prod[:, :H], prod[:, H:]
     x = a * k["beta"] + c
     stacked = np.concatenate([a * k["alpha"], x * k["gf"], x * k["gi"], x * k["gg"]], axis=1)  # (R, 4H)
@@ -172,18 +188,21 @@ def _times_jacobian(p: Trajectory, prod: np.ndarray, t: int) -> np.ndarray:
 def _log10_norm(x: np.ndarray, u: np.ndarray | None) -> tuple[float, np.ndarray | None]:
     """log10 ‖x‖₂ of one (R, C) matrix (-inf for zero) and, for large ones, the left vector to warm-start the next call.
 
-    Small matrices: the largest eigenvalue of the Gram matrix of the shorter side, exact. Large ones: power
-    iteration on x xᵀ from u; it approaches ‖x‖₂ from below, and within a few iterations when warm-started
-    on a product whose leading direction settles (the eigendecomposition would cost O(R³) per point).
+    Small matrices: the largest eigenvalue of the Gram matrix of the shorter side, exact, in float64. Large ones:
+    power iteration on x xᵀ from u, in x's precision, until λ = ‖x‖₂² changes by less than POWER_TOL relative; it
+    approaches ‖x‖₂ from below, and within a few iterations when warm-started on a product whose leading direction
+    settles (the eigendecomposition would cost O(R³) per point). A log10 chart needs no more: the norms stay within
+    1e-4 decades of what a tolerance of 1e-9 (the old one) gives.
     """
     m = np.abs(x).max()
     if m == 0:
         return -np.inf, u
-    x = x.astype(np.float64) / m  # rescaling first keeps the Gram matrix away from underflow
     if min(x.shape) <= GRAM_MAX:
+        x = x.astype(np.float64) / m  # rescaling first keeps the Gram matrix away from underflow
         gram = x @ x.T if x.shape[0] <= x.shape[1] else x.T @ x
         return float(np.log10(m) + 0.5 * np.log10(max(np.linalg.eigvalsh(gram)[-1], 0.0))), u
-    u = np.ones(x.shape[0]) / np.sqrt(x.shape[0]) if u is None else u
+    x = x / m  # in x's dtype, as u is: a float64 u would make every product convert x to float64
+    u = np.full(x.shape[0], x.shape[0] ** -0.5, dtype=x.dtype) if u is None else u
     lam = 0.0
     for _ in range(POWER_ITERS):
         w = x @ (x.T @ u)  # (R,)
@@ -191,7 +210,7 @@ def _log10_norm(x: np.ndarray, u: np.ndarray | None) -> tuple[float, np.ndarray 
         if new == 0:
             return -np.inf, None
         u = w / new
-        if new - lam <= 1e-9 * new:
+        if new - lam <= POWER_TOL * new:
             break
         lam = new
     return float(np.log10(m) + 0.5 * np.log10(new)), u

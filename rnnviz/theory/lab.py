@@ -8,16 +8,23 @@ the forget gates' product for the LSTM. `train_options` hands a setting over to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..config import check_choice, check_range
-from .jacobians import (ACTIVATIONS, GAMMA, LOG10_FLOOR, SKETCH_ROWS, Trajectory, clamp_log10, dense_jacobians,
-                        product_norms, sample_steps, sigmoid, sketch_step, spectrum)
+from .jacobians import (ACTIVATIONS, GAMMA, LOG10_FLOOR, SKETCH_ROWS, Spectrum, Trajectory, clamp_log10,
+                        dense_jacobians, product_norms, sample_steps, sigmoid, sketch_step, spectrum)
 
 STATE_CLAMP = 1e100  # the lab's relu / identity forward pass is clamped here so it stays finite
+UNBOUNDED = ("relu", "identity")  # the activations that can get there: tanh and sigmoid keep |h| ≤ 1, so |a| stays
+# below ‖W_hh‖·√H + |drive|, and their forward pass skips the check (a third of its time)
 EDGE_DECADES = 1.0  # ‖∂s_T/∂s_0‖ within 10^±1 counts as the edge between vanishing and exploding
 LAB_POINTS = 200  # the lab computes norms at this many evenly spaced t (SVD-like cost per point)
+FLOAT32_FROM = 128  # the RNN walks through H x H products in float32 from this H on, as the LSTM's always does:
+# those products are most of the lab's time, and float32 halves it; the norms move by at most 2e-5 decades (156
+# settings of H, T, ρ, activation and init tried). Smaller ones stay float64, exact to 1e-9
 TRAINABLE = ("tanh", "relu")  # the Train page's vanilla RNN nonlinearities; the lab also has sigmoid and identity
 
 
@@ -50,12 +57,57 @@ def _orthogonal(rng, n: int) -> np.ndarray:
     return q * np.sign(np.diag(r))  # the sign fix makes q uniformly (Haar) distributed
 
 
-def _lab_w_hh(rng, hidden: int, rho: float, init: str) -> np.ndarray:
-    """An H x H matrix with spectral radius rho: orthogonal·rho, or N(0, 1/H) rescaled."""
+def _unit_w_hh(rng, hidden: int, init: str) -> np.ndarray:
+    """An H x H matrix with spectral radius 1: orthogonal, or N(0, 1/H) rescaled. The lab's W_hh is rho times it."""
     if init == "orthogonal":
-        return rho * _orthogonal(rng, hidden)
+        return _orthogonal(rng, hidden)
     w = rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)
-    return w * (rho / np.abs(np.linalg.eigvals(w)).max())
+    return w / np.abs(np.linalg.eigvals(w)).max()
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+# A setting's random draws depend only on (seed, H, init) and, for the inputs, T: they are cached, so a new ρ, input
+# strength, activation or forget bias costs no QR, eigendecomposition (28 ms at H = 256) or random numbers. The
+# weights' entries keep the generator's state after W_hh's draws, so the inputs come from the very same stream as
+# when everything was drawn in one go: W_hh, then x (T, H), then W_ih. Entries are at most a few MB each.
+
+
+@lru_cache(maxsize=16)
+def _rnn_weights(seed: int, hidden: int, init: str) -> tuple[np.ndarray, Spectrum, Mapping[str, Any]]:
+    """(W_hh at spectral radius 1 (H, H), its spectrum, the generator's state after drawing it)."""
+    rng = np.random.default_rng(seed)
+    w = _read_only(_unit_w_hh(rng, hidden, init))
+    return w, spectrum(w), rng.bit_generator.state
+
+
+@lru_cache(maxsize=16)
+def _lstm_weights(seed: int, hidden: int) -> tuple[np.ndarray, Mapping[str, Any]]:
+    """(W_hh (4H, H) at ρ = 1, gate blocks i f g o each orthogonal, the generator's state after drawing it)."""
+    rng = np.random.default_rng(seed)
+    return _read_only(np.concatenate([_orthogonal(rng, hidden) for _ in range(4)])), rng.bit_generator.state
+
+
+def _unit_drive(state: Mapping[str, Any], seq_len: int, hidden: int, rows: int) -> np.ndarray:
+    """x W_ihᵀ (T, rows) at input strength 1, drawn on from the generator state: x ~ N(0, 1) (T, H), then
+    W_ih ~ N(0, 1/H) (rows, H)."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    x = rng.standard_normal((seq_len, hidden))
+    return _read_only(x @ (rng.standard_normal((rows, hidden)) / np.sqrt(hidden)).T)
+
+
+@lru_cache(maxsize=16)
+def _rnn_drive(seed: int, hidden: int, init: str, seq_len: int) -> np.ndarray:
+    return _unit_drive(_rnn_weights(seed, hidden, init)[2], seq_len, hidden, hidden)
+
+
+@lru_cache(maxsize=16)
+def _lstm_drive(seed: int, hidden: int, seq_len: int) -> np.ndarray:
+    return _unit_drive(_lstm_weights(seed, hidden)[1], seq_len, hidden, 4 * hidden)
 
 
 def _check_lab(hidden, seq_len, rho, input_scale):
@@ -94,12 +146,15 @@ def rnn_trajectory(w_hh: np.ndarray, drive: np.ndarray, activation: str) -> tupl
     T, H = drive.shape
     h, overflow_step = np.zeros((T + 1, H)), None
     a = np.zeros((T, H))  # (T, H) pre-activations
+    unbounded = activation in UNBOUNDED
     for t in range(T):
-        a[t] = w_hh @ h[t] + drive[t]
-        if overflow_step is None and np.abs(a[t]).max() > STATE_CLAMP:
-            overflow_step = t + 1
-        a[t] = np.clip(a[t], -STATE_CLAMP, STATE_CLAMP)
-        h[t + 1] = act(a[t])
+        a_t = a[t]  # (H,) a view: the step is written in place
+        np.matmul(w_hh, h[t], out=a_t)
+        a_t += drive[t]
+        if unbounded and np.abs(a_t).max() > STATE_CLAMP:
+            overflow_step = t + 1 if overflow_step is None else overflow_step
+            np.clip(a_t, -STATE_CLAMP, STATE_CLAMP, out=a_t)
+        h[t + 1] = act(a_t)
     return Trajectory("rnn", w_hh, h, dact=act_prime(a, h[1:])), overflow_step
 
 
@@ -108,15 +163,16 @@ def lstm_trajectory(w_hh: np.ndarray, drive: np.ndarray) -> Trajectory:
     blocks i f g o, drive (T, 4H) the input's part with the biases."""
     T, H = drive.shape[0], w_hh.shape[1]
     h, c = np.zeros((T + 1, H)), np.zeros((T + 1, H))
-    gates = {g: np.zeros((T, H)) for g in "ifgo"}
+    values = np.zeros((T, 4 * H))  # (T, 4H) the gates' values, blocks i f g o
     for t in range(T):
         z = drive[t] + w_hh @ h[t]  # (4H,) gates stay bounded, so no clamping is needed
-        i, f, o = sigmoid(z[:H]), sigmoid(z[H:2 * H]), sigmoid(z[3 * H:])
-        g = np.tanh(z[2 * H:3 * H])
+        v = values[t]
+        v[:] = sigmoid(z)  # one call for i, f and o; g's block is then overwritten with its tanh
+        v[2 * H:3 * H] = np.tanh(z[2 * H:3 * H])
+        i, f, g, o = v[:H], v[H:2 * H], v[2 * H:3 * H], v[3 * H:]
         c[t + 1] = f * c[t] + i * g
         h[t + 1] = o * np.tanh(c[t + 1])
-        for name, value in zip("ifgo", (i, f, g, o)):
-            gates[name][t] = value
+    gates = {name: values[:, k * H:(k + 1) * H] for k, name in enumerate("ifgo")}
     return Trajectory("lstm", w_hh, h, c=c, gates=gates)
 
 
@@ -129,13 +185,13 @@ def lab_rnn(hidden: int = 64, seq_len: int = 100, rho: float = 1.0, activation: 
     _check_lab(hidden, seq_len, rho, input_scale)
     check_choice("activation", activation, tuple(GAMMA))
     check_choice("init", init, ("orthogonal", "gaussian"))
-    rng = np.random.default_rng(seed)
-    w_hh = _lab_w_hh(rng, hidden, rho, init)
-    drive = input_scale * rng.standard_normal((seq_len, hidden)) @ (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).T
-    path, overflow_step = rnn_trajectory(w_hh, drive, activation)
+    unit_w, unit_spectrum, _ = _rnn_weights(seed, hidden, init)
+    w_hh = rho * unit_w
+    path, overflow_step = rnn_trajectory(w_hh, input_scale * _rnn_drive(seed, hidden, init, seq_len), activation)
     t = sample_steps(seq_len, points)
-    norm, clamped = clamp_log10(product_norms(path, seq_len - t, {"h": (slice(None), slice(None))})["h"])
-    spec, gamma = spectrum(w_hh), GAMMA[activation]
+    dtype = np.float32 if hidden >= FLOAT32_FROM else np.float64
+    norm, clamped = clamp_log10(product_norms(path, seq_len - t, {"h": (slice(None), slice(None))}, dtype=dtype)["h"])
+    spec, gamma = unit_spectrum.scaled(rho), GAMMA[activation]
     with np.errstate(divide="ignore"):
         bound, clamped_bound = clamp_log10((seq_len - t) * np.log10(spec.sigma_max * gamma))
     bound_decides = spec.sigma_max * gamma < 1 - 1e-9  # sufficient for vanishing (Pascanu et al. 2013)
@@ -155,12 +211,11 @@ def lab_lstm(hidden: int = 64, seq_len: int = 100, forget_bias: float = 1.0, rho
     alone max_j ∏_{k>t} f_kj for reference, the mean forget gate, and the spectrum of ∂s_T/∂s_{T−1}."""
     _check_lab(hidden, seq_len, rho, input_scale)
     check_range("forget_bias", forget_bias, "forget bias")
-    rng, H, T = np.random.default_rng(seed), hidden, seq_len
-    w_hh = np.concatenate([rho * _orthogonal(rng, H) for _ in range(4)])  # (4H, H), blocks i f g o
+    H, T = hidden, seq_len
+    w_hh = rho * _lstm_weights(seed, H)[0]  # (4H, H), blocks i f g o
     bias = np.zeros(4 * H)
     bias[H:2 * H] = forget_bias
-    drive = input_scale * rng.standard_normal((T, H)) @ (rng.standard_normal((4 * H, H)) / np.sqrt(H)).T + bias  # (T, 4H)
-    path = lstm_trajectory(w_hh, drive)
+    path = lstm_trajectory(w_hh, input_scale * _lstm_drive(seed, H, T) + bias)  # drive (T, 4H)
     gates, _ = path.lstm_states()
     t = sample_steps(T, points)
     blocks = {"c": (slice(H, None), slice(H, None)), "h": (slice(None, H), slice(None, H))}

@@ -11,7 +11,6 @@ import numpy as np
 import streamlit as st
 
 from ..figures import lab as figs
-from ..figures.common import note
 from ..theory.jacobians import GAMMA
 from ..theory.lab import LabResult, lab_lstm, lab_rnn, train_options
 from .charts import chart
@@ -96,11 +95,8 @@ def notes(result: LabResult) -> str:
 
 def figures(result: LabResult) -> None:
     L, lstm = fig_labels("lab.fig"), result.cell == "lstm"
-    fig = figs.gradient_norms(result, labels=L, title=t("lab.fig_norms_title_lstm" if lstm else "lab.fig_norms_title"))
-    caveats = notes(result)
-    if caveats:
-        fig = note(fig, caveats)
-    chart(fig, "lab-norms")
+    chart(figs.gradient_norms(result, labels=L, title=t("lab.fig_norms_title_lstm" if lstm else "lab.fig_norms_title"),
+                              note=notes(result)), "lab-norms")
     left, right = st.columns(2)
     which = "lstm" if lstm else "rnn"
     with left:
