@@ -7,9 +7,12 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
+from rnnviz.figures import cliff as cliff_figs
 from rnnviz.figures import common, gates, gradients, hidden, panels
+from rnnviz.figures import lab as lab_figs
 from rnnviz.figures import training as figs
 from rnnviz.tasks import REGISTRY
+from rnnviz.theory import cliff, lab
 
 RNG = np.random.default_rng(0)
 T, H = 30, 6
@@ -18,6 +21,9 @@ clipped = loss > 1.5
 saturation = {g: [(0, RNG.uniform(size=(2, H)).astype(np.float32)), (100, RNG.uniform(size=(2, H)).astype(np.float32))]
               for g in "ifo"}
 tagged = [[("Jordan", "B-PER", "B-ORG"), ("said", "O", "O"), (".", "O", "O")]]
+rnn_lab, lstm_lab = lab.lab_rnn(hidden=8, seq_len=40, rho=1.5), lab.lab_lstm(hidden=8, seq_len=40)
+(plain, plain_loss), (clipped_path, clipped_loss) = cliff.descent(clip=None), cliff.descent(clip=1.0)
+ws, bs = cliff.axes([plain, clipped_path], n=21)
 
 BUILDERS = {
     "loss": lambda: figs.loss_figure(steps, loss, 0.17, title="Loss"),
@@ -36,6 +42,13 @@ BUILDERS = {
     "pca paths": lambda: hidden.pca_trajectories([(0, RNG.normal(size=(3, T, H)).astype(np.float32))]),
     "time x unit heatmap, words slanted": lambda: common.time_unit_heatmap(RNG.normal(size=(T, H)).astype(np.float32),
                                                                            inputs=[f"word{k}" for k in range(T)]),
+    "lab norms, with a note": lambda: lab_figs.gradient_norms(rnn_lab, title="norms", note="sampled"),
+    "lab norms, LSTM": lambda: lab_figs.gradient_norms(lstm_lab),
+    "lab singular values": lambda: lab_figs.singular_values(rnn_lab),
+    "lab eigenvalues": lambda: lab_figs.eigenvalues(lstm_lab),
+    "cliff map": lambda: cliff_figs.loss_map(ws, bs, cliff.loss(ws[None, :], bs[:, None]),
+                                             {"plain": plain, "clipped": clipped_path}, start=cliff.START),
+    "cliff losses": lambda: cliff_figs.loss_along_paths({"plain": plain_loss, "clipped": clipped_loss}),
 }
 
 

@@ -3,9 +3,11 @@
 Starts `streamlit run app.py` (as users run it), opens one session over Streamlit's websocket
 (tests/wsclient.py: the app's own protocol without a browser), trains a run to its end on the Train page,
 then for every page times a plain rerun and, for every control on it (the step slider, the example, the
-unit order, the lab's sliders ...), a change of that control, alternating between two of its values; for the
-step slider also a move to each of its other steps once, which no figure cache holds yet (a user scrubbing
-through training; the alternation soon finds its two values' figures cached). Each
+unit order, the lab's sliders ...), a change of that control, alternating between its default and another value
+(a select slider's end further from its default); for a select slider also a move to each of its other values once,
+which no cache holds yet (a user scrubbing through training, or trying the lab's settings; the alternation soon
+finds its two values cached). The lab is also timed at its largest setting (LAB_CORNER), where a new spectral
+radius or input strength costs the most. Each
 time is from the request to the server's "script finished": the server's work, the local socket's latency
 (well under a millisecond) included. The bytes are everything the server sent for that rerun.
 
@@ -44,6 +46,7 @@ PAGES = ["train", "hidden_states", "gates", "gradients", "attention", "explore",
 CONTROL_KINDS = ("slider", "selectbox", "button_group")
 SKIPPED = {"Language / 语言"}  # switching language is a page redraw, not a control of the page
 DONE_WORDS = {"done", "stopped"}  # the first metric on the Train page once a run has ended
+LAB_CORNER = {"Hidden size H": "256", "Sequence length T": "1000"}  # the RNN lab's largest walk: 1000 steps of 256 x 256
 
 
 def wait_for_end(session: Session, timeout: float) -> None:
@@ -72,10 +75,10 @@ def two_values(kind: str, proto) -> tuple | None:
     options = [o.content for o in proto.options] if kind == "button_group" else list(proto.options)
     if len(options) < 2:
         return None
-    if kind == "slider":  # a select_slider: its ends
-        return options[-1], options[0]
-    defaults = list(proto.default) if kind == "button_group" else [proto.default]
-    first = options[defaults[0]] if defaults else options[0]
+    defaults = list(proto.default) if kind in ("button_group", "slider") else [proto.default]
+    first = options[int(defaults[0])] if defaults else options[0]  # a select slider holds its index as a float
+    if kind == "slider":  # a select_slider: its default and the end further from it, as a user drags it
+        return first, options[0] if defaults[0] >= len(options) / 2 else options[-1]
     return first, next(o for o in options if o != first)
 
 
@@ -100,7 +103,20 @@ def measure_page(session: Session, page: str, repeat: int) -> list[dict]:
     rows.append({"page": page, "control": "rerun", **summary([timed(session, session.run) for _ in range(repeat)])})
     if page == "train":
         return rows  # its settings change the next run, not what the page shows
-    for kind, label in controls(session):
+    rows += measure_controls(session, page, controls(session), repeat)
+    if page == "lab":
+        for label, value in LAB_CORNER.items():
+            session.choose("slider", label, value)
+        corner = [("slider", label) for kind, label in controls(session) if kind == "slider" and label not in LAB_CORNER]
+        where = ", ".join(f"{label.split()[-1]}={value}" for label, value in LAB_CORNER.items())
+        rows += [{**row, "control": f"{row['control']} (at {where})"} for row in measure_controls(session, page, corner, repeat)]
+    return rows
+
+
+def measure_controls(session: Session, page: str, found: list[tuple[str, str]], repeat: int) -> list[dict]:
+    """A row per control (kind, label) alternated between two values, and for a select slider one for its unseen values."""
+    rows = []
+    for kind, label in found:
         values = two_values(kind, session.widget(kind, label))
         if values is None:
             continue

@@ -12,13 +12,12 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import AXIS_TITLE_PX, TICK_PX, axis, base_layout, f32, labels_with, log_axis
-from .panels import heatmap, scatter
+from .common import SEQUENTIAL, axis, base_layout, colour_bar, f32, labels_with, log_axis
+from .panels import figure, heatmap, scatter
 
 LOSS_FLOOR = 1e-8  # the cliff's loss is shown in log10, and exact zeros would be -inf
 PATH_COLOURS = {"plain": "#ff1f1f", "clipped": "#ffffff"}  # on the map: red and white, outlined, stand out on Viridis
 LOSS_COLOURS = {"plain": "#d62728", "clipped": "#1f77b4"}  # on a white chart
-SURFACE_SCALE = "Viridis"
 SURFACE_FLOOR = -4.0  # colours span log10 L from here to 0: the wall and the valley get most of the range
 
 
@@ -34,9 +33,8 @@ def loss_map(ws, bs, loss, paths: Mapping[str, np.ndarray], *, start=None, label
     ws, bs = np.asarray(ws), np.asarray(bs)
     z = f32(np.log10(np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR)))
     traces = [heatmap(
-        x=f32(ws), y=f32(bs), z=z, colorscale=SURFACE_SCALE, zmin=SURFACE_FLOOR, zmax=0.0,
-        colorbar=dict(title=dict(text=L["log_loss"], side="right", font_size=AXIS_TITLE_PX), thickness=14,
-                      tickfont_size=TICK_PX),
+        x=f32(ws), y=f32(bs), z=z, colorscale=SEQUENTIAL, zmin=SURFACE_FLOOR, zmax=0.0,
+        colorbar=colour_bar(L["log_loss"]),
         hovertemplate="w = %{x:.2f}<br>b = %{y:.3f}<br>log₁₀ L = %{z:.2f}<extra></extra>")]
     if start is not None:  # drawn first, so the paths leaving it stay visible
         traces.append(scatter(x=f32([start[0]]), y=f32([start[1]]), mode="markers", name=L["start"],
@@ -47,7 +45,7 @@ def loss_map(ws, bs, loss, paths: Mapping[str, np.ndarray], *, start=None, label
         traces.append(scatter(x=f32(w), y=f32(b), mode="lines+markers", name=L[f"path_{key}"],
                               line=dict(color=PATH_COLOURS[key], width=4),
                               marker=dict(size=7, line=dict(color="black", width=1.5))))
-    return go.Figure(traces, base_layout(title, height, legend_on_top=True, showlegend=legend,
+    return figure(traces, base_layout(title, height, legend_on_top=True, showlegend=legend,
                                          xaxis=axis("w", range=[float(ws[0]), float(ws[-1])]),
                                          yaxis=axis("b", range=[float(bs[0]), float(bs[-1])])))
 
@@ -65,5 +63,5 @@ def loss_along_paths(losses: Mapping[str, np.ndarray], *, labels=None, title: st
     floored = {key: np.maximum(np.asarray(loss, dtype=np.float64), LOSS_FLOOR) for key, loss in losses.items()}
     traces = [scatter(x=f32(np.arange(len(loss))), y=f32(loss), mode="lines", name=L[f"path_{key}"],
                       line=dict(color=LOSS_COLOURS[key], width=3)) for key, loss in floored.items()]
-    return go.Figure(traces, base_layout(title, height, legend_on_top=True, xaxis=axis(L["descent_step"]),
+    return figure(traces, base_layout(title, height, legend_on_top=True, xaxis=axis(L["descent_step"]),
                                          yaxis=axis(L["loss"], **log_axis(list(floored.values())))))

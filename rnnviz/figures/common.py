@@ -193,6 +193,12 @@ def legend_under_title(title: str | None, height: int) -> tuple[dict, dict, int]
             top + 52)
 
 
+def colour_bar(title: str) -> dict:
+    """A heatmap's colour bar for figures made in one go: its title upright beside it, fonts as the axes'."""
+    return dict(title=dict(text=title, side="right", font=dict(size=AXIS_TITLE_PX)), thickness=14,
+                tickfont=dict(size=TICK_PX))
+
+
 def axis(title: str, **more) -> dict:
     """One axis's layout with readable fonts, for figures made in one go with base_layout."""
     return {**AXIS_FONTS, "title": dict(text=title, font=AXIS_TITLE_FONT), **more}
@@ -401,8 +407,7 @@ def time_unit_heatmap(values: np.ndarray, *, inputs: list[str] | None = None, or
     # Look-inside pages draw up to four of these at every step the user moves to
     heatmap = dict(
         type="heatmap", z=z, x=x, y=y, zmin=zrange[0], zmax=zrange[1], zmid=mid, colorscale=colorscale,
-        colorbar=dict(title=dict(text=value_name, side="right", font=dict(size=AXIS_TITLE_PX)), thickness=14,
-                      tickfont=dict(size=TICK_PX)),
+        colorbar=colour_bar(value_name),
         hovertemplate=f"{L['time']}: %{{x}}<br>{L['unit']}: %{{y}}<br>{value_name} = %{{z:.3f}}<extra></extra>")
     layout = base_layout(title, height, xaxis=axis(xaxis.pop("title"), **xaxis),
                          yaxis=axis(unit_title or L["unit"], type="category", autorange="reversed", showticklabels=len(y) <= 48))

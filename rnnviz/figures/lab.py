@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .common import add_note, axis, base_layout, f32, labels_with, log_ticks
-from .panels import hline, scatter
+from .panels import figure, hline, scatter
 
 NORM_COLOURS = {"norm": "#d62728", "h": "#1f77b4", "reference": "#555"}
 CIRCLE_POINTS = 181
@@ -56,7 +56,7 @@ def gradient_norms(result, *, labels=None, title: str | None = None, height: int
         yaxis=_log_axis(L["norm_axis_lstm" if lstm else "norm_axis"], *[c[2] for c in curves]))
     if note:
         add_note(layout, note)
-    return go.Figure(traces, layout)
+    return figure(traces, layout)
 
 
 def singular_values(result, *, labels=None, title: str | None = None, height: int = 300) -> go.Figure:
@@ -69,7 +69,7 @@ def singular_values(result, *, labels=None, title: str | None = None, height: in
                 hovertemplate="i = %{x}<br>σ = %{y:.3g}<extra></extra>")
     label = dict(text=L["threshold"].format(value=threshold), showarrow=False, xref="x domain", x=1, xanchor="right",
                  yref="y", y=threshold, yanchor="bottom")  # where add_hline's "top right" puts it
-    return go.Figure([bars], base_layout(
+    return figure([bars], base_layout(
         title, height, bargap=0.05, showlegend=False, annotations=[label],
         shapes=[hline(threshold, dict(color="#d62728", dash="dash", width=2))],
         xaxis=axis(L["index"]), yaxis=axis(L["singular_axis"], rangemode="tozero")))
@@ -95,7 +95,7 @@ def eigenvalues(result, *, labels=None, title: str | None = None, height: int = 
     traces.append(scatter(x=f32(ev.real), y=f32(ev.imag), mode="markers", name=L["eigenvalues"],
                           marker=dict(color="#1f77b4", size=7), hovertemplate="%{x:.3g} %{y:+.3g}i<extra></extra>"))
     reach = 1.1 * max(1.0, result.spectral_radius, 1.0 / result.gamma if result.gamma else 1.0)
-    return go.Figure(traces, base_layout(
+    return figure(traces, base_layout(
         title, height, legend_on_top=True,
         xaxis=axis(L["real"], range=[-reach, reach], zeroline=True),
         yaxis=axis(L["imag"], range=[-reach, reach], zeroline=True, scaleanchor="x", scaleratio=1)))
