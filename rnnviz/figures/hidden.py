@@ -11,9 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..features import pca
-from .common import (AXIS_FONTS, DIVERGING, MAX_STEPS, SEQUENTIAL, add_note, axis, base_layout, f32, inside_labels, note,
-                     pool_time, projector_style, time_axis)
-from .panels import columns, figure, scatter, title_above
+from .common import (AXIS_FONTS, DIVERGING, MAX_STEPS, SEQUENTIAL, add_note, axis, base_layout, colour_bar, f32,
+                     inside_labels, note, pool_time, projector_style, time_axis)
+from .panels import columns, figure, heatmap, scatter, title_above
 
 MAX_TEXT_CHARS = 2400  # characters in the coloured-text view
 MAX_PATH_POINTS = 100  # points per PCA trajectory: beyond this a path is a tangle anyway
@@ -59,17 +59,19 @@ def text_heatmap(examples: list[tuple[list[str], np.ndarray]], *, zrange=(-1.0, 
     for r, (tr, zr, sr) in enumerate(zip(rows_text, rows_z, rows_t)):
         z[r, :len(zr)], step[r, :len(sr)] = zr, sr
         text[r][:len(tr)] = tr
-    fig = go.Figure(go.Heatmap(
+    # made in one go: the Hidden states page draws it anew at every step a user moves to
+    cells = heatmap(
         z=z, text=text, customdata=step, texttemplate="%{text}", textfont=dict(size=15, family="monospace"),
-        zmin=zrange[0], zmax=zrange[1], zmid=0.0 if zrange[0] < 0 < zrange[1] else None,
-        colorscale=DIVERGING if zrange[0] < 0 else SEQUENTIAL, xgap=1, ygap=3,
-        colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
-        hovertemplate=f"%{{text}}<br>{L['time']}: %{{customdata}}<br>{value_name} = %{{z:.3f}}<extra></extra>"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
+        zmin=zrange[0], zmax=zrange[1], colorscale=DIVERGING if zrange[0] < 0 else SEQUENTIAL, xgap=1, ygap=3,
+        colorbar=colour_bar(value_name),
+        hovertemplate=f"%{{text}}<br>{L['time']}: %{{customdata}}<br>{value_name} = %{{z:.3f}}<extra></extra>")
+    if zrange[0] < 0 < zrange[1]:
+        cells["zmid"] = 0.0
+    layout = base_layout(title, 80 + 26 * len(rows_text), xaxis={**AXIS_FONTS, "visible": False},
+                         yaxis={**AXIS_FONTS, "visible": False, "autorange": "reversed"})
     if used < sum(len(tok) for tok, _ in examples):
-        note(fig, L["note_chars"].format(shown=used))
-    return projector_style(fig, title, height=80 + 26 * len(rows_text))
+        add_note(layout, L["note_chars"].format(shown=used))
+    return figure([cells], layout)
 
 
 def attribution_band(values: np.ndarray, *, inputs: list[str] | None = None, value_name: str = "IG",
