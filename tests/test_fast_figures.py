@@ -40,6 +40,7 @@ BUILDERS = {
     "gradient through time": lambda: gradients.gradient_through_time({"g": np.geomspace(1e-4, 1, T).astype(np.float32)},
                                                                      rate=0.5),
     "coloured text, cut short": lambda: hidden.text_heatmap([(list("ab\ncd" * 600), RNG.uniform(-1, 1, 3000))], title="t"),
+    "unit ranking": lambda: hidden.unit_ranking(RNG.uniform(-1, 1, H), feature="depth", title="r"),
     "pca paths": lambda: hidden.pca_trajectories([(0, RNG.normal(size=(3, T, H)).astype(np.float32))]),
     "time x unit heatmap, words slanted": lambda: common.time_unit_heatmap(RNG.normal(size=(T, H)).astype(np.float32),
                                                                            inputs=[f"word{k}" for k in range(T)]),

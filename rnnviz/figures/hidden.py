@@ -107,13 +107,12 @@ def unit_ranking(r: np.ndarray, *, k: int = 10, feature: str = "", title: str | 
     L = inside_labels(labels)
     r = np.nan_to_num(np.asarray(r, dtype=np.float64))
     top = np.argsort(-np.abs(r), kind="stable")[:k]
-    fig = go.Figure(go.Bar(
-        x=f32(r[top]), y=[f"u{u}" for u in top], orientation="h",
-        marker_color=["#d62728" if v > 0 else "#1f77b4" for v in r[top]],
-        hovertemplate=f"{L['unit']} %{{y}}<br>r = %{{x:.3f}}<extra>{feature}</extra>"))
-    fig.update_xaxes(title=L["correlation"].format(feature=feature), range=[-1, 1], zeroline=True)
-    fig.update_yaxes(title=L["unit"], type="category", autorange="reversed")
-    return projector_style(fig, title, height=90 + 28 * len(top))
+    bars = dict(type="bar", x=f32(r[top]), y=[f"u{u}" for u in top], orientation="h",
+                marker=dict(color=["#d62728" if v > 0 else "#1f77b4" for v in r[top]]),
+                hovertemplate=f"{L['unit']} %{{y}}<br>r = %{{x:.3f}}<extra>{feature}</extra>")
+    return figure([bars], base_layout(  # made in one go: redrawn at every step a user moves to
+        title, 90 + 28 * len(top), xaxis=axis(L["correlation"].format(feature=feature), range=[-1, 1], zeroline=True),
+        yaxis=axis(L["unit"], type="category", autorange="reversed")))
 
 
 def pca_trajectories(panels: list[tuple[int, np.ndarray]], *, title: str | None = None, height: int = 360,
