@@ -26,10 +26,11 @@ REFRESH_S = 0.5  # at least two refreshes a second while training, on a server w
 QUEUED_REFRESH_S = 2.0  # a queued run changes only when it starts: no need to redraw a full classroom's tabs
 MAX_INTERVAL_S = 4.0  # however busy the server, a live view redraws at least this often
 VIEW_SHARE = 0.2  # of the cores, for drawing every tab's live views, so training keeps about 80 %: see the README
-# A draw's own CPU time leaves out what Streamlit spends around it (running the fragment, the event loop sending it):
-# with 10 watched runs the server's threads other than the trainers took 1.3 times the draws' own time
-# (/proc per-thread CPU against the draws' thread_time)
-DRAW_OVERHEAD = 1.3
+# What a refresh costs the trainers, as a multiple of the draw's own CPU time: Streamlit's work around it (running the
+# fragment, the event loop sending it) took 1.3 times the draw's CPU with 10 watched runs, and the trainers also wait
+# for the interpreter lock meanwhile. tools/capacity.py, 10 default runs on 2 cores: at 1.3 the views refreshed twice
+# a second and training kept 54 % of its headless speed; at 3, once a second and 78 %; at 5, 0.5-0.7 times and 88 %.
+DRAW_OVERHEAD = 3.0
 STEP = math.sqrt(2)  # intervals grow and shrink by this factor: a full rerun of the page applies a new one
 SPEED_UP_BELOW = 0.8  # a view speeds up once its due factor is this far below the next step down (no flapping)
 INTERVAL_KEY = "live_interval_factor"  # session state: this tab's current slow-down factor
