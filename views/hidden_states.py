@@ -1,16 +1,14 @@
 """Hidden states: h_t (and the LSTM's c_t) over time, one unit's activation over the text, PCA trajectories.
 What is shown follows the run's family: its state kinds, its reading directions (a picker for bidirectional
 layers), and whether its states are tanh-bounded (a transformer's residual stream is not).
-Asked for, the picked example's integrated gradients sit beside its states: as coloured characters under the
-heatmaps of a text, as a band under each heatmap of a series. They are computed when first asked and kept in the
-tab (rnnviz.ui.explore's cache, which the Explore page shares), so the page's reruns cost nothing for them."""
+Asked for, the picked example's integrated gradients sit beside its states (rnnviz.ui.state_attribution)."""
 import numpy as np
 import streamlit as st
 
 from rnnviz.features import order_units, unit_correlation
 from rnnviz.figures import hidden as figs
 from rnnviz.figures.common import spread_steps, time_unit_heatmap
-from rnnviz.ui import explore, inspect
+from rnnviz.ui import inspect, state_attribution
 from rnnviz.ui.i18n import fig_labels, t
 from rnnviz.ui.live import live
 
@@ -35,7 +33,7 @@ def draw():
     order = None if sort == "index" else order_units(flat, None if sort == "variance" else signals[sort].reshape(-1))
     kinds = [k for k in family.states if view.array(k) is not None]
     by = t(f"hidden_states.sort_{sort}") if sort in ("variance", "index") else inspect.signal_label(sort)
-    found = attribution(view)
+    found = state_attribution.wanted(view)
     tokens = view.tokens()
     for kind, col in zip(kinds, st.columns(len(kinds))):
         with col:
@@ -46,9 +44,9 @@ def draw():
                 title=t(f"hidden_states.heat_{kind}", step=view.step, example=view.example + 1)),
                 data=lambda kind=kind: {f"{kind}[t, unit]": view.array(kind)})
             if found is not None and tokens is None:
-                attribution_band(view, found, kind)
+                state_attribution.band(view, found, kind, L)
     if found is not None and tokens is not None:
-        attribution_text(view, found, tokens)
+        state_attribution.text(view, found, tokens)
     if tokens is not None and not view.prefix:
         coloured_text(view, signals)
     pca_section(view)
@@ -61,36 +59,6 @@ def about_the_states():
                      backward=inspect.direction_label(".reverse")))
     if not family.recurrent:
         st.caption(t("hidden_states.residual"))
-
-
-def attribution(view) -> explore.Attribution | None:
-    """The picked example's attributions, once the toggle asks for them (they cost a backward pass per point of
-    the integrated-gradient path, so not on every visit); None for the decoder, whose steps are not the input's."""
-    if view.prefix:
-        return None
-    left, right = st.columns([3, 2])
-    with left:
-        wanted = st.toggle(t("hidden_states.attribution"), key="hs_attribution", help=t("hidden_states.attribution_help"))
-    if not wanted:
-        return None
-    return explore.attribution_now(trainer, view.example, right, key="hs_recompute")
-
-
-def attribution_band(view, found: explore.Attribution, kind: str) -> None:
-    """Integrated gradients per input step as a band under the heatmap of kind, on its time axis."""
-    values, name = found.methods["ig"], t("explore.value_ig")  # (T,)
-    inspect.show(f"hs-band-{kind}", (found.step, found.example, *view.key), lambda: figs.attribution_band(
-        values, inputs=view.inputs(), value_name=name, labels=L,
-        title=t("hidden_states.band_title", step=found.step, example=found.example + 1)),
-        data=lambda: {"t": np.arange(len(values)), name: values})
-
-
-def attribution_text(view, found: explore.Attribution, tokens: list[str]) -> None:
-    """Integrated gradients per input token as the coloured characters of the example's text (as on Explore)."""
-    values, name = found.methods["ig"], t("explore.value_ig")  # (T,)
-    title = t("explore.fig_title", method=t("explore.method_ig"), step=found.step, example=found.example + 1)
-    inspect.show("hs-attribution-text", (found.step, found.example, *view.key), lambda: explore.text_attribution_figure(
-        tokens, values, name, title), data=lambda: {"t": np.arange(len(values)), name: values})
 
 
 def coloured_text(view, signals):
