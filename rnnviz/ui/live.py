@@ -5,10 +5,9 @@ would take more than their share of its cores.
 Why a share: the trainers run in this process too (rnnviz/ui/lifecycle.py), and every redraw holds Python's
 interpreter lock while it builds figures, which training threads wait for between their ops. With 10 default runs
 on 2 cores, views at two refreshes a second left training 36 % of its headless speed (tools/capacity.py). So the live views of all tabs
-together may use VIEW_SHARE of the cores (their drawing's CPU time, measured as they draw, and DRAW_OVERHEAD for
-Streamlit's work around it); past that every view's
-interval grows by the same factor, in steps of √2, up to MAX_INTERVAL_S. A full classroom's views then slow down
-together, and none stops.
+together may cost training VIEW_SHARE of the cores (their drawing's CPU time, measured as they draw, times
+DRAW_OVERHEAD for what else a refresh costs the trainers); past that every view's interval grows by the same
+factor, in steps of √2, up to MAX_INTERVAL_S. A full classroom's views then slow down together, and none stops.
 """
 from __future__ import annotations
 
