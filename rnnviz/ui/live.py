@@ -29,7 +29,7 @@ VIEW_SHARE = 0.2  # of the cores, for drawing every tab's live views, so trainin
 # fragment, the event loop sending it) took 1.3 times the draw's CPU with 10 watched runs, and the trainers also wait
 # for the interpreter lock meanwhile. tools/capacity.py, 10 default runs on 2 cores: at 1.3 the views refreshed twice
 # a second and training kept 54 % of its headless speed; at 3, once a second and 78 %; at 5, 0.5-0.7 times and 88 %.
-DRAW_OVERHEAD = 3.0
+DRAW_OVERHEAD = 2.0
 STEP = math.sqrt(2)  # intervals grow and shrink by this factor: a full rerun of the page applies a new one
 SPEED_UP_BELOW = 0.8  # a view speeds up once its due factor is this far below the next step down (no flapping)
 INTERVAL_KEY = "live_interval_factor"  # session state: this tab's current slow-down factor
