@@ -28,7 +28,9 @@ VIEW_SHARE = 0.2  # of the cores, for drawing every tab's live views, so trainin
 # What a refresh costs the trainers, as a multiple of the draw's own CPU time: Streamlit's work around it (running the
 # fragment, the event loop sending it) took 1.3 times the draw's CPU with 10 watched runs, and the trainers also wait
 # for the interpreter lock meanwhile. tools/capacity.py, 10 default runs on 2 cores: at 1.3 the views refreshed twice
-# a second and training kept 54 % of its headless speed; at 3, once a second and 78 %; at 5, 0.5-0.7 times and 88 %.
+# a second and training kept 54 % of its headless speed; at 2, 1.8 times and 69 %; at 3, once a second and 78 %; at
+# 5, 0.5-0.7 times and 88 %. At 3 a view's interval lands on exactly 1 s under moderate load (4 tabs a replica, 2
+# replicas, tests/test_sessions.py), and the views' promised refresh a second fails with any jitter: hence 2.
 DRAW_OVERHEAD = 2.0
 STEP = math.sqrt(2)  # intervals grow and shrink by this factor: a full rerun of the page applies a new one
 SPEED_UP_BELOW = 0.8  # a view speeds up once its due factor is this far below the next step down (no flapping)
